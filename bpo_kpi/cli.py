@@ -1,0 +1,209 @@
+"""The `bpo-kpi` command line: one entry point dispatching to ingest, kpi and sample_data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bpo_kpi.config import ConfigError, load_config
+from bpo_kpi.db import DB_ENV, connect, default_db_path
+
+if TYPE_CHECKING:
+    from ingest.load import FileResult
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help=f"DuckDB database file (default: ${DB_ENV} or ./bpo_kpi.duckdb)",
+    )
+    p.add_argument(
+        "--config", type=Path, default=None, help="configuration TOML (default: $BPO_KPI_CONFIG)"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bpo-kpi",
+        description="KPIs of outsourced content review: quality, agreement, turnaround.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ing = sub.add_parser(
+        "ingest",
+        help="load vendor files (decisions, audits, calibration) into the database",
+        description="Validate and upsert vendor files. Every row is inserted, updated, "
+        "unchanged or rejected with a reason; all files load in one transaction.",
+    )
+    ing.add_argument("kind", choices=["decisions", "audits", "calibration"])
+    ing.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    ing.add_argument("--vendor", help="vendor name for rows that carry none (checked if they do)")
+    ing.add_argument("--mapping", type=Path, help="vendor mapping TOML (see sample_data/vendors)")
+    ing.add_argument("--format", choices=["table", "json"], default="table", dest="fmt")
+    ing.add_argument("--quiet", action="store_true", help="no progress messages")
+    _add_common(ing)
+    ing.set_defaults(func=cmd_ingest)
+
+    demo = sub.add_parser(
+        "demo",
+        help="generate sample data, ingest it and start the dashboard",
+        description="Generate seeded sample data (with injected quality gaps), ingest it into "
+        "the database and serve the dashboard.",
+    )
+    demo.add_argument("--decisions", type=int, default=200_000, help="decisions to generate")
+    demo.add_argument("--weeks", type=int, default=10, help="weeks of history")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--data-dir", type=Path, default=Path("demo_data"), help="where files go")
+    demo.add_argument("--no-serve", action="store_true", help="only generate and ingest")
+    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--force", action="store_true", help="regenerate even if the db has data")
+    _add_common(demo)
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted; nothing was committed by the unfinished step", file=sys.stderr)
+        return 130
+
+
+def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+
+    def report(message: str) -> None:
+        if not quiet:
+            print(f"[{time.perf_counter() - start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from ingest import IngestError, ingest_files, load_mapping
+
+    config = load_config(args.config)
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    con = connect(args.db)
+    if sys.stderr.isatty() and not args.quiet:
+        con.execute("SET enable_progress_bar = true")
+    try:
+        results = ingest_files(
+            con,
+            args.kind,
+            args.files,
+            config=config,
+            mapping=mapping,
+            vendor=args.vendor,
+            progress=_progress(args.quiet),
+        )
+    except IngestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print("nothing was loaded: the database is unchanged", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        con.close()
+    if args.fmt == "json":
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    else:
+        print_reconciliation(results)
+    return EXIT_OK
+
+
+def print_reconciliation(results: Sequence[FileResult]) -> None:
+    header = f"{'file':<40} {'read':>10} {'inserted':>10} {'updated':>10} {'unchanged':>10} {'rejected':>10}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        name = Path(r.file).name
+        print(
+            f"{name[-40:]:<40} {r.rows_read:>10,} {r.inserted:>10,} {r.updated:>10,} "
+            f"{r.unchanged:>10,} {r.rejected:>10,}"
+        )
+        status = "reconciled" if r.reconciles else "DOES NOT RECONCILE"
+        print(
+            f"  run {r.run_id}: read {r.rows_read:,} = {r.inserted:,} + {r.updated:,} + "
+            f"{r.unchanged:,} + {r.rejected:,} ({status}, {r.seconds:.1f}s)"
+        )
+        if r.ignored_columns:
+            print(f"  ignored columns: {', '.join(r.ignored_columns)}")
+        for reason, n in r.reasons:
+            print(f"  rejected {n:,}x: {reason}")
+        if r.rejected:
+            print(
+                f"  see all: bpo-kpi rejects --run {r.run_id}, or the rejected_rows table"
+            )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from ingest import ingest_files, load_mapping
+    from sample_data.generate import generate, write_canonical
+
+    config = load_config(args.config)
+    db = args.db or default_db_path()
+    report = _progress(False)
+    con = connect(db)
+    try:
+        existing = con.execute("SELECT count(*) FROM decisions").fetchone()[0]  # type: ignore[index]
+        if existing and not args.force:
+            report(f"{db} already holds {existing:,} decisions; serving it (--force regenerates)")
+        else:
+            report(f"generating {args.decisions:,} decisions over {args.weeks} weeks (seed {args.seed})")
+            data = generate(seed=args.seed, decisions=args.decisions, weeks=args.weeks)
+            files = write_canonical(data, args.data_dir, fmt="parquet")
+            for kind, file in files.items():
+                ingest_files(con, kind, [file], config=config, progress=report)
+            vendors = Path(__file__).resolve().parent.parent / "sample_data"
+            for vendor in ("northwind", "apex_bpo"):
+                raw_dir = vendors / "raw" / vendor
+                mapping = load_mapping(vendors / "vendors" / f"{vendor}.toml")
+                for kind in ("decisions", "audits"):
+                    for file in sorted(raw_dir.glob(f"{kind}.*")):
+                        ingest_files(con, kind, [file], config=config, mapping=mapping, progress=report)
+            report(f"database ready: {db}")
+    finally:
+        con.close()
+    if args.no_serve:
+        return EXIT_OK
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    env = {**os.environ, DB_ENV: str(Path(db).resolve())}
+    if args.config:
+        env["BPO_KPI_CONFIG"] = str(Path(args.config).resolve())
+    report(f"starting the dashboard on http://localhost:{args.port}")
+    return subprocess.call(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app),
+            "--server.port",
+            str(args.port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        env=env,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

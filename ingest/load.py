@@ -1,0 +1,429 @@
+"""Loading: validate, upsert by key and record the run, all in one transaction.
+
+Every input row ends in exactly one of inserted / updated / unchanged / rejected, and
+`rows_read` is their sum. A failure anywhere rolls the whole load back: the database is left
+exactly as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from bpo_kpi.config import Config
+from bpo_kpi.db import AUDIT_FACT_DECISION_COLUMNS, get_meta, set_meta
+from ingest.mapping import CANONICAL, Kind, VendorMapping
+from ingest.readers import IngestError, RawFile, read_raw, sha256_of
+from ingest.validate import COLUMNS, KEYS, TABLES, build_stage, check_required_mapping
+
+Progress = Callable[[str], None]
+Fault = Callable[[str], None]
+
+# Time column that keeps each fact table in time order.
+TIME_ORDER = {"decisions": "enqueued_at", "audits": "audited_at", "calibration": "session_date"}
+
+
+@dataclass
+class FileResult:
+    file: str
+    kind: str
+    run_id: int
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    ignored_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    reasons: list[tuple[str, int]] = field(default_factory=list)  # top rejection reasons
+
+    @property
+    def reconciles(self) -> bool:
+        return self.rows_read == self.inserted + self.updated + self.unchanged + self.rejected
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "kind": self.kind,
+            "run_id": self.run_id,
+            "rows_read": self.rows_read,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "ignored_columns": self.ignored_columns,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def ingest_files(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    files: Sequence[str | Path],
+    *,
+    config: Config,
+    mapping: VendorMapping | None = None,
+    vendor: str | None = None,
+    progress: Progress = _noop,
+    fault: Fault = _noop,
+) -> list[FileResult]:
+    """Load `files` of one kind in a single transaction; return one reconciliation per file.
+
+    `fault` is called with the name of each step (tests use it to fail half-way).
+    """
+    mapping = mapping or CANONICAL
+    check_required_mapping(kind, mapping)
+    results: list[FileResult] = []
+    con.execute("BEGIN TRANSACTION")
+    try:
+        refresh_derived_if_config_changed(con, config, progress)
+        for file in files:
+            results.append(
+                _ingest_one(con, kind, Path(file), config, mapping, vendor, progress, fault)
+            )
+        fault("before_commit")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        for table in ("_raw", "_stage", "_cls", "_dups", "_changed", "_sla", "_rej", "_lines"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return results
+
+
+def _ingest_one(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    path: Path,
+    config: Config,
+    mapping: VendorMapping,
+    vendor: str | None,
+    progress: Progress,
+    fault: Fault,
+) -> FileResult:
+    started = time.time()
+    t0 = time.perf_counter()
+    if not path.is_file():
+        raise IngestError(f"{path}: file does not exist" if not path.exists() else f"{path}: not a file")
+    progress(f"{path.name}: reading")
+    digest = sha256_of(path)
+    raw = read_raw(con, path, mapping)
+    run_id = int(con.execute("SELECT nextval('ingest_run_seq')").fetchone()[0])  # type: ignore[index]
+    result = FileResult(file=str(path), kind=kind, run_id=run_id)
+    progress(f"{path.name}: validating {raw.rows:,} rows")
+    spec = build_stage(kind, raw, mapping, config, vendor)
+    result.ignored_columns = spec.ignored_columns
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
+    fault("after_stage")
+    _reject_duplicates(con, kind, raw)
+    if kind == "calibration":
+        _reject_extra_golden(con)
+    if kind == "decisions":
+        _apply_sla(con, config)
+
+    table = TABLES[kind]
+    keys = KEYS[kind]
+    canon = [c for c, _, _ in COLUMNS[kind]] + (["due_at_source"] if kind == "decisions" else [])
+    progress(f"{path.name}: comparing with the database")
+    _classify(con, table, keys, canon)
+    counts = dict(con.execute("SELECT _action, count(*) FROM _cls GROUP BY ALL").fetchall())
+    result.inserted = counts.get("insert", 0)
+    result.updated = counts.get("update", 0)
+    result.unchanged = counts.get("unchanged", 0)
+    result.rejected = counts.get("reject", 0) + len(raw.structural_rejects)
+    result.rows_read = raw.rows + len(raw.structural_rejects)
+
+    progress(f"{path.name}: writing")
+    set_clause = ", ".join(f"{c} = s.{c}" for c in canon)
+    key_match = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    con.execute(
+        f"UPDATE {table} AS t SET {set_clause}, run_id = $run FROM _cls s "
+        f"WHERE s._action = 'update' AND {key_match}",
+        {"run": run_id},
+    )
+    fault("after_update")
+    con.execute(
+        f"INSERT INTO {table} ({', '.join(canon)}, run_id) "
+        f"SELECT {', '.join(canon)}, $run FROM _cls WHERE _action = 'insert' "
+        f"ORDER BY {TIME_ORDER[kind]}, {', '.join(keys)}",
+        {"run": run_id},
+    )
+    fault("after_insert")
+    _record_rejects(con, run_id, path, raw)
+    if kind in ("decisions", "audits"):
+        key = "decision_id" if kind == "decisions" else "audit_id"
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT {key} AS k FROM _cls "
+            "WHERE _action IN ('insert', 'update')"
+        )
+        refresh_audit_facts(con, config, key)
+    fault("after_audit_facts")
+    result.reasons = [
+        (str(r), int(n))
+        for r, n in con.execute(
+            "SELECT reason, count(*) FROM rejected_rows WHERE run_id = $run "
+            "GROUP BY reason ORDER BY count(*) DESC, reason LIMIT 5",
+            {"run": run_id},
+        ).fetchall()
+    ]
+    result.seconds = time.perf_counter() - t0
+    if not result.reconciles:  # a bug, never a data problem: refuse to commit
+        raise RuntimeError(f"reconciliation failed for {path}: {result.as_dict()}")
+    con.execute(
+        "INSERT INTO ingest_runs VALUES ($run, $file, $sha, $kind, $vendor, $mapping, "
+        "to_timestamp($started), now(), $read, $ins, $upd, $unch, $rej, $status, $cfg)",
+        {
+            "run": run_id,
+            "file": str(path.resolve()),
+            "sha": digest,
+            "kind": kind,
+            "vendor": vendor or mapping.vendor,
+            "mapping": mapping.source,
+            "started": started,
+            "read": result.rows_read,
+            "ins": result.inserted,
+            "upd": result.updated,
+            "unch": result.unchanged,
+            "rej": result.rejected,
+            "status": "ok" if result.rejected == 0 else "ok_with_rejects",
+            "cfg": config.content_hash(),
+        },
+    )
+    return result
+
+
+def _reject_duplicates(con: duckdb.DuckDBPyConnection, kind: Kind, raw: RawFile) -> None:
+    """Within one file a key may appear once; later copies are rejected, naming the first."""
+    keys = KEYS[kind]
+    cols = ", ".join(keys)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT {cols}, min(_line) AS first_line "
+        f"FROM _stage WHERE _reason IS NULL GROUP BY {cols} HAVING count(*) > 1"
+    )
+    if con.execute("SELECT count(*) FROM _dups").fetchone()[0] == 0:  # type: ignore[index]
+        return
+    match = " AND ".join(f"_stage.{k} = d.{k}" for k in keys)
+    key_text = " || '/' || ".join(f"d.{k}" for k in keys)
+    con.execute(
+        f"UPDATE _stage SET _reason = printf('duplicate %s %s in this file (first on %s %s); "
+        f"send corrections in a later file', $keyname, {key_text}, $unit, CAST(d.first_line AS VARCHAR)) "
+        f"FROM _dups d WHERE {match} AND _stage._line > d.first_line AND _stage._reason IS NULL",
+        {"keyname": "/".join(keys), "unit": raw.line_unit},
+    )
+
+
+def _reject_extra_golden(con: duckdb.DuckDBPyConnection) -> None:
+    """At most one golden answer per session item, counting what the database already holds."""
+    con.execute(
+        """
+        UPDATE _stage SET _reason = printf(
+            'a second golden answer for session %s item %s (rater %s); keep one is_golden row '
+            'per session item', s.session_id, s.item_id, s.rater_id)
+        FROM (
+            SELECT _line, session_id, item_id, rater_id, row_number() OVER (
+                PARTITION BY session_id, item_id ORDER BY existing DESC, _line) AS n
+            FROM (
+                SELECT _line, session_id, item_id, rater_id, false AS existing FROM _stage
+                WHERE is_golden AND _reason IS NULL
+                UNION ALL
+                SELECT NULL, c.session_id, c.item_id, c.rater_id, true FROM calibration_ratings c
+                WHERE c.is_golden AND (c.session_id, c.item_id) IN (
+                    SELECT (session_id, item_id) FROM _stage WHERE is_golden)
+                  AND NOT EXISTS (SELECT 1 FROM _stage x WHERE x.session_id = c.session_id
+                    AND x.item_id = c.item_id AND x.rater_id = c.rater_id)
+            )
+        ) s
+        WHERE s.n > 1 AND s._line = _stage._line
+        """
+    )
+
+
+def _apply_sla(con: duckdb.DuckDBPyConnection, config: Config) -> None:
+    """due_at from the queue when given, else enqueued_at + configured SLA for its scope."""
+    _build_sla_table(con, config, "_stage")
+    con.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _stage AS
+        SELECT s.* REPLACE (coalesce(s.due_at, s.enqueued_at + to_minutes(CAST(l.minutes AS BIGINT)))
+                            AS due_at),
+               CASE WHEN s.due_at IS NOT NULL THEN 'queue'
+                    WHEN l.minutes IS NOT NULL THEN 'config' END AS due_at_source
+        FROM _stage s
+        LEFT JOIN _sla l ON l.workflow = s.workflow AND l.vendor = s.vendor
+                        AND l.priority = s.priority
+        """
+    )
+
+
+def _build_sla_table(con: duckdb.DuckDBPyConnection, config: Config, source: str) -> None:
+    combos = con.execute(
+        f"SELECT DISTINCT workflow, vendor FROM {source} WHERE workflow IS NOT NULL"
+    ).fetchall()
+    rows = [
+        (wf, vendor, priority, float(minutes))
+        for wf, vendor in combos
+        for priority, minutes in config.targets.resolve(wf, vendor).sla_minutes.items()
+    ]
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _sla (workflow VARCHAR, vendor VARCHAR, priority VARCHAR, "
+        "minutes DOUBLE)"
+    )
+    if rows:
+        con.executemany("INSERT INTO _sla VALUES (?, ?, ?, ?)", rows)
+
+
+def _classify(
+    con: duckdb.DuckDBPyConnection, table: str, keys: list[str], canon: list[str]
+) -> None:
+    """_cls = staged rows with `_action`: reject / insert / update / unchanged."""
+    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM t.{c}" for c in canon)
+    empty = con.execute(f"SELECT count(*) = 0 FROM {table}").fetchone()[0]  # type: ignore[index]
+    if empty:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _cls AS SELECT *, "
+            "CASE WHEN _reason IS NULL THEN 'insert' ELSE 'reject' END AS _action FROM _stage"
+        )
+        return
+    join = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _cls AS
+        SELECT s.*, CASE WHEN s._reason IS NOT NULL THEN 'reject'
+                         WHEN t.{keys[0]} IS NULL THEN 'insert'
+                         WHEN {same} THEN 'unchanged'
+                         ELSE 'update' END AS _action
+        FROM _stage s LEFT JOIN {table} t ON {join} AND s._reason IS NULL
+        """
+    )
+
+
+def _record_rejects(con: duckdb.DuckDBPyConnection, run_id: int, path: Path, raw: RawFile) -> None:
+    con.execute(
+        "INSERT INTO rejected_rows SELECT $run, $file, _line, _raw_json, _reason FROM _cls "
+        "WHERE _action = 'reject' ORDER BY _line",
+        {"run": run_id, "file": str(path)},
+    )
+    if raw.structural_rejects:
+        con.executemany(
+            "INSERT INTO rejected_rows VALUES (?, ?, ?, ?, ?)",
+            [(run_id, str(path), line, text, reason) for line, text, reason in raw.structural_rejects],
+        )
+
+
+# --- derived data -----------------------------------------------------------------------------
+
+
+def _audit_fact_select(config: Config, where: str) -> tuple[str, dict[str, object]]:
+    """SELECT producing audit_facts rows: qa_audits joined once to their decisions."""
+    params: dict[str, object] = {"act": config.actioning_labels}
+    derived = """
+        CASE WHEN d.decision_id IS NULL OR d.decision IS NULL THEN NULL
+             WHEN list_contains($act, d.decision) AND NOT list_contains($act, a.qa_decision)
+                  THEN 'over_enforcement'
+             WHEN NOT list_contains($act, d.decision) AND list_contains($act, a.qa_decision)
+                  THEN 'under_enforcement'
+             WHEN list_contains($act, d.decision) AND a.qa_policy IS NOT NULL
+                  AND d.policy IS DISTINCT FROM a.qa_policy THEN 'wrong_policy'
+             WHEN list_contains($act, d.decision) AND d.decision <> a.qa_decision
+                  THEN 'wrong_action'
+        END"""
+    whens = []
+    for i, rule in enumerate(config.severity_rules):
+        conds = ["true"]
+        for attr, expr in (
+            ("error_type", "et"),
+            ("workflow", "workflow"),
+            ("policy", "coalesce(qa_policy, policy)"),
+        ):
+            value = getattr(rule, attr)
+            if value is not None:
+                params[f"r{i}_{attr}"] = value
+                conds.append(f"{expr} = $r{i}_{attr}")
+        params[f"r{i}_sev"] = rule.severity
+        whens.append(f"WHEN {' AND '.join(conds)} THEN $r{i}_sev")
+    params["default_sev"] = config.default_severity
+    decision_cols = ", ".join(f"d.{c}" for c in AUDIT_FACT_DECISION_COLUMNS)
+    sql = f"""
+        SELECT audit_id, decision_id, auditor_id, audited_at, qa_decision, qa_policy,
+               et AS error_type,
+               CASE WHEN et IS NULL THEN NULL
+                    WHEN error_type IS NOT NULL THEN 'qa' ELSE 'derived' END,
+               CASE WHEN et IS NULL THEN NULL WHEN severity IS NOT NULL THEN severity
+                    {' '.join(whens)} ELSE $default_sev END,
+               dispute_status, comment,
+               et IS NOT NULL AND dispute_status <> 'overturned',
+               is_orphan,
+               {', '.join(AUDIT_FACT_DECISION_COLUMNS)}
+        FROM (
+            SELECT a.* EXCLUDE (run_id), d.decision_id IS NULL AS is_orphan, {decision_cols.replace('d.decision_id, ', '')},
+                   CASE WHEN a.error_type IS NOT NULL THEN nullif(a.error_type, 'none')
+                        ELSE {derived} END AS et
+            FROM qa_audits a LEFT JOIN decisions d ON d.decision_id = a.decision_id
+            {where}
+        )
+    """
+    return sql, params
+
+
+def refresh_audit_facts(
+    con: duckdb.DuckDBPyConnection, config: Config, key: str | None = None
+) -> None:
+    """Rebuild audit_facts rows whose `key` (decision_id / audit_id) is in temp table _changed,
+    or the whole table when `key` is None. Rows are appended in the decision's time order."""
+    if key is None:
+        con.execute("DELETE FROM audit_facts")
+        where = ""
+    else:
+        con.execute(f"DELETE FROM audit_facts WHERE {key} IN (SELECT k FROM _changed)")
+        where = f"WHERE a.{key} IN (SELECT k FROM _changed)"
+    select, params = _audit_fact_select(config, where)
+    con.execute(
+        f"INSERT INTO audit_facts SELECT * FROM ({select}) "
+        "ORDER BY coalesce(decided_at, audited_at), audit_id",
+        params,
+    )
+
+
+def refresh_derived_if_config_changed(
+    con: duckdb.DuckDBPyConnection, config: Config, progress: Progress = _noop
+) -> bool:
+    """Recompute configuration-derived values (SLA due times, error types, severities).
+
+    Runs inside the caller's transaction when the configuration hash differs from the one the
+    data was derived with; returns whether it ran.
+    """
+    current = config.content_hash()
+    if get_meta(con, "config_hash") == current:
+        return False
+    has_data = con.execute("SELECT count(*) FROM decisions").fetchone()[0]  # type: ignore[index]
+    if has_data:
+        progress("configuration changed: recomputing SLA due times and error types")
+        _build_sla_table(con, config, "decisions")
+        con.execute(
+            """
+            UPDATE decisions SET due_at = d.new_due, due_at_source = d.src
+            FROM (
+                SELECT x.decision_id,
+                       x.enqueued_at + to_minutes(CAST(l.minutes AS BIGINT)) AS new_due,
+                       CASE WHEN l.minutes IS NOT NULL THEN 'config' END AS src
+                FROM decisions x LEFT JOIN _sla l ON l.workflow = x.workflow
+                     AND l.vendor = x.vendor AND l.priority = x.priority
+                WHERE x.due_at_source IS DISTINCT FROM 'queue'
+            ) d
+            WHERE decisions.decision_id = d.decision_id
+              AND (decisions.due_at IS DISTINCT FROM d.new_due
+                   OR decisions.due_at_source IS DISTINCT FROM d.src)
+            """
+        )
+    refresh_audit_facts(con, config, None)
+    set_meta(con, "config_hash", current)
+    return True

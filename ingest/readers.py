@@ -1,0 +1,375 @@
+"""Readers: put one vendor file into a temporary DuckDB table of raw values with source lines.
+
+Every reader produces the temp table `_raw(_line BIGINT, c1, c2, ...)` (source column k becomes
+`c{k}`, so no name taken from a file ever appears in query text) and a `RawFile` describing it.
+Rows the reader itself cannot parse (wrong number of fields, broken JSON) are returned as
+`structural_rejects`, with their line and a reason; they count as read and rejected.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ingest.mapping import VendorMapping
+
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".xlsx": "xlsx",
+}
+
+
+class IngestError(Exception):
+    """A file that cannot be loaded at all; the message says which file and what to do."""
+
+
+@dataclass
+class RawFile:
+    path: Path
+    fmt: str
+    columns: list[str]  # source column names, in order: column k is `c{k+1}` in `_raw`
+    types: list[str]  # DuckDB type of each raw column
+    rows: int  # rows in `_raw`
+    structural_rejects: list[tuple[int, str, str]] = field(default_factory=list)  # line, raw, reason
+    line_unit: str = "line"  # what `_line` counts: "line" (text files) or "row" (parquet, xlsx)
+
+    def column_ref(self, name: str) -> str | None:
+        """`c{k}` for a source column name, or None when the file has no such column."""
+        try:
+            return f"c{self.columns.index(name) + 1}"
+        except ValueError:
+            return None
+
+
+def detect_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(FORMATS))
+        raise IngestError(
+            f"{path}: unknown file format {path.suffix or '(no extension)'!r}; "
+            f"use one of {known}"
+        )
+    return fmt
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping) -> RawFile:
+    """Load `path` into temp table `_raw`; raise IngestError when the file cannot be read."""
+    if not path.exists():
+        raise IngestError(f"{path}: file does not exist")
+    if not path.is_file():
+        raise IngestError(f"{path}: not a file")
+    fmt = detect_format(path)
+    con.execute("DROP TABLE IF EXISTS _raw")
+    if fmt == "csv":
+        return _read_csv(con, path, mapping)
+    if fmt == "parquet":
+        return _read_parquet(con, path)
+    if fmt == "jsonl":
+        return _read_jsonl(con, path, mapping)
+    return _read_xlsx(con, path, mapping)
+
+
+# --- CSV -------------------------------------------------------------------------------------
+
+_DUCKDB_ENCODING = {"utf-8": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}
+
+
+def _sample_text(path: Path, encoding: str, size: int = 1 << 16) -> str:
+    with path.open("rb") as fh:
+        data = fh.read(size)
+    if encoding == "utf-8":
+        data = data.removeprefix(b"\xef\xbb\xbf")
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if exc.end >= len(data) - 4:  # sample cut a multi-byte character in half
+            return data[: exc.start].decode(encoding)
+        line = data[: exc.start].count(b"\n") + 1
+        raise IngestError(
+            f"{path}: not {encoding} text (undecodable byte 0x{data[exc.start]:02x} on line "
+            f"{line}); re-export the file as UTF-8, or set encoding = \"latin-1\" in the "
+            "vendor mapping"
+        ) from exc
+
+
+def _sniff_delimiter(path: Path, sample: str) -> str:
+    if not sample.strip():
+        raise IngestError(f"{path}: the file is empty (no header row)")
+    header = sample.splitlines()[0]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        # Fall back to the most frequent candidate in the header line.
+        counts = {d: header.count(d) for d in ",;\t|"}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping) -> RawFile:
+    encoding = mapping.encoding
+    sample = _sample_text(path, encoding)
+    delimiter = mapping.csv.delimiter or _sniff_delimiter(path, sample)
+    quote = mapping.csv.quote or '"'
+    skip = mapping.csv.header_row - 1
+    options = dict(
+        delim=delimiter,
+        quote=quote,
+        escape=quote,
+        header=True,
+        skip=skip,
+        all_varchar=True,
+        encoding=_DUCKDB_ENCODING[encoding],
+        store_rejects=True,
+        rejects_table="_rejects_errors",
+        rejects_scan="_rejects_scans",
+        null_padding=False,
+        auto_detect=False,
+    )
+    con.execute("DROP TABLE IF EXISTS _rejects_errors")
+    con.execute("DROP TABLE IF EXISTS _rejects_scans")
+    # Header first, with the dialect fixed, so the column list does not depend on the sniffer.
+    header_row = _header(path, sample, delimiter, quote)
+    if not header_row or all(not h.strip() for h in header_row):
+        raise IngestError(f"{path}: the file has no header row")
+    names = [f"c{i + 1}" for i in range(len(header_row))]
+    columns = {n: "VARCHAR" for n in names}
+    args = ", ".join(f"{k} := ${k}" for k in options)
+    try:
+        con.execute(
+            "CREATE TEMP TABLE _raw AS SELECT row_number() OVER () AS _rec, * "
+            f"FROM read_csv($path, columns := $columns, {args})",
+            {"path": str(path), "columns": columns, **options},
+        )
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: cannot be read as CSV: {_first_line(exc)}") from exc
+    rejects = con.execute(
+        "SELECT line, error_type, csv_line, error_message FROM _rejects_errors ORDER BY line"
+    ).fetchall()
+    encoding_errors = [r for r in rejects if r[1] == "INVALID ENCODING"]
+    if encoding_errors:
+        raise IngestError(
+            f"{path}: not {encoding} text (first undecodable bytes on line {encoding_errors[0][0]}); "
+            "re-export the file as UTF-8, or set encoding = \"latin-1\" in the vendor mapping"
+        )
+    good = con.execute("SELECT count(*) FROM _raw").fetchone()[0]  # type: ignore[index]
+    # DuckDB numbers records (header = 1); map record numbers to physical lines when quoted
+    # fields contain line breaks, so a reported line is the one a text editor shows.
+    reject_records = sorted({int(r[0]) - 1 - skip for r in rejects})  # 1-based data records
+    total = good + len(reject_records)
+    physical = _record_lines(path, encoding, delimiter, quote, skip, total)
+    first_line = skip + 2
+    structural: list[tuple[int, str, str]] = []
+    seen: set[int] = set()
+    for line, error_type, raw, message in rejects:
+        record = int(line) - 1 - skip
+        if record in seen:
+            continue
+        seen.add(record)
+        src_line = physical[record - 1] if physical is not None else record + first_line - 1
+        structural.append((src_line, raw or "", _structural_reason(error_type, message, delimiter)))
+    # Line of each good record: skip the rejected record numbers, then map to physical lines.
+    if reject_records:
+        _renumber_after_rejects(con, reject_records)
+    if physical is not None:
+        con.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT unnest($l) AS line, "
+                    "generate_subscripts($l, 1) AS rec", {"l": physical})
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _raw AS SELECT l.line AS _line, r.* EXCLUDE (_rec) "
+            "FROM _raw r JOIN _lines l ON l.rec = r._rec ORDER BY r._rec"
+        )
+    else:
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _raw AS SELECT _rec + $off AS _line, * EXCLUDE (_rec) "
+            "FROM _raw",
+            {"off": first_line - 1},
+        )
+    return RawFile(
+        path=path,
+        fmt="csv",
+        columns=[h.strip() for h in header_row],
+        types=["VARCHAR"] * len(header_row),
+        rows=good,
+        structural_rejects=structural,
+    )
+
+
+def _renumber_after_rejects(con: duckdb.DuckDBPyConnection, reject_records: list[int]) -> None:
+    """Turn good-row ordinals into data-record numbers, given the rejected record numbers."""
+    # Good ordinal g sits at record g + k, where k counts rejected records before it; with the
+    # rejected records sorted, k is found by comparing each rejected record r_i with g + i.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _rej AS SELECT x - (i - 1) AS threshold "
+        "FROM (SELECT unnest($r::BIGINT[]) AS x, generate_subscripts($r::BIGINT[], 1) AS i)",
+        {"r": reject_records},
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _raw AS SELECT "
+        "_rec + (SELECT count(*) FROM _rej WHERE threshold <= _rec) AS _rec, * EXCLUDE (_rec) "
+        "FROM _raw"
+    )
+
+
+def _header(path: Path, sample: str, delimiter: str, quote: str) -> list[str]:
+    reader = csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=quote)
+    try:
+        return next(reader)
+    except StopIteration:
+        return []
+
+
+def _record_lines(
+    path: Path, encoding: str, delimiter: str, quote: str, skip: int, records: int
+) -> list[int] | None:
+    """Physical start line of each data record, or None when records and lines coincide.
+
+    Counting newlines is cheap; only files whose quoted fields contain line breaks pay for a
+    full parse.
+    """
+    newlines = 0
+    last = b""
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines = newlines + (0 if last in (b"\n", b"") else 1)
+    if lines <= records + 1 + skip:
+        return None
+    starts: list[int] = []
+    with path.open(encoding=encoding, newline="") as fh:
+        for _ in range(skip):
+            fh.readline()
+        reader = csv.reader(fh, delimiter=delimiter, quotechar=quote)
+        start = skip + 1
+        for row in reader:
+            if row:  # blank lines are no records, for DuckDB either
+                starts.append(start)
+            start = reader.line_num + skip + 1
+    data_starts = starts[1:]  # drop the header record
+    return data_starts[:records] if len(data_starts) >= records else None
+
+
+def _structural_reason(error_type: str, message: str, delimiter: str) -> str:
+    shown = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}.get(delimiter, delimiter)
+    if error_type in ("MISSING COLUMNS", "TOO MANY COLUMNS"):
+        return (
+            f"wrong number of fields ({_first_line(message)}; separator is {shown}): "
+            "check for an unquoted separator or a truncated line"
+        )
+    if error_type == "UNQUOTED VALUE" or "quote" in message.lower():
+        return f"badly quoted field ({_first_line(message)}): close the quote or escape it"
+    return f"unreadable row ({error_type.lower()}: {_first_line(message)})"
+
+
+def _first_line(message: object) -> str:
+    return str(message).strip().splitlines()[0] if str(message).strip() else ""
+
+
+# --- Parquet ---------------------------------------------------------------------------------
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawFile:
+    try:
+        desc = con.execute("DESCRIBE SELECT * FROM read_parquet($p)", {"p": str(path)}).fetchall()
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from exc
+    names = [d[0] for d in desc]
+    types = [str(d[1]) for d in desc]
+    select = ", ".join(f"#{i + 1} AS c{i + 1}" for i in range(len(names)))
+    try:
+        con.execute(
+            f"CREATE TEMP TABLE _raw AS SELECT file_row_number + 1 AS _line, {select} "
+            "FROM read_parquet($p, file_row_number := true)",
+            {"p": str(path)},
+        )
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: cannot be read as Parquet: {_first_line(exc)}") from exc
+    rows = con.execute("SELECT count(*) FROM _raw").fetchone()[0]  # type: ignore[index]
+    return RawFile(path, "parquet", names, types, rows, line_unit="row")
+
+
+# --- JSON Lines ------------------------------------------------------------------------------
+
+
+def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping) -> RawFile:
+    _sample_text(path, mapping.encoding)  # fail early and clearly on a wrong encoding
+    # Each line as one text value; a JSON text cannot contain a raw control character, so the
+    # unit separator never splits a valid line.
+    try:
+        con.execute(
+            "CREATE TEMP TABLE _jl AS SELECT row_number() OVER () AS _line, j FROM read_csv($p, "
+            "columns := {'j': 'VARCHAR'}, delim := chr(31), quote := '', escape := '', "
+            "header := false, auto_detect := false, encoding := $enc, strict_mode := false, "
+            "skip_blank_lines := false) ",
+            {"p": str(path), "enc": _DUCKDB_ENCODING[mapping.encoding]},
+        )
+    except duckdb.Error as exc:
+        raise IngestError(f"{path}: cannot be read as JSON Lines: {_first_line(exc)}") from exc
+    con.execute("DELETE FROM _jl WHERE j IS NULL OR trim(j) = ''")
+    keys = [
+        r[0]
+        for r in con.execute(
+            "SELECT k FROM (SELECT unnest(json_keys(j)) AS k, min(_line) AS first FROM _jl "
+            "WHERE json_valid(j) AND json_type(j) = 'OBJECT' GROUP BY k) ORDER BY first, k"
+        ).fetchall()
+    ]
+    if not keys:
+        con.execute("DROP TABLE _jl")
+        raise IngestError(f"{path}: no JSON objects found; expected one JSON object per line")
+    paths = ['$."' + k.replace("\\", "\\\\").replace('"', '\\"') + '"' for k in keys]
+    select = ", ".join(f"v[{i + 1}] AS c{i + 1}" for i in range(len(keys)))
+    structural = [
+        (int(line), str(raw)[:2000], "not a valid JSON object: fix the line's JSON syntax")
+        for line, raw in con.execute(
+            "SELECT _line, j FROM _jl WHERE NOT (json_valid(j) AND json_type(j) = 'OBJECT') "
+            "ORDER BY _line"
+        ).fetchall()
+    ]
+    con.execute(
+        f"CREATE TEMP TABLE _raw AS SELECT _line, {select} FROM (SELECT _line, "
+        "json_extract_string(j, $paths) AS v FROM _jl WHERE json_valid(j) "
+        "AND json_type(j) = 'OBJECT')",
+        {"paths": paths},
+    )
+    con.execute("DROP TABLE _jl")
+    rows = con.execute("SELECT count(*) FROM _raw").fetchone()[0]  # type: ignore[index]
+    return RawFile(path, "jsonl", keys, ["VARCHAR"] * len(keys), rows, structural)
+
+
+# --- XLSX ------------------------------------------------------------------------------------
+
+
+def _read_xlsx(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping) -> RawFile:
+    header = mapping.csv.header_row - 1
+    try:
+        frame = pd.read_excel(path, dtype=str, header=header, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise IngestError(f"{path}: not a readable XLSX workbook: {_first_line(exc)}") from exc
+    names = [str(c).strip() for c in frame.columns]
+    frame.columns = [f"c{i + 1}" for i in range(len(names))]
+    frame.insert(0, "_line", range(header + 2, header + 2 + len(frame)))
+    frame = frame.dropna(how="all", subset=list(frame.columns[1:]))
+    con.register("_xlsx_frame", frame)
+    con.execute("CREATE TEMP TABLE _raw AS SELECT * FROM _xlsx_frame")
+    con.unregister("_xlsx_frame")
+    return RawFile(path, "xlsx", names, ["VARCHAR"] * len(names), len(frame), line_unit="row")

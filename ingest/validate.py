@@ -1,0 +1,292 @@
+"""Bulk validation: one SELECT that casts raw text to canonical types and gives each bad row a reason.
+
+Checks run in DuckDB over the whole file at once (DESIGN §5: ~1M rows/s, where per-row pydantic
+runs at ~150k rows/s). The query text is built only from this module's own column names and
+the *shape* of the mapping (how many synonyms); every value — time zone, formats, labels,
+synonyms, constants — is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bpo_kpi.config import DISPUTE_STATUSES, ERROR_TYPES, Config
+from bpo_kpi.db import AUDIT_COLUMNS, CALIBRATION_COLUMNS, DECISION_COLUMNS
+from ingest.mapping import Kind, VendorMapping
+from ingest.readers import IngestError, RawFile
+
+COLUMNS = {
+    "decisions": DECISION_COLUMNS,
+    "audits": AUDIT_COLUMNS,
+    "calibration": CALIBRATION_COLUMNS,
+}
+KEYS: dict[Kind, list[str]] = {
+    "decisions": ["decision_id"],
+    "audits": ["audit_id"],
+    "calibration": ["session_id", "item_id", "rater_id"],
+}
+TABLES: dict[Kind, str] = {
+    "decisions": "decisions",
+    "audits": "qa_audits",
+    "calibration": "calibration_ratings",
+}
+LABEL_COLUMNS = {"decision", "qa_decision", "label"}
+SEVERITIES = ("critical", "major", "minor")
+
+
+@dataclass
+class Query:
+    """SQL text plus its named parameters, built up piece by piece."""
+
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f"${name}"
+
+
+def _text(expr: str) -> str:
+    """Trimmed text, empty -> NULL."""
+    return f"nullif(trim(CAST({expr} AS VARCHAR)), '')"
+
+
+def _timestamp(q: Query, raw: str, raw_type: str, mapping: VendorMapping, tz: str) -> str:
+    if raw_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        return raw
+    if raw_type.startswith("TIMESTAMP"):
+        return f"timezone({q.bind(tz)}, {raw})"
+    if raw_type in ("BIGINT", "INTEGER", "DOUBLE", "HUGEINT", "UBIGINT") and (
+        mapping.timestamp_format in ("epoch_s", "epoch_ms")
+    ):
+        scale = 1000.0 if mapping.timestamp_format == "epoch_ms" else 1.0
+        return f"to_timestamp({raw} / {scale})"
+    text = _text(raw)
+    fmt = mapping.timestamp_format
+    if fmt in ("epoch_s", "epoch_ms"):
+        scale = 1000.0 if fmt == "epoch_ms" else 1.0
+        return f"to_timestamp(TRY_CAST({text} AS DOUBLE) / {scale})"
+    if fmt:
+        parsed = f"try_strptime({text}, {q.bind(fmt)})"
+        if "%z" in fmt or "%Z" in fmt:
+            return f"CAST({parsed} AS TIMESTAMPTZ)"
+        return f"timezone({q.bind(tz)}, {parsed})"
+    if tz == "UTC":
+        return f"TRY_CAST({text} AS TIMESTAMPTZ)"
+    # ISO 8601: an explicit offset wins; naive values are local to the vendor's time zone.
+    return (
+        f"CASE WHEN regexp_matches({text}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+        f"THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+        f"ELSE timezone({q.bind(tz)}, TRY_CAST({text} AS TIMESTAMP)) END"
+    )
+
+
+def _expected_timestamp(mapping: VendorMapping) -> str:
+    fmt = mapping.timestamp_format
+    if fmt == "epoch_s":
+        return "seconds since 1970-01-01 UTC"
+    if fmt == "epoch_ms":
+        return "milliseconds since 1970-01-01 UTC"
+    if fmt:
+        return f"format {fmt}"
+    return "ISO 8601, e.g. 2026-10-05T14:03:00+02:00"
+
+
+def _synonyms(q: Query, text: str, synonyms: dict[str, str]) -> str:
+    if not synonyms:
+        return text
+    whens = " ".join(f"WHEN {q.bind(k)} THEN {q.bind(v)}" for k, v in synonyms.items())
+    return f"(CASE {text} {whens} ELSE {text} END)"
+
+
+@dataclass
+class StageSpec:
+    """The staging SELECT for one file: typed canonical columns, `_reason`, `_raw_json`."""
+
+    sql: str
+    params: dict[str, Any]
+    ignored_columns: list[str]
+
+
+def build_stage(
+    kind: Kind, raw: RawFile, mapping: VendorMapping, config: Config, vendor: str | None
+) -> StageSpec:
+    """Map raw columns to canonical ones; raise IngestError if a required column is missing."""
+    q = Query()
+    columns = COLUMNS[kind]
+    kind_map = mapping.for_kind(kind)
+    constants = mapping.constants(kind)
+    if vendor and kind in ("decisions", "calibration"):
+        constants.setdefault("vendor", vendor)
+    tz = mapping.timezone if mapping.source else config.input_timezone
+
+    # Which raw column feeds each canonical column.
+    source: dict[str, str | None] = {}
+    used: set[str] = set()
+    missing: list[str] = []
+    for name, _typ, required in columns:
+        vendor_name = kind_map.columns.get(name, name)
+        ref = raw.column_ref(vendor_name)
+        if ref is None and name != vendor_name:
+            ref = None
+        source[name] = ref
+        if ref is not None:
+            used.add(vendor_name)
+        elif name not in constants and required:
+            missing.append(name if name == vendor_name else f"{name} (mapped from {vendor_name!r})")
+    if missing:
+        found = ", ".join(raw.columns) or "(none)"
+        hint = (
+            "add them to the file or map them in the vendor mapping's "
+            f"[{kind}.columns] section"
+        )
+        raise IngestError(
+            f"{raw.path}: missing required column(s) {', '.join(missing)}; "
+            f"found columns: {found}; {hint}"
+        )
+    ignored = [c for c in raw.columns if c not in used]
+
+    typed: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    reasons: list[str] = []
+    for (name, typ, required), raw_type in zip(columns, _types_for(columns, raw, source), strict=True):
+        ref = source[name]
+        if ref is None:
+            text = q.bind(constants[name]) if name in constants else "CAST(NULL AS VARCHAR)"
+            raw_expr = text
+            raw_type = "VARCHAR"
+        else:
+            raw_expr = ref
+            text = _text(ref)
+            if name in constants:  # a constant fills gaps but never overrides the file
+                text = f"coalesce({text}, {q.bind(constants[name])})"
+        texts[name] = text
+        if typ == "TIMESTAMPTZ":
+            value = _timestamp(q, raw_expr, raw_type, mapping, tz)
+            reasons.append(
+                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN "
+                f"printf('{name} %s is not a timestamp (expected %s)', {text}, "
+                f"{q.bind(_expected_timestamp(mapping))}) END"
+            )
+        elif typ == "DATE":
+            fmt = mapping.date_format
+            value = (
+                f"CAST(try_strptime({text}, {q.bind(fmt)}) AS DATE)"
+                if fmt
+                else f"TRY_CAST({text} AS DATE)"
+            )
+            reasons.append(
+                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN "
+                f"printf('{name} %s is not a date (expected %s)', {text}, "
+                f"{q.bind(fmt or 'YYYY-MM-DD')}) END"
+            )
+        elif typ == "BOOLEAN":
+            low = f"lower({text})"
+            trues = q.bind([v.lower() for v in mapping.true_values])
+            falses = q.bind([v.lower() for v in mapping.false_values])
+            value = (
+                f"CASE WHEN {text} IS NULL THEN false WHEN list_contains({trues}, {low}) THEN true "
+                f"WHEN list_contains({falses}, {low}) THEN false END"
+            )
+            reasons.append(
+                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN "
+                f"printf('{name} %s is not true/false', {text}) END"
+            )
+        else:
+            value = text
+            if name in LABEL_COLUMNS:
+                value = _synonyms(q, text, mapping.labels)
+                labels = q.bind(config.labels)
+                reasons.append(
+                    f"CASE WHEN {value} IS NOT NULL AND NOT list_contains({labels}, {value}) "
+                    f"THEN printf('{name} %s is not a known label (known: %s); add a synonym "
+                    f"to the vendor mapping [labels] or the label to the configuration', "
+                    f"{text}, array_to_string({labels}, ', ')) END"
+                )
+            elif name in mapping.values:
+                value = _synonyms(q, text, mapping.values[name])
+            if name == "severity":
+                allowed = q.bind(list(SEVERITIES))
+                value = f"lower({value})"
+                reasons.append(_enum_reason(name, value, text, allowed, SEVERITIES))
+            elif name == "dispute_status":
+                allowed = q.bind(list(DISPUTE_STATUSES))
+                value = f"coalesce(lower({value}), 'none')"
+                reasons.append(_enum_reason(name, value, text, allowed, DISPUTE_STATUSES))
+            elif name == "error_type":
+                allowed = q.bind([*ERROR_TYPES, "none"])
+                value = f"lower({value})"
+                reasons.append(_enum_reason(name, value, text, allowed, (*ERROR_TYPES, "none")))
+        typed[name] = value
+        if required and typ != "BOOLEAN":
+            reasons.append(f"CASE WHEN {text} IS NULL THEN '{name} is empty (required)' END")
+
+    if vendor and kind in ("decisions", "calibration"):
+        reasons.append(
+            f"CASE WHEN {texts['vendor']} <> {q.bind(vendor)} THEN "
+            f"printf('vendor %s differs from --vendor %s', {texts['vendor']}, "
+            f"{q.bind(vendor)}) END"
+        )
+    reasons.extend(_rules(kind, typed, texts))
+
+    select_cols = ",\n    ".join(f"{typed[n]} AS {n}" for n, _, _ in columns)
+    reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "NULL"
+    raw_keys = q.bind(raw.columns)
+    raw_pairs = ", ".join(f"{raw_keys}[{i + 1}], c{i + 1}" for i in range(len(raw.columns)))
+    sql = (
+        f"SELECT _line, {select_cols},\n    nullif({reason}, '') AS _reason,\n"
+        f"    json_object({raw_pairs}) AS _raw_json\nFROM _raw"
+    )
+    return StageSpec(sql=sql, params=q.params, ignored_columns=ignored)
+
+
+def _types_for(
+    columns: list[tuple[str, str, bool]], raw: RawFile, source: dict[str, str | None]
+) -> list[str]:
+    out = []
+    for name, _t, _r in columns:
+        ref = source[name]
+        out.append(raw.types[int(ref[1:]) - 1] if ref is not None else "VARCHAR")
+    return out
+
+
+def _enum_reason(name: str, value: str, text: str, allowed: str, shown: tuple[str, ...]) -> str:
+    return (
+        f"CASE WHEN {value} IS NOT NULL AND NOT list_contains({allowed}, {value}) THEN "
+        f"printf('{name} %s is not one of {', '.join(shown)}', {text}) END"
+    )
+
+
+def _rules(kind: Kind, typed: dict[str, str], texts: dict[str, str]) -> list[str]:
+    """Cross-column rules: times in order, decisions with their times."""
+    if kind != "decisions":
+        return []
+    enq, claimed, decided = typed["enqueued_at"], typed["claimed_at"], typed["decided_at"]
+    due = typed["due_at"]
+    return [
+        f"CASE WHEN {decided} < {enq} THEN printf('decided_at %s is before enqueued_at %s', "
+        f"{texts['decided_at']}, {texts['enqueued_at']}) END",
+        f"CASE WHEN {claimed} < {enq} THEN printf('claimed_at %s is before enqueued_at %s', "
+        f"{texts['claimed_at']}, {texts['enqueued_at']}) END",
+        f"CASE WHEN {decided} < {claimed} THEN printf('decided_at %s is before claimed_at %s', "
+        f"{texts['decided_at']}, {texts['claimed_at']}) END",
+        f"CASE WHEN {due} < {enq} THEN printf('due_at %s is before enqueued_at %s', "
+        f"{texts['due_at']}, {texts['enqueued_at']}) END",
+        f"CASE WHEN {decided} IS NOT NULL AND {texts['decision']} IS NULL THEN "
+        "'decision is empty but decided_at is set (a decided item needs its label)' END",
+        f"CASE WHEN {decided} IS NULL AND {texts['decided_at']} IS NULL AND "
+        f"{texts['decision']} IS NOT NULL THEN "
+        "'decided_at is empty but decision is set (a decision needs its time)' END",
+    ]
+
+
+def check_required_mapping(kind: Kind, mapping: VendorMapping) -> None:
+    """Mapping entries must name canonical columns."""
+    known = {c for c, _, _ in COLUMNS[kind]}
+    bad = sorted(set(mapping.for_kind(kind).columns) - known)
+    if bad:
+        raise IngestError(
+            f"{mapping.source}: [{kind}.columns] maps unknown canonical column(s) "
+            f"{', '.join(bad)}; canonical columns are {', '.join(sorted(known))}"
+        )
