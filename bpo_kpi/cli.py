@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import subprocess
@@ -12,11 +13,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bpo_kpi.config import ConfigError, load_config
+import pandas as pd
+from pydantic import ValidationError
+
+from bpo_kpi.config import ConfigError, format_validation_error, load_config
 from bpo_kpi.db import DB_ENV, connect, default_db_path
 
 if TYPE_CHECKING:
     from ingest.load import FileResult
+    from kpi.query import KpiQuery
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(ing)
     ing.set_defaults(func=cmd_ingest)
 
+    kp = sub.add_parser(
+        "kpis",
+        help="KPI table by dimensions and period",
+        description="Compute every KPI of the catalog (or --kpis) grouped by dimensions and "
+        "period. JSON/CSV fields are the KPI names; empty values are null.",
+    )
+    _add_query_args(kp)
+    kp.add_argument("--kpis", help="comma-separated KPI names (default: all)")
+    kp.set_defaults(func=cmd_kpis)
+
     demo = sub.add_parser(
         "demo",
         help="generate sample data, ingest it and start the dashboard",
@@ -73,12 +88,96 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_query_args(p: argparse.ArgumentParser) -> None:
+    from kpi.catalog import DIMENSIONS
+
+    p.add_argument("--by", default="", help=f"comma-separated dimensions: {', '.join(DIMENSIONS)}")
+    p.add_argument("--period", choices=["day", "week", "month"], help="group by period")
+    p.add_argument("--from", dest="start", type=_date, help="first day (YYYY-MM-DD), inclusive")
+    p.add_argument("--to", dest="end", type=_date, help="last day (YYYY-MM-DD), inclusive")
+    p.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="DIM=VALUE[,VALUE]",
+        help="keep only these values of a dimension (repeatable)",
+    )
+    p.add_argument("--role", default="admin", help="viewer role from the configuration")
+    p.add_argument("--as-of", type=_datetime, help="instant for the backlog (default: now)")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_common(p)
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _datetime(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO timestamp") from exc
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _query_from_args(args: argparse.Namespace, kpis: str | None) -> KpiQuery:
+    from kpi.query import KpiQuery
+
+    where: dict[str, tuple[str, ...]] = {}
+    for item in args.where:
+        dim, sep, values = item.partition("=")
+        if not sep or not values:
+            raise ValueError(f"--where {item!r}: use DIM=VALUE or DIM=VALUE1,VALUE2")
+        where[dim.strip()] = tuple(v.strip() for v in values.split(","))
+    return KpiQuery.model_validate(
+        {
+            "by": tuple(d.strip() for d in args.by.split(",") if d.strip()),
+            "period": args.period,
+            "start": args.start,
+            "end": args.end,
+            "where": where,
+            "kpis": tuple(k.strip() for k in kpis.split(",")) if kpis else None,
+        }
+    )
+
+
+def _emit(frame: pd.DataFrame, fmt: str) -> None:
+    from kpi.compute import records
+
+    if fmt == "json":
+        print(json.dumps(records(frame), indent=2))
+    elif fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    else:
+        with pd.option_context(
+            "display.max_rows", 500, "display.max_columns", 200, "display.width", 200
+        ):
+            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+
+
+def cmd_kpis(args: argparse.Namespace) -> int:
+    from kpi.compute import kpi_table
+    from kpi.gateway import Gateway
+
+    query = _query_from_args(args, args.kpis)
+    with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
+        frame = kpi_table(gw, query, as_of=args.as_of)
+    _emit(frame, args.fmt)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
+    except ValidationError as exc:
+        print(f"error: {format_validation_error(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigError, ValueError, FileNotFoundError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
@@ -128,7 +227,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def print_reconciliation(results: Sequence[FileResult]) -> None:
-    header = f"{'file':<40} {'read':>10} {'inserted':>10} {'updated':>10} {'unchanged':>10} {'rejected':>10}"
+    counts = ("read", "inserted", "updated", "unchanged", "rejected")
+    header = f"{'file':<40} " + " ".join(f"{c:>10}" for c in counts)
     print(header)
     print("-" * len(header))
     for r in results:
@@ -147,14 +247,13 @@ def print_reconciliation(results: Sequence[FileResult]) -> None:
         for reason, n in r.reasons:
             print(f"  rejected {n:,}x: {reason}")
         if r.rejected:
-            print(
-                f"  see all: bpo-kpi rejects --run {r.run_id}, or the rejected_rows table"
-            )
+            print(f"  see all: bpo-kpi rejects --run {r.run_id}, or the rejected_rows table")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ingest import ingest_files, load_mapping
     from sample_data.generate import generate, write_canonical
+
+    from ingest import ingest_files, load_mapping
 
     config = load_config(args.config)
     db = args.db or default_db_path()
@@ -165,7 +264,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if existing and not args.force:
             report(f"{db} already holds {existing:,} decisions; serving it (--force regenerates)")
         else:
-            report(f"generating {args.decisions:,} decisions over {args.weeks} weeks (seed {args.seed})")
+            report(
+                f"generating {args.decisions:,} decisions, {args.weeks} weeks, seed {args.seed}"
+            )
             data = generate(seed=args.seed, decisions=args.decisions, weeks=args.weeks)
             files = write_canonical(data, args.data_dir, fmt="parquet")
             for kind, file in files.items():
@@ -176,7 +277,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 mapping = load_mapping(vendors / "vendors" / f"{vendor}.toml")
                 for kind in ("decisions", "audits"):
                     for file in sorted(raw_dir.glob(f"{kind}.*")):
-                        ingest_files(con, kind, [file], config=config, mapping=mapping, progress=report)
+                        ingest_files(
+                            con, kind, [file], config=config, mapping=mapping, progress=report
+                        )
             report(f"database ready: {db}")
     finally:
         con.close()

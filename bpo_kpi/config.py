@@ -35,15 +35,21 @@ def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')") from exc
+        raise ValueError(
+            f"unknown time zone {value!r} (use an IANA name like 'Europe/Berlin')"
+        ) from exc
     return value
 
 
 class TargetValues(_Strict):
     """Targets for one scope; a field left empty is inherited from the wider scope."""
 
-    quality: float | None = Field(None, ge=0, le=1, description="Quality score target (1 - error rate).")
-    kappa: float | None = Field(None, ge=-1, le=1, description="Cohen's kappa target, vendor vs QA.")
+    quality: float | None = Field(
+        None, ge=0, le=1, description="Quality score target (1 - error rate)."
+    )
+    kappa: float | None = Field(
+        None, ge=-1, le=1, description="Cohen's kappa target, vendor vs QA."
+    )
     sla_attainment: float | None = Field(
         None, ge=0, le=1, description="Share of decisions decided by their due time."
     )
@@ -257,7 +263,9 @@ def config_reference() -> str:
                 default = [d.model_dump(mode="json", exclude_none=True) for d in default]
             elif isinstance(default, dict):
                 default = {
-                    k: v.model_dump(mode="json", exclude_none=True) if isinstance(v, BaseModel) else v
+                    k: v.model_dump(mode="json", exclude_none=True)
+                    if isinstance(v, BaseModel)
+                    else v
                     for k, v in default.items()
                 }
             shown = json.dumps(default) if default is not None else ""

@@ -1,0 +1,1 @@
+"""Read path: KPI catalog, statistics and queries (no Streamlit, no writes)."""

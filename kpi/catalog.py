@@ -1,0 +1,191 @@
+"""The KPI catalog: every KPI declared once (name, label, unit, direction, definition, target key).
+
+Dashboard, CLI, exports and notebooks all read this catalog. A KPI is one of:
+- a *measure* the engine aggregates (counts, quantiles, means), named in `MEASURES`;
+- a *ratio* of two measures, computed after aggregation (`numerator / denominator`, empty when
+  the denominator is 0), optionally with a Wilson interval;
+- a *derived* value computed after aggregation from measures (Cohen's kappa).
+KPI definitions know nothing of the engine: `kpi.sql` turns measures into SQL for an engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Source = Literal["decisions", "audits", "backlog"]
+Direction = Literal["higher", "lower", "neutral"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An aggregate over one fact source. `expr` uses the neutral column vocabulary of kpi.sql."""
+
+    name: str
+    source: Source
+    agg: Literal["count", "sum", "mean", "quantile", "count_distinct"]
+    expr: str = "1"  # for count/sum: a boolean condition; for mean/quantile: a numeric expression
+    quantile: float | None = None
+
+
+@dataclass(frozen=True)
+class KPI:
+    name: str
+    label: str
+    unit: Literal["count", "minutes", "share", "kappa"]
+    direction: Direction
+    definition: str
+    measure: str | None = None  # a measure shown as is
+    numerator: str | None = None  # ratio KPIs
+    denominator: str | None = None
+    interval: bool = False  # Wilson 95% interval as `<name>_low` / `<name>_high`
+    complement: bool = False  # value = 1 - numerator/denominator (quality score)
+    target: str | None = None  # key in the configuration's targets
+
+
+# Neutral column vocabulary (see kpi.sql): tat_minutes, handle_minutes, is_decided, ...
+MEASURES: dict[str, Measure] = {
+    m.name: m
+    for m in [
+        Measure("decisions", "decisions", "count"),
+        Measure("sla_known", "decisions", "count", "due_at IS NOT NULL"),
+        Measure("sla_met", "decisions", "count", "due_at IS NOT NULL AND decided_at <= due_at"),
+        Measure("tat_mean", "decisions", "mean", "tat_minutes"),
+        Measure("tat_p50", "decisions", "quantile", "tat_minutes", 0.50),
+        Measure("tat_p90", "decisions", "quantile", "tat_minutes", 0.90),
+        Measure("tat_p95", "decisions", "quantile", "tat_minutes", 0.95),
+        Measure("tat_p99", "decisions", "quantile", "tat_minutes", 0.99),
+        Measure("handle_minutes_mean", "decisions", "mean", "handle_minutes"),
+        Measure("handle_minutes_p90", "decisions", "quantile", "handle_minutes", 0.90),
+        Measure("audits", "audits", "count"),
+        Measure("audited_decisions", "audits", "count_distinct", "decision_id"),
+        Measure("errors", "audits", "count", "is_error"),
+        Measure("critical_errors", "audits", "count", "is_error AND severity = 'critical'"),
+        Measure("agreements", "audits", "count", "decision = qa_decision"),
+        Measure("actioning_audits", "audits", "count", "vendor_actioning"),
+        Measure("qa_actioning_audits", "audits", "count", "qa_actioning"),
+        Measure(
+            "over_enforcement_errors",
+            "audits",
+            "count",
+            "is_error AND error_type = 'over_enforcement'",
+        ),
+        Measure(
+            "under_enforcement_errors",
+            "audits",
+            "count",
+            "is_error AND error_type = 'under_enforcement'",
+        ),
+        Measure("error_typed", "audits", "count", "error_type IS NOT NULL"),
+        Measure(
+            "disputed",
+            "audits",
+            "count",
+            "error_type IS NOT NULL AND dispute_status IN ('pending', 'upheld', 'overturned')",
+        ),
+        Measure(
+            "dispute_resolved", "audits", "count", "dispute_status IN ('upheld', 'overturned')"
+        ),
+        Measure("overturned", "audits", "count", "dispute_status = 'overturned'"),
+        Measure("backlog", "backlog", "sum", "backlog"),
+        Measure("backlog_over_sla", "backlog", "sum", "backlog_over_sla"),
+    ]
+}
+
+KPIS: dict[str, KPI] = {
+    k.name: k
+    for k in [
+        KPI("decisions", "Decisions", "count", "neutral",
+            "Decided decisions in the period (by decided_at).", measure="decisions"),
+        KPI("tat_p50", "TAT p50", "minutes", "lower",
+            "Median of decided_at - enqueued_at, minutes (linear interpolation).",
+            measure="tat_p50"),
+        KPI("tat_p90", "TAT p90", "minutes", "lower",
+            "90th percentile of decided_at - enqueued_at, minutes.", measure="tat_p90"),
+        KPI("tat_p95", "TAT p95", "minutes", "lower",
+            "95th percentile of decided_at - enqueued_at, minutes.", measure="tat_p95"),
+        KPI("tat_p99", "TAT p99", "minutes", "lower",
+            "99th percentile of decided_at - enqueued_at, minutes.", measure="tat_p99"),
+        KPI("tat_mean", "TAT mean", "minutes", "lower",
+            "Mean of decided_at - enqueued_at, minutes.", measure="tat_mean"),
+        KPI("sla_attainment", "SLA attainment", "share", "higher",
+            "Decided decisions with decided_at <= due_at / decided decisions with a due_at "
+            "(due_at from the queue, else enqueued_at + configured SLA).",
+            numerator="sla_met", denominator="sla_known", interval=True,
+            target="sla_attainment"),
+        KPI("handle_minutes_mean", "Handle time mean", "minutes", "lower",
+            "Mean of decided_at - claimed_at where claimed_at is present, minutes.",
+            measure="handle_minutes_mean"),
+        KPI("handle_minutes_p90", "Handle time p90", "minutes", "lower",
+            "90th percentile of decided_at - claimed_at, minutes.", measure="handle_minutes_p90"),
+        KPI("backlog", "Backlog", "count", "lower",
+            "Decisions enqueued but not decided at the period's end (or now, for the current "
+            "period).", measure="backlog"),
+        KPI("backlog_over_sla", "Backlog past SLA", "count", "lower",
+            "Backlog items already past their due_at at the period's end.",
+            measure="backlog_over_sla"),
+        KPI("audits", "QA audits", "count", "neutral",
+            "QA audits of the period's decisions (audits belong to their decision's period).",
+            measure="audits"),
+        KPI("qa_coverage", "QA coverage", "share", "higher",
+            "Audited decisions / decided decisions.", numerator="audited_decisions",
+            denominator="decisions", target="qa_coverage"),
+        KPI("quality_score", "Quality score", "share", "higher",
+            "1 - errors / audits; an error is an audit with an error type whose dispute was "
+            "not overturned. Wilson 95% interval.", numerator="errors", denominator="audits",
+            interval=True, complement=True, target="quality"),
+        KPI("critical_error_rate", "Critical error rate", "share", "lower",
+            "Critical errors / audits.", numerator="critical_errors", denominator="audits",
+            interval=True),
+        KPI("agreement_rate", "Agreement rate", "share", "higher",
+            "Audits where decision == qa_decision / audits.", numerator="agreements",
+            denominator="audits", interval=True),
+        KPI("cohen_kappa", "Cohen's kappa (vendor vs QA)", "kappa", "higher",
+            "Cohen's kappa between decision and qa_decision over the group's audits.",
+            target="kappa"),
+        KPI("over_enforcement_rate", "Over-enforcement rate", "share", "lower",
+            "Over-enforcement errors / audits of actioning decisions.",
+            numerator="over_enforcement_errors", denominator="actioning_audits", interval=True),
+        KPI("under_enforcement_rate", "Under-enforcement rate", "share", "lower",
+            "Under-enforcement errors / audits whose qa_decision is actioning.",
+            numerator="under_enforcement_errors", denominator="qa_actioning_audits",
+            interval=True),
+        KPI("dispute_rate", "Dispute rate", "share", "neutral",
+            "Audits with an error type and a dispute (pending, upheld, overturned) / audits "
+            "with an error type (before disputes).", numerator="disputed",
+            denominator="error_typed"),
+        KPI("overturn_rate", "Overturn rate", "share", "lower",
+            "Overturned disputes / resolved disputes (upheld + overturned).",
+            numerator="overturned", denominator="dispute_resolved"),
+    ]
+}  # fmt: skip
+
+DIMENSIONS = ("vendor", "site", "workflow", "market", "priority", "policy", "reviewer_id")
+PERIODS = ("day", "week", "month")
+
+
+def kpi_names() -> list[str]:
+    return list(KPIS)
+
+
+def output_columns(kpis: list[str] | None = None) -> list[str]:
+    """KPI output columns in catalog order, with `_low` / `_high` after interval KPIs."""
+    cols: list[str] = []
+    for name in kpis or kpi_names():
+        cols.append(name)
+        if KPIS[name].interval:
+            cols += [f"{name}_low", f"{name}_high"]
+    return cols
+
+
+def measures_for(kpis: list[str]) -> list[str]:
+    """Measures needed to compute `kpis` (kappa needs its own label-count query)."""
+    needed: list[str] = []
+    for name in kpis:
+        kpi = KPIS[name]
+        for m in (kpi.measure, kpi.numerator, kpi.denominator):
+            if m and m not in needed:
+                needed.append(m)
+        if name == "cohen_kappa":
+            needed += [m for m in ("audits", "agreements") if m not in needed]
+    return needed

@@ -1,0 +1,158 @@
+"""KPI tables: run the catalog's measures through the gateway and derive ratios and intervals.
+
+`kpi_table` is the single implementation behind the dashboard, the CLI, exports and notebooks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from kpi.catalog import KPIS, MEASURES, measures_for, output_columns
+from kpi.gateway import Gateway
+from kpi.query import KpiQuery
+from kpi.sql import bounds, kappa_sql, source_sql
+from kpi.stats import wilson_interval_arrays
+
+COUNT_AGGS = ("count", "sum", "count_distinct")
+
+
+def kpi_table(gw: Gateway, query: KpiQuery, as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """One row per group (dimensions x period) with every requested KPI.
+
+    Ratios with a zero denominator are NaN, never 0. `as_of` (default: now) is the instant
+    at which the backlog of the current period is measured.
+    """
+    cfg = gw.config
+    tz = cfg.reporting_timezone
+    as_of = as_of or dt.datetime.now(dt.UTC)
+    b = bounds(query, tz, as_of)
+    kpis = query.kpi_list()
+    needed = measures_for(kpis)
+    keys = [*query.by, "period_start"]
+    by_source: dict[str, list[str]] = {}
+    for name in needed:
+        by_source.setdefault(MEASURES[name].source, []).append(name)
+
+    frames = []
+    for source, measures in by_source.items():
+        sql, params = source_sql(source, measures, query, gw.scope, tz, cfg.actioning_labels, b)
+        frame = gw.frame(sql, params)
+        if source == "backlog":
+            last = query.end or as_of.astimezone(ZoneInfo(tz)).date()
+            frame = _running_backlog(frame, query, last)
+        frames.append(frame)
+    if "cohen_kappa" in kpis:
+        sql, params = kappa_sql(query, gw.scope, tz, b)
+        frames.append(gw.frame(sql, params))
+
+    out = _merge(frames, keys)
+    for name in needed:
+        if MEASURES[name].agg in COUNT_AGGS:
+            out[name] = out[name].fillna(0).astype("int64") if name in out else 0
+    _derive(out, kpis)
+    if query.period is None:
+        out = out.drop(columns=["period_start"])
+        keys = list(query.by)
+    else:
+        out["period_start"] = pd.to_datetime(out["period_start"]).dt.date
+    cols = [*keys, *output_columns(kpis)]
+    out = out[cols]
+    return out.sort_values(keys, na_position="last").reset_index(drop=True) if keys else out
+
+
+def _merge(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
+    out: pd.DataFrame | None = None
+    for frame in frames:
+        for k in keys:
+            if k not in frame:
+                frame[k] = None
+        out = frame if out is None else out.merge(frame, on=keys, how="outer")
+    assert out is not None
+    return out
+
+
+_FREQ = {"day": "D", "week": "W-MON", "month": "MS"}
+
+
+def _running_backlog(frame: pd.DataFrame, query: KpiQuery, last: dt.date | None) -> pd.DataFrame:
+    """Turn per-period backlog increments into the state at each period's end.
+
+    Periods in which a group had no event still carry its backlog forward (up to the period
+    containing `last`), so a day with no throughput shows the backlog it had.
+    """
+    dims = list(query.by)
+    cols = ["backlog", "backlog_over_sla"]
+    if frame.empty:
+        return frame
+    frame = frame.sort_values([*dims, "period_start"], na_position="first")
+    if query.period is not None and last is not None:
+        start = pd.Timestamp(frame["period_start"].min())
+        stop = pd.Timestamp(last).to_period(_FREQ[query.period][0]).start_time
+        grid = pd.date_range(start, max(stop, start), freq=_FREQ[query.period])
+        groups = frame[dims].drop_duplicates() if dims else pd.DataFrame(index=[0])
+        dense = groups.merge(pd.DataFrame({"period_start": grid}), how="cross")
+        frame["period_start"] = pd.to_datetime(frame["period_start"])
+        frame = dense.merge(frame, on=[*dims, "period_start"], how="left")
+        frame[cols] = frame[cols].fillna(0)
+    if dims:
+        frame[cols] = frame.groupby(dims, dropna=False, sort=False)[cols].cumsum()
+    else:
+        frame[cols] = frame[cols].cumsum()
+    return frame[(frame["backlog"] != 0) | (frame["backlog_over_sla"] != 0)]
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    num = num.astype("float64")
+    den = den.astype("float64")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (num / den).where(den > 0)
+
+
+def _derive(out: pd.DataFrame, kpis: list[str]) -> None:
+    for name in kpis:
+        kpi = KPIS[name]
+        if kpi.measure:
+            out[name] = out.get(kpi.measure, np.nan)
+            continue
+        if name == "cohen_kappa":
+            n = out["audits"].astype("float64")
+            po = _ratio(out["agreements"], out["audits"])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pe = out.get("kappa_pe_num", pd.Series(0.0, index=out.index)).fillna(0) / n**2
+                kappa = (po - pe) / (1 - pe)
+            out[name] = kappa.where((n > 0) & (pe < 1))
+            continue
+        assert kpi.numerator and kpi.denominator
+        num, den = out[kpi.numerator], out[kpi.denominator]
+        value = _ratio(num, den)
+        out[name] = 1 - value if kpi.complement else value
+        if kpi.interval:
+            successes = (den - num) if kpi.complement else num
+            low, high = wilson_interval_arrays(
+                successes.to_numpy(dtype="float64"), den.to_numpy(dtype="float64")
+            )
+            out[f"{name}_low"], out[f"{name}_high"] = low, high
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """JSON-ready records: ISO dates, None for empty values, plain Python numbers."""
+    out = []
+    for row in frame.to_dict(orient="records"):
+        rec: dict[str, object] = {}
+        for key, value in row.items():
+            if isinstance(value, (dt.date, pd.Timestamp)):
+                rec[key] = value.isoformat()[:10]
+            elif value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+                rec[key] = None
+            elif isinstance(value, np.integer):
+                rec[key] = int(value)
+            elif isinstance(value, np.floating):
+                rec[key] = float(value)
+            else:
+                rec[key] = value
+        out.append(rec)
+    return out

@@ -1,0 +1,117 @@
+"""The one query gateway: every read of the database goes through `Gateway.frame`.
+
+A gateway is opened for one viewer role. It shadows each canonical table with a temporary view
+of the same name that keeps only the rows the role may see (and pseudonymises reviewers and
+hides auditor comments when the role may not see them), so no query run through it, however it
+was built, can reach data outside the viewer's scope. Values are always bound parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from bpo_kpi.config import Config, load_config
+from bpo_kpi.db import connect, default_db_path
+from kpi.query import Scope
+
+# table -> (columns that carry a vendor / workflow / market) for scoping.
+_SCOPED_COLUMNS: dict[str, dict[str, str]] = {
+    "decisions": {"vendor": "vendor", "workflow": "workflow", "market": "market"},
+    "audit_facts": {"vendor": "vendor", "workflow": "workflow", "market": "market"},
+    "calibration_ratings": {"vendor": "vendor", "workflow": "workflow"},
+    "ingest_runs": {"vendor": "vendor"},
+}
+_HIDDEN_REVIEWER = "'r-' || left(md5(reviewer_id), 8)"
+
+
+class Gateway:
+    """Runs every KPI query for one viewer, within that viewer's scope."""
+
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        *,
+        config: Config | None = None,
+        role: str = "admin",
+        con: duckdb.DuckDBPyConnection | None = None,
+    ) -> None:
+        self.config = config or load_config()
+        self.scope = Scope.for_role(self.config, role)
+        self.path = Path(db) if db is not None else default_db_path()
+        self._owns = con is None
+        base = con if con is not None else connect(self.path, read_only=True)
+        # A cursor is a connection of its own: thread-safe use and private temp views.
+        self._con = base.cursor()
+        self._base = base
+        self._lock = threading.Lock()
+        self._install_scope()
+
+    # --- scope ------------------------------------------------------------------------------
+
+    def _install_scope(self) -> None:
+        con = self._con
+        catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+        qualified = '"' + str(catalog).replace('"', '""') + '".main.'
+        restrictions = self.scope.restrictions()
+        for dim, values in restrictions.items():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_{dim} (v VARCHAR)")
+            allowed = list(values)
+            if dim == "vendor":
+                allowed.append("internal")  # golden answers are the platform's own
+            con.executemany(f"INSERT INTO _scope_{dim} VALUES (?)", [[v] for v in allowed])
+        tables = ["decisions", "audit_facts", "qa_audits", "calibration_ratings", "ingest_runs",
+                  "rejected_rows"]  # fmt: skip
+        for table in tables:
+            conds = []
+            for dim, column in _SCOPED_COLUMNS.get(table, {}).items():
+                if dim in restrictions:
+                    conds.append(f"{column} IN (SELECT v FROM _scope_{dim})")
+            if table == "qa_audits" and restrictions:
+                conds.append("audit_id IN (SELECT audit_id FROM audit_facts)")
+            if table == "rejected_rows" and restrictions:
+                conds.append("run_id IN (SELECT run_id FROM ingest_runs)")
+            replace = []
+            if not self.scope.see_reviewers:
+                if table in ("decisions", "audit_facts"):
+                    replace.append(f"{_HIDDEN_REVIEWER} AS reviewer_id")
+                if table in ("audit_facts", "qa_audits"):
+                    replace.append("CAST(NULL AS VARCHAR) AS comment")
+                if table == "calibration_ratings":
+                    replace.append("'r-' || left(md5(rater_id), 8) AS rater_id")
+                if table == "rejected_rows":
+                    replace.append("CAST(NULL AS VARCHAR) AS raw")
+            select = f"* REPLACE ({', '.join(replace)})" if replace else "*"
+            where = f" WHERE {' AND '.join(conds)}" if conds else ""
+            con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT {select} "
+                f"FROM {qualified}{table}{where}"
+            )
+
+    # --- queries ----------------------------------------------------------------------------
+
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run one query with bound parameters and return a DataFrame."""
+        with self._lock:
+            return self._con.execute(sql, params or {}).df()
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        with self._lock:
+            row = self._con.execute(sql, params or {}).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        self._con.close()
+        if self._owns:
+            self._base.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,236 @@
+"""SQL for the KPI catalog's measures: one aggregate query per fact source, in DuckDB's dialect.
+
+Query text is built only from this package's own vocabulary (catalog expressions, allow-listed
+dimension names); every value — dates, filter values, time zone, actioning labels — is a bound
+`$name` parameter. `kpi.engines` runs the same text on Spark after transpiling it with sqlglot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from kpi.catalog import DIMENSIONS, MEASURES, Measure
+from kpi.query import KpiQuery, Scope
+
+# Per-source column vocabulary used by catalog expressions.
+DECISION_COLUMNS = {
+    "tat_minutes": "(epoch(decided_at) - epoch(enqueued_at)) / 60.0",
+    "handle_minutes": "(epoch(decided_at) - epoch(claimed_at)) / 60.0",
+}
+AUDIT_COLUMNS = {
+    "vendor_actioning": "list_contains($actioning, decision)",
+    "qa_actioning": "list_contains($actioning, qa_decision)",
+}
+# The policy dimension of an audit is QA's policy when given, else the vendor's.
+AUDIT_DIMENSION_EXPR = {"policy": "coalesce(qa_policy, policy)"}
+
+
+def used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Only the parameters the text refers to (DuckDB refuses unused ones)."""
+    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+
+
+@dataclass
+class Params:
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any, prefix: str = "v") -> str:
+        name = f"{prefix}{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+def local_midnight_utc(day: dt.date, tz: str) -> dt.datetime:
+    """The UTC instant at which `day` starts in time zone `tz`."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
+
+
+def period_expr(period: str | None, column: str, tz_param: str) -> str:
+    """Start date (local, reporting time zone) of the period containing `column`."""
+    if period is None:
+        return "CAST(NULL AS DATE)"
+    return f"CAST(date_trunc('{period}', timezone({tz_param}, {column})) AS DATE)"
+
+
+def _dim_expr(source: str, dim: str) -> str:
+    if dim not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {dim!r}; use one of {', '.join(DIMENSIONS)}")
+    if source == "audits":
+        return AUDIT_DIMENSION_EXPR.get(dim, dim)
+    return dim
+
+
+def filters(source: str, query: KpiQuery, scope: Scope, params: Params) -> list[str]:
+    """WHERE conditions for dimension filters and the viewer's access scope."""
+    conds = []
+    for dim, values in query.where.items():
+        conds.append(f"{_dim_expr(source, dim)} IN (SELECT unnest({params.bind(list(values))}))")
+    for dim, allowed in scope.restrictions().items():
+        conds.append(f"{_dim_expr(source, dim)} IN (SELECT unnest({params.bind(list(allowed))}))")
+    return conds
+
+
+def _aggregate(m: Measure, columns: dict[str, str]) -> str:
+    expr = m.expr
+    for name, sql in columns.items():
+        expr = expr.replace(name, f"({sql})")
+    if m.agg == "count":
+        return "count(*)" if expr == "1" else f"count(*) FILTER (WHERE {expr})"
+    if m.agg == "sum":
+        return f"sum({expr})"
+    if m.agg == "mean":
+        return f"avg({expr})"
+    if m.agg == "count_distinct":
+        return f"count(DISTINCT {expr})"
+    raise ValueError(m.agg)
+
+
+@dataclass
+class Bounds:
+    """Query period as UTC instants: [start, end) plus the backlog's as-of instant."""
+
+    start: dt.datetime | None
+    end: dt.datetime | None
+    as_of: dt.datetime
+
+
+def bounds(query: KpiQuery, tz: str, as_of: dt.datetime) -> Bounds:
+    start = local_midnight_utc(query.start, tz) if query.start else None
+    end = local_midnight_utc(query.end + dt.timedelta(days=1), tz) if query.end else None
+    return Bounds(start, end, as_of)
+
+
+def source_sql(
+    source: str,
+    measures: list[str],
+    query: KpiQuery,
+    scope: Scope,
+    tz: str,
+    actioning: list[str],
+    b: Bounds,
+) -> tuple[str, dict[str, Any]]:
+    """One aggregate query for the measures of `source`, grouped by dimensions and period."""
+    params = Params()
+    params.values["tz"] = tz
+    dims = [f"{_dim_expr(source, d)} AS {d}" for d in query.by]
+    if source == "backlog":
+        return _backlog_sql(measures, query, scope, params, b)
+    table = "decisions" if source == "decisions" else "audit_facts"
+    columns = DECISION_COLUMNS if source == "decisions" else AUDIT_COLUMNS
+    if source == "audits":
+        params.values["actioning"] = actioning
+    where = ["decided_at IS NOT NULL"]
+    if source == "audits":
+        where.append("NOT is_orphan")
+    if b.start is not None:
+        where.append(f"decided_at >= {params.bind(b.start, 't')}")
+    if b.end is not None:
+        end = params.bind(b.end, "t")
+        # enqueued_at <= decided_at, and the table is in enqueued_at order: this lets DuckDB
+        # skip row groups after the window.
+        where += [f"decided_at < {end}", f"enqueued_at < {end}"]
+    where += filters(source, query, scope, params)
+    select = list(dims)
+    select.append(f"{period_expr(query.period, 'decided_at', '$tz')} AS period_start")
+    quantiles = [MEASURES[m] for m in measures if MEASURES[m].agg == "quantile"]
+    by_expr: dict[str, list[Measure]] = {}
+    for m in quantiles:
+        by_expr.setdefault(m.expr, []).append(m)
+    for expr, group in by_expr.items():
+        # One list quantile per expression: 1.4-2.4x faster than separate calls (DESIGN §5).
+        sql = expr
+        for name, col_sql in columns.items():
+            sql = sql.replace(name, f"({col_sql})")
+        qs = ", ".join(repr(m.quantile) for m in group)
+        select.append(f"quantile_cont({sql}, [{qs}]) AS q_{group[0].name}")
+    for name in measures:
+        m = MEASURES[name]
+        if m.agg != "quantile":
+            select.append(f"{_aggregate(m, columns)} AS {name}")
+    group_by = [str(i + 1) for i in range(len(query.by) + 1)]
+    sql = (
+        f"SELECT {', '.join(select)}\nFROM {table}\nWHERE {' AND '.join(where)}\n"
+        f"GROUP BY {', '.join(group_by)}"
+    )
+    # Unpack list quantiles in an outer query.
+    if by_expr:
+        outer = [d for d in query.by] + ["period_start"]
+        for group in by_expr.values():
+            for i, m in enumerate(group):
+                outer.append(f"q_{group[0].name}[{i + 1}] AS {m.name}")
+        outer += [n for n in measures if MEASURES[n].agg != "quantile"]
+        sql = f"SELECT {', '.join(outer)} FROM (\n{sql}\n)"
+    return sql, used(sql, params.values)
+
+
+def _backlog_sql(
+    measures: list[str], query: KpiQuery, scope: Scope, params: Params, b: Bounds
+) -> tuple[str, dict[str, Any]]:
+    """Per-period increments of backlog; the caller takes running sums per group.
+
+    backlog at a period's end E = #(enqueued_at < E) - #(decided_at < E);
+    past SLA at E = #(due_at < E) - #(greatest(due_at, decided_at) < E).
+    Events before the window start fold into its first period, so running sums are exact.
+    """
+    dims = [f"{d}" for d in query.by]
+    cut = min(b.end, b.as_of) if b.end is not None else b.as_of
+    end = params.bind(cut, "t")
+    first = params.bind(b.start, "t") if b.start is not None else None
+    conds = filters("decisions", query, scope, params)
+    base_where = " AND ".join(["true", *conds])
+    events = [
+        ("enqueued_at", "1", "0"),
+        ("decided_at", "-1", "0"),
+        ("due_at", "0", "1"),
+        ("greatest(due_at, decided_at)", "0", "-1"),
+    ]
+    parts = []
+    for column, d_backlog, d_over in events:
+        ts = f"greatest({column}, {first})" if first else column
+        extra = " AND decided_at IS NOT NULL" if column.startswith("greatest") else ""
+        parts.append(
+            f"SELECT {', '.join([*dims, ''])}{period_expr(query.period, ts, '$tz')} "
+            "AS period_start, "
+            f"{d_backlog} AS backlog, {d_over} AS backlog_over_sla FROM decisions "
+            f"WHERE {column} < {end}{extra} AND {base_where}"
+        )
+    union = "\nUNION ALL\n".join(parts)
+    keys = dims + ["period_start"]
+    sql = (
+        f"SELECT {', '.join(keys)}, sum(backlog) AS backlog, "
+        f"sum(backlog_over_sla) AS backlog_over_sla\nFROM (\n{union}\n)\n"
+        f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}"
+    )
+    return sql, used(sql, params.values)
+
+
+def kappa_sql(query: KpiQuery, scope: Scope, tz: str, b: Bounds) -> tuple[str, dict[str, Any]]:
+    """Per group: sum over labels k of (#decision = k) * (#qa_decision = k), for Cohen's pe."""
+    params = Params()
+    params.values["tz"] = tz
+    where = ["decided_at IS NOT NULL", "NOT is_orphan"]
+    if b.start is not None:
+        where.append(f"decided_at >= {params.bind(b.start, 't')}")
+    if b.end is not None:
+        end = params.bind(b.end, "t")
+        where += [f"decided_at < {end}", f"enqueued_at < {end}"]
+    where += filters("audits", query, scope, params)
+    dims = [f"{_dim_expr('audits', d)} AS {d}" for d in query.by]
+    keys = [*query.by, "period_start"]
+    select = ", ".join([*dims, f"{period_expr(query.period, 'decided_at', '$tz')} AS period_start"])
+    on = " AND ".join(f"v.{k} IS NOT DISTINCT FROM q.{k}" for k in keys)
+    sql = f"""
+        WITH a AS (SELECT {select}, decision, qa_decision FROM audit_facts
+                   WHERE {" AND ".join(where)}),
+             v AS (SELECT {", ".join(keys)}, decision AS label, count(*) AS c FROM a GROUP BY ALL),
+             q AS (SELECT {", ".join(keys)}, qa_decision AS label, count(*) AS c FROM a
+                   GROUP BY ALL)
+        SELECT {", ".join(f"v.{k}" for k in keys)}, sum(v.c * q.c) AS kappa_pe_num
+        FROM v JOIN q ON {on} AND v.label = q.label
+        GROUP BY {", ".join(str(i + 1) for i in range(len(keys)))}
+    """
+    return sql, used(sql, params.values)

@@ -1,0 +1,216 @@
+"""Proportion statistics for KPI comparisons: Wilson intervals, two-proportion tests, p-charts and
+audit sample sizes.
+
+Every function here is pure (numbers and arrays in, numbers and frames out) and knows nothing of
+the engine that produced the counts. Rates are shares in [0, 1]; counts are numbers of decisions
+or audits. An empty denominator gives NaN, never 0 and never an exception.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy.stats import norm
+from statsmodels.stats.proportion import proportion_confint
+
+__all__ = [
+    "TwoProportionResult",
+    "audit_sample_size",
+    "p_chart",
+    "two_proportion_test",
+    "wilson_interval",
+    "wilson_interval_arrays",
+]
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+
+
+def _two_sided_z(confidence: float) -> float:
+    """Exact standard-normal quantile for a two-sided interval (1.959964 for 95 %)."""
+    return float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+
+
+def wilson_interval_arrays(
+    successes: ArrayLike, n: ArrayLike, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Element-wise Wilson score interval for ``successes / n``, as shares in [0, 1].
+
+    Uses the exact normal quantile for ``confidence``. Entries with ``n == 0`` (or a NaN input)
+    are NaN in both bounds. Raises ``ValueError`` if any count is negative or
+    ``successes > n``.
+
+    >>> lo, hi = wilson_interval_arrays(np.array([81, 0]), np.array([263, 0]))
+    >>> [round(float(v), 4) for v in lo[:1]], bool(np.isnan(hi[1]))
+    ([0.2553], True)
+    """
+    _check_confidence(confidence)
+    x, total = np.broadcast_arrays(np.asarray(successes, dtype=float), np.asarray(n, dtype=float))
+    with np.errstate(invalid="ignore"):
+        if np.any(x < 0) or np.any(total < 0):
+            raise ValueError("successes and n must be non-negative")
+        if np.any(x > total):
+            raise ValueError("successes must not exceed n")
+    defined = np.isfinite(x) & np.isfinite(total) & (total > 0)
+    lower = np.full(x.shape, np.nan)
+    upper = np.full(x.shape, np.nan)
+    if defined.any():
+        lo, hi = proportion_confint(
+            x[defined], total[defined], alpha=1.0 - confidence, method="wilson"
+        )
+        # Rounding can put a bound a hair outside [0, 1] when successes is 0 or n.
+        lower[defined] = np.clip(lo, 0.0, 1.0)
+        upper[defined] = np.clip(hi, 0.0, 1.0)
+    return lower, upper
+
+
+def wilson_interval(successes: float, n: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for the share ``successes / n``; ``(nan, nan)`` when ``n == 0``.
+
+    >>> tuple(round(v, 4) for v in wilson_interval(81, 263))
+    (0.2553, 0.3662)
+    """
+    lower, upper = wilson_interval_arrays(np.array([successes]), np.array([n]), confidence)
+    return float(lower[0]), float(upper[0])
+
+
+@dataclass(frozen=True)
+class TwoProportionResult:
+    """Outcome of a pooled two-sided z test of ``p2`` against ``p1``.
+
+    ``diff`` is ``p2 - p1`` (the later period minus the earlier one) and ``z`` has the same sign.
+    ``z`` and ``p_value`` are NaN, and ``significant`` is False, when the test is undefined.
+    """
+
+    p1: float
+    p2: float
+    diff: float
+    z: float
+    p_value: float
+    significant: bool
+    alpha: float = 0.05
+
+
+def two_proportion_test(
+    x1: float, n1: float, x2: float, n2: float, alpha: float = 0.05
+) -> TwoProportionResult:
+    """Pooled two-sided z test for a change from ``x1 / n1`` (earlier) to ``x2 / n2`` (later).
+
+    ``z = (p2 - p1) / sqrt(p̄(1 - p̄)(1/n1 + 1/n2))`` with ``p̄ = (x1 + x2) / (n1 + n2)``;
+    ``p_value = 2·Φ(-|z|)``; ``significant`` means ``p_value < alpha``. Undefined (a zero
+    ``n``, or ``p̄`` of 0 or 1 so there is no variance) gives NaN ``z`` and ``p_value``.
+
+    >>> round(two_proportion_test(10, 100, 25, 100).p_value, 4)
+    0.0052
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    for name, x, n in (("1", x1, n1), ("2", x2, n2)):
+        if x < 0 or n < 0:
+            raise ValueError(f"x{name} and n{name} must be non-negative")
+        if x > n:
+            raise ValueError(f"x{name} must not exceed n{name}")
+    p1 = x1 / n1 if n1 > 0 else math.nan
+    p2 = x2 / n2 if n2 > 0 else math.nan
+    diff = p2 - p1
+    z = p_value = math.nan
+    if n1 > 0 and n2 > 0:
+        pooled = (x1 + x2) / (n1 + n2)
+        variance = pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)
+        if variance > 0.0:
+            z = diff / math.sqrt(variance)
+            p_value = float(2.0 * norm.sf(abs(z)))
+    significant = bool(p_value < alpha)  # False for NaN
+    return TwoProportionResult(
+        p1=p1, p2=p2, diff=diff, z=z, p_value=p_value, significant=significant, alpha=alpha
+    )
+
+
+def p_chart(defects: ArrayLike, n: ArrayLike, sigma: float = 3.0) -> pd.DataFrame:
+    """Shewhart p-chart: one row per period with its defect share and control limits.
+
+    Columns: ``p`` (defects / n), ``n``, ``center`` (p̄ = Σ defects / Σ n over all periods),
+    ``lcl`` / ``ucl`` (p̄ ∓ sigma·sqrt(p̄(1 - p̄)/n_i), clipped to [0, 1]), ``out_of_control``
+    (p strictly outside the limits) and ``direction`` (``"above"``, ``"below"`` or None).
+    Periods with ``n == 0`` have NaN ``p`` and limits and are never out of control. The index
+    is taken from ``defects`` when it is a pandas Series.
+    """
+    if sigma <= 0:
+        raise ValueError(f"sigma must be positive, got {sigma!r}")
+    index = defects.index if isinstance(defects, pd.Series) else None
+    x = np.asarray(defects, dtype=float).ravel()
+    total = np.asarray(n, dtype=float).ravel()
+    if x.shape != total.shape:
+        raise ValueError(f"defects and n must have the same length ({x.size} != {total.size})")
+    if np.any(x < 0) or np.any(total < 0):
+        raise ValueError("defects and n must be non-negative")
+    if np.any(x > total):
+        raise ValueError("defects must not exceed n")
+
+    has_n = total > 0
+    grand_n = total.sum()
+    center = x.sum() / grand_n if grand_n > 0 else math.nan
+    p = np.full(x.shape, np.nan)
+    lcl = np.full(x.shape, np.nan)
+    ucl = np.full(x.shape, np.nan)
+    p[has_n] = x[has_n] / total[has_n]
+    if grand_n > 0:
+        half_width = sigma * np.sqrt(center * (1.0 - center) / total[has_n])
+        lcl[has_n] = np.clip(center - half_width, 0.0, 1.0)
+        ucl[has_n] = np.clip(center + half_width, 0.0, 1.0)
+    with np.errstate(invalid="ignore"):
+        above = p > ucl  # NaN compares False
+        below = p < lcl
+    direction = np.full(x.shape, None, dtype=object)
+    direction[above] = "above"
+    direction[below] = "below"
+    # An explicit object dtype keeps None (pandas 3 would infer a string column with NaN).
+    return pd.DataFrame(
+        {
+            "p": p,
+            "n": total,
+            "center": np.full(x.shape, center),
+            "lcl": lcl,
+            "ucl": ucl,
+            "out_of_control": above | below,
+            "direction": pd.Series(direction, dtype=object, index=index),
+        },
+        index=index,
+    )
+
+
+def audit_sample_size(
+    margin: float,
+    expected_rate: float = 0.5,
+    confidence: float = 0.95,
+    population: int | None = None,
+) -> int:
+    """Number of audits needed for a normal-approximation CI half-width of at most ``margin``.
+
+    ``n0 = z² · p(1 - p) / margin²`` with z the exact two-sided normal quantile; with a finite
+    ``population`` N, ``n = n0 / (1 + (n0 - 1) / N)``. The result is rounded up. ``margin`` and
+    ``expected_rate`` are shares, e.g. 0.05 for ±5 percentage points.
+
+    >>> audit_sample_size(0.05), audit_sample_size(0.05, population=1000)
+    (385, 278)
+    """
+    if not 0.0 < margin < 1.0:
+        raise ValueError(f"margin must be in (0, 1), got {margin!r}")
+    if not 0.0 < expected_rate < 1.0:
+        raise ValueError(f"expected_rate must be in (0, 1), got {expected_rate!r}")
+    _check_confidence(confidence)
+    if population is not None and (population < 1 or int(population) != population):
+        raise ValueError(f"population must be a positive integer, got {population!r}")
+
+    z = _two_sided_z(confidence)
+    needed = z**2 * expected_rate * (1.0 - expected_rate) / margin**2
+    if population is not None:
+        needed = needed / (1.0 + (needed - 1.0) / population)
+    # The tolerance keeps float noise (e.g. 96.00000000000001) from adding a whole audit.
+    return max(1, math.ceil(needed - 1e-9))
