@@ -13,8 +13,12 @@ else:
     cols = st.columns(4)
     for col, (label, key) in zip(
         cols,
-        [("Decisions", "decisions"), ("QA audits", "qa_audits"),
-         ("Calibration ratings", "calibration_ratings"), ("Ingest runs", "ingest_runs")],
+        [
+            ("Decisions", "decisions"),
+            ("QA audits", "qa_audits"),
+            ("Calibration ratings", "calibration_ratings"),
+            ("Ingest runs", "ingest_runs"),
+        ],
         strict=True,
     ):
         col.metric(label, f"{summary[key]:,}")

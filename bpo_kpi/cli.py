@@ -70,6 +70,59 @@ def build_parser() -> argparse.ArgumentParser:
     kp.add_argument("--kpis", help="comma-separated KPI names (default: all)")
     kp.set_defaults(func=cmd_kpis)
 
+    gp = sub.add_parser(
+        "gaps",
+        help="quality gaps: segments above target error rate with confidence",
+        description="Segments (combinations of dimensions) whose Wilson lower bound of the "
+        "error rate is above the target error rate, ranked by excess errors. With --segment, "
+        "drill into one segment: --drill reviewers | error-types | decisions.",
+    )
+    _add_query_args(gp)
+    gp.add_argument(
+        "--dims",
+        default="vendor,site,workflow,market",
+        help="dimensions to search (policy is opt-in: see kpi/gaps.py)",
+    )
+    gp.add_argument("--depth", type=int, default=3, help="max dimensions per segment")
+    gp.add_argument("--min-audits", type=int, default=20, help="skip smaller segments")
+    gp.add_argument("--all", action="store_true", help="include gaps explained by a narrower one")
+    gp.add_argument("--segment", help="DIM=VALUE[,DIM=VALUE...]: drill into this segment")
+    gp.add_argument(
+        "--drill", choices=["reviewers", "error-types", "decisions"], default="reviewers"
+    )
+    gp.set_defaults(func=cmd_gaps)
+
+    cal = sub.add_parser(
+        "calibration",
+        help="calibration sessions: agreement, accuracy vs golden, contested items",
+        description="Per session and vendor: accuracy against the golden answer, Fleiss' "
+        "kappa, Krippendorff's alpha and Gwet's AC1 with bootstrap intervals; --items lists "
+        "every item with its majority, golden label and contested flag.",
+    )
+    cal.add_argument("--session", action="append", default=[], help="session id (repeatable)")
+    cal.add_argument("--workflow")
+    cal.add_argument("--vendor")
+    cal.add_argument("--from", dest="start", type=_date)
+    cal.add_argument("--to", dest="end", type=_date)
+    cal.add_argument("--items", action="store_true", help="per-item table instead of summary")
+    cal.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates")
+    cal.add_argument("--role", default="admin")
+    cal.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_common(cal)
+    cal.set_defaults(func=cmd_calibration)
+
+    rj = sub.add_parser(
+        "rejects",
+        help="rejected rows of ingest runs, with line and reason",
+        description="Show rejected rows (of one run with --run), with source line and reason.",
+    )
+    rj.add_argument("--run", type=int, help="ingest run id (default: all runs)")
+    rj.add_argument("--limit", type=int, default=1000)
+    rj.add_argument("--role", default="admin")
+    rj.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_common(rj)
+    rj.set_defaults(func=cmd_rejects)
+
     demo = sub.add_parser(
         "demo",
         help="generate sample data, ingest it and start the dashboard",
@@ -169,6 +222,63 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_gaps(args: argparse.Namespace) -> int:
+    from kpi import gaps
+    from kpi.gateway import Gateway
+
+    base = _query_from_args(args, None)
+    with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
+        if args.segment:
+            segment = dict(
+                (k.strip(), v.strip())
+                for k, _, v in (part.partition("=") for part in args.segment.split(","))
+            )
+            if args.drill == "reviewers":
+                frame = gaps.reviewer_outliers(gw, segment, base)
+            elif args.drill == "error-types":
+                frame = gaps.error_types(gw, segment, base)
+            else:
+                frame = gaps.audited_decisions(gw, segment, base)
+        else:
+            frame = gaps.quality_gaps(
+                gw,
+                base,
+                dimensions=[d.strip() for d in args.dims.split(",") if d.strip()],
+                max_depth=args.depth,
+                min_audits=args.min_audits,
+                include_explained=args.all,
+            )
+    _emit(frame, args.fmt)
+    return EXIT_OK
+
+
+def cmd_rejects(args: argparse.Namespace) -> int:
+    from kpi import health
+    from kpi.gateway import Gateway
+
+    with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
+        frame = health.rejected_rows(gw, args.run, args.limit)
+    _emit(frame, args.fmt)
+    return EXIT_OK
+
+
+def cmd_calibration(args: argparse.Namespace) -> int:
+    from kpi import calibration
+    from kpi.gateway import Gateway
+
+    config = load_config(args.config)
+    with Gateway(args.db, config=config, role=args.role) as gw:
+        frame = calibration.ratings(
+            gw, args.session or None, args.workflow, args.vendor, args.start, args.end
+        )
+    if args.items:
+        out = calibration.items(frame, config.contested_agreement)
+    else:
+        out = calibration.summary(frame, n_boot=args.bootstrap)
+    _emit(out, args.fmt)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -264,9 +374,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if existing and not args.force:
             report(f"{db} already holds {existing:,} decisions; serving it (--force regenerates)")
         else:
-            report(
-                f"generating {args.decisions:,} decisions, {args.weeks} weeks, seed {args.seed}"
-            )
+            report(f"generating {args.decisions:,} decisions, {args.weeks} weeks, seed {args.seed}")
             data = generate(seed=args.seed, decisions=args.decisions, weeks=args.weeks)
             files = write_canonical(data, args.data_dir, fmt="parquet")
             for kind, file in files.items():

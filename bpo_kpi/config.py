@@ -84,20 +84,35 @@ class ResolvedTargets(_Strict):
     sla_minutes: dict[str, float]
 
 
+_DEFAULT_TARGETS = {
+    "quality": 0.95,
+    "kappa": 0.70,
+    "sla_attainment": 0.95,
+    "qa_coverage": 0.05,
+    "sla_minutes": {"p0": 60, "p1": 240, "p2": 1440, "p3": 4320},
+}
+
+
 class Targets(_Strict):
     default: TargetValues = Field(
-        default_factory=lambda: TargetValues(
-            quality=0.95,
-            kappa=0.70,
-            sla_attainment=0.95,
-            qa_coverage=0.05,
-            sla_minutes={"p0": 60, "p1": 240, "p2": 1440, "p3": 4320},
-        ),
-        description="Targets that apply to every workflow and vendor unless overridden.",
+        default_factory=lambda: TargetValues(**_DEFAULT_TARGETS),  # type: ignore[arg-type]
+        description="Targets that apply to every workflow and vendor unless overridden; a "
+        "file's [targets.default] overrides only the fields it sets.",
     )
     workflows: dict[str, WorkflowTargets] = Field(
         default_factory=dict, description="Per-workflow targets, with per-vendor overrides."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_default(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("default"), dict):
+            given = data["default"]
+            merged = {**_DEFAULT_TARGETS, **given}
+            if "sla_minutes" in given:
+                merged["sla_minutes"] = {**_DEFAULT_TARGETS["sla_minutes"], **given["sla_minutes"]}  # type: ignore[dict-item]
+            data = {**data, "default": merged}
+        return data
 
     @model_validator(mode="after")
     def _default_complete(self) -> Targets:
@@ -256,6 +271,9 @@ def config_reference() -> str:
 
     def walk(model: type[BaseModel], prefix: str) -> None:
         for name, field in model.model_fields.items():
+            if field.is_required():
+                lines.append(f"| `{prefix}{name}` | (required) | {field.description or ''} |")
+                continue
             default = field.get_default(call_default_factory=True)
             if isinstance(default, BaseModel):
                 default = default.model_dump(mode="json", exclude_none=True)

@@ -82,6 +82,10 @@ def ingest_files(
     mapping = mapping or CANONICAL
     check_required_mapping(kind, mapping)
     results: list[FileResult] = []
+    # Text without an offset is cast in the session time zone: make it UTC for the load (as
+    # `bpo_kpi.db.connect` does), whatever the caller's connection says, and restore it after.
+    session_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]  # type: ignore[index]
+    con.execute("SET TimeZone = 'UTC'")
     con.execute("BEGIN TRANSACTION")
     try:
         refresh_derived_if_config_changed(con, config, progress)
@@ -97,6 +101,7 @@ def ingest_files(
     finally:
         for table in ("_raw", "_stage", "_cls", "_dups", "_changed", "_sla", "_rej", "_lines"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
+        con.execute("SET TimeZone = $tz", {"tz": session_tz})
     return results
 
 
@@ -113,7 +118,8 @@ def _ingest_one(
     started = time.time()
     t0 = time.perf_counter()
     if not path.is_file():
-        raise IngestError(f"{path}: file does not exist" if not path.exists() else f"{path}: not a file")
+        problem = "file does not exist" if not path.exists() else "not a file"
+        raise IngestError(f"{path}: {problem}")
     progress(f"{path.name}: reading")
     digest = sha256_of(path)
     raw = read_raw(con, path, mapping)
@@ -180,7 +186,8 @@ def _ingest_one(
         raise RuntimeError(f"reconciliation failed for {path}: {result.as_dict()}")
     con.execute(
         "INSERT INTO ingest_runs VALUES ($run, $file, $sha, $kind, $vendor, $mapping, "
-        "to_timestamp($started), now(), $read, $ins, $upd, $unch, $rej, $status, $cfg)",
+        "to_timestamp($started), to_timestamp($finished), $read, $ins, $upd, $unch, $rej, "
+        "$status, $cfg)",
         {
             "run": run_id,
             "file": str(path.resolve()),
@@ -189,6 +196,7 @@ def _ingest_one(
             "vendor": vendor or mapping.vendor,
             "mapping": mapping.source,
             "started": started,
+            "finished": time.time(),  # not now(): that is the transaction's start time
             "read": result.rows_read,
             "ins": result.inserted,
             "upd": result.updated,
@@ -215,7 +223,8 @@ def _reject_duplicates(con: duckdb.DuckDBPyConnection, kind: Kind, raw: RawFile)
     key_text = " || '/' || ".join(f"d.{k}" for k in keys)
     con.execute(
         f"UPDATE _stage SET _reason = printf('duplicate %s %s in this file (first on %s %s); "
-        f"send corrections in a later file', $keyname, {key_text}, $unit, CAST(d.first_line AS VARCHAR)) "
+        f"send corrections in a later file', $keyname, {key_text}, $unit, "
+        "CAST(d.first_line AS VARCHAR)) "
         f"FROM _dups d WHERE {match} AND _stage._line > d.first_line AND _stage._reason IS NULL",
         {"keyname": "/".join(keys), "unit": raw.line_unit},
     )
@@ -239,7 +248,8 @@ def _reject_extra_golden(con: duckdb.DuckDBPyConnection) -> None:
                 WHERE c.is_golden AND (c.session_id, c.item_id) IN (
                     SELECT (session_id, item_id) FROM _stage WHERE is_golden)
                   AND NOT EXISTS (SELECT 1 FROM _stage x WHERE x.session_id = c.session_id
-                    AND x.item_id = c.item_id AND x.rater_id = c.rater_id)
+                    AND x.item_id = c.item_id AND x.rater_id = c.rater_id
+                    AND x._reason IS NULL)  -- a rejected re-send does not replace the row
             )
         ) s
         WHERE s.n > 1 AND s._line = _stage._line
@@ -253,8 +263,9 @@ def _apply_sla(con: duckdb.DuckDBPyConnection, config: Config) -> None:
     con.execute(
         """
         CREATE OR REPLACE TEMP TABLE _stage AS
-        SELECT s.* REPLACE (coalesce(s.due_at, s.enqueued_at + to_minutes(CAST(l.minutes AS BIGINT)))
-                            AS due_at),
+        SELECT s.* REPLACE (
+                   coalesce(s.due_at, s.enqueued_at + to_minutes(CAST(l.minutes AS BIGINT)))
+                   AS due_at),
                CASE WHEN s.due_at IS NOT NULL THEN 'queue'
                     WHEN l.minutes IS NOT NULL THEN 'config' END AS due_at_source
         FROM _stage s
@@ -315,7 +326,7 @@ def _record_rejects(con: duckdb.DuckDBPyConnection, run_id: int, path: Path, raw
     if raw.structural_rejects:
         con.executemany(
             "INSERT INTO rejected_rows VALUES (?, ?, ?, ?, ?)",
-            [(run_id, str(path), line, text, reason) for line, text, reason in raw.structural_rejects],
+            [(run_id, str(path), line, text, why) for line, text, why in raw.structural_rejects],
         )
 
 
@@ -364,7 +375,8 @@ def _audit_fact_select(config: Config, where: str) -> tuple[str, dict[str, objec
                is_orphan,
                {', '.join(AUDIT_FACT_DECISION_COLUMNS)}
         FROM (
-            SELECT a.* EXCLUDE (run_id), d.decision_id IS NULL AS is_orphan, {decision_cols.replace('d.decision_id, ', '')},
+            SELECT a.* EXCLUDE (run_id), d.decision_id IS NULL AS is_orphan,
+                   {decision_cols.replace('d.decision_id, ', '')},
                    CASE WHEN a.error_type IS NOT NULL THEN nullif(a.error_type, 'none')
                         ELSE {derived} END AS et
             FROM qa_audits a LEFT JOIN decisions d ON d.decision_id = a.decision_id

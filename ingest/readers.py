@@ -43,7 +43,8 @@ class RawFile:
     columns: list[str]  # source column names, in order: column k is `c{k+1}` in `_raw`
     types: list[str]  # DuckDB type of each raw column
     rows: int  # rows in `_raw`
-    structural_rejects: list[tuple[int, str, str]] = field(default_factory=list)  # line, raw, reason
+    # (line, raw, reason) of rows the reader itself could not parse
+    structural_rejects: list[tuple[int, str, str]] = field(default_factory=list)
     line_unit: str = "line"  # what `_line` counts: "line" (text files) or "row" (parquet, xlsx)
 
     def column_ref(self, name: str) -> str | None:
@@ -149,7 +150,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping
     con.execute("DROP TABLE IF EXISTS _rejects_errors")
     con.execute("DROP TABLE IF EXISTS _rejects_scans")
     # Header first, with the dialect fixed, so the column list does not depend on the sniffer.
-    header_row = _header(path, sample, delimiter, quote)
+    header_row = _header(path, sample, delimiter, quote, skip)
     if not header_row or all(not h.strip() for h in header_row):
         raise IngestError(f"{path}: the file has no header row")
     names = [f"c{i + 1}" for i in range(len(header_row))]
@@ -169,26 +170,33 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping
     encoding_errors = [r for r in rejects if r[1] == "INVALID ENCODING"]
     if encoding_errors:
         raise IngestError(
-            f"{path}: not {encoding} text (first undecodable bytes on line {encoding_errors[0][0]}); "
-            "re-export the file as UTF-8, or set encoding = \"latin-1\" in the vendor mapping"
+            f"{path}: not {encoding} text (first undecodable bytes on line "
+            f"{encoding_errors[0][0]}); re-export the file as UTF-8, or set "
+            'encoding = "latin-1" in the vendor mapping'
         )
     good = con.execute("SELECT count(*) FROM _raw").fetchone()[0]  # type: ignore[index]
-    # DuckDB numbers records (header = 1); map record numbers to physical lines when quoted
-    # fields contain line breaks, so a reported line is the one a text editor shows.
-    reject_records = sorted({int(r[0]) - 1 - skip for r in rejects})  # 1-based data records
-    total = good + len(reject_records)
-    physical = _record_lines(path, encoding, delimiter, quote, skip, total)
+    # DuckDB numbers rows from the top (skipped lines, header and blank lines count; a line break
+    # inside quotes does not). Map them to data records and to physical lines, so a reported
+    # line is the one a text editor shows.
+    total = good + len({int(r[0]) for r in rejects})
+    layout = _record_lines(path, encoding, delimiter, quote, skip, total)
+    physical, record_of_row = layout if layout is not None else (None, None)
     first_line = skip + 2
     structural: list[tuple[int, str, str]] = []
     seen: set[int] = set()
     for line, error_type, raw, message in rejects:
-        record = int(line) - 1 - skip
+        record = int(line) - 1 - skip  # when every row is one line and no line is blank
+        if record_of_row is not None and 0 <= int(line) - 1 - skip < len(record_of_row):
+            record = record_of_row[int(line) - 1 - skip] or record
         if record in seen:
             continue
         seen.add(record)
         src_line = physical[record - 1] if physical is not None else record + first_line - 1
-        structural.append((src_line, raw or "", _structural_reason(error_type, message, delimiter)))
+        # DuckDB's csv_line of a CRLF file starts with the previous line's "\n": strip it.
+        reason = _structural_reason(error_type, message, delimiter)
+        structural.append((src_line, (raw or "").strip("\r\n"), reason))
     # Line of each good record: skip the rejected record numbers, then map to physical lines.
+    reject_records = sorted(seen)
     if reject_records:
         _renumber_after_rejects(con, reject_records)
     if physical is not None:
@@ -230,8 +238,11 @@ def _renumber_after_rejects(con: duckdb.DuckDBPyConnection, reject_records: list
     )
 
 
-def _header(path: Path, sample: str, delimiter: str, quote: str) -> list[str]:
-    reader = csv.reader(io.StringIO(sample), delimiter=delimiter, quotechar=quote)
+def _header(path: Path, sample: str, delimiter: str, quote: str, skip: int = 0) -> list[str]:
+    text = io.StringIO(sample)
+    for _ in range(skip):  # lines above the header row (csv.header_row), as DuckDB skips them
+        text.readline()
+    reader = csv.reader(text, delimiter=delimiter, quotechar=quote)
     try:
         return next(reader)
     except StopIteration:
@@ -240,11 +251,13 @@ def _header(path: Path, sample: str, delimiter: str, quote: str) -> list[str]:
 
 def _record_lines(
     path: Path, encoding: str, delimiter: str, quote: str, skip: int, records: int
-) -> list[int] | None:
-    """Physical start line of each data record, or None when records and lines coincide.
+) -> tuple[list[int], list[int | None]] | None:
+    """Physical start line of each data record, and the data record number of each row after
+    the skipped lines as DuckDB numbers them (header and blank rows: None); or None when
+    records and lines coincide.
 
-    Counting newlines is cheap; only files whose quoted fields contain line breaks pay for a
-    full parse.
+    Counting newlines is cheap; only files whose quoted fields contain line breaks (or that
+    have blank lines) pay for a full parse.
     """
     newlines = 0
     last = b""
@@ -256,6 +269,7 @@ def _record_lines(
     if lines <= records + 1 + skip:
         return None
     starts: list[int] = []
+    record_of_row: list[int | None] = []
     with path.open(encoding=encoding, newline="") as fh:
         for _ in range(skip):
             fh.readline()
@@ -264,9 +278,10 @@ def _record_lines(
         for row in reader:
             if row:  # blank lines are no records, for DuckDB either
                 starts.append(start)
+            record_of_row.append(len(starts) - 1 if row and len(starts) > 1 else None)
             start = reader.line_num + skip + 1
     data_starts = starts[1:]  # drop the header record
-    return data_starts[:records] if len(data_starts) >= records else None
+    return (data_starts[:records], record_of_row) if len(data_starts) >= records else None
 
 
 def _structural_reason(error_type: str, message: str, delimiter: str) -> str:
@@ -319,18 +334,23 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMappi
         con.execute(
             "CREATE TEMP TABLE _jl AS SELECT row_number() OVER () AS _line, j FROM read_csv($p, "
             "columns := {'j': 'VARCHAR'}, delim := chr(31), quote := '', escape := '', "
-            "header := false, auto_detect := false, encoding := $enc, strict_mode := false, "
-            "skip_blank_lines := false) ",
+            "header := false, auto_detect := false, encoding := $enc, strict_mode := false) ",
             {"p": str(path), "enc": _DUCKDB_ENCODING[mapping.encoding]},
         )
     except duckdb.Error as exc:
         raise IngestError(f"{path}: cannot be read as JSON Lines: {_first_line(exc)}") from exc
     con.execute("DELETE FROM _jl WHERE j IS NULL OR trim(j) = ''")
+    # `ok` once, guarded by CASE: json_type() raises on malformed JSON, and AND/NOT do not
+    # short-circuit in DuckDB expressions.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _jl AS SELECT _line, j, "
+        "CASE WHEN json_valid(j) THEN json_type(j) = 'OBJECT' ELSE false END AS ok FROM _jl"
+    )
     keys = [
         r[0]
         for r in con.execute(
             "SELECT k FROM (SELECT unnest(json_keys(j)) AS k, min(_line) AS first FROM _jl "
-            "WHERE json_valid(j) AND json_type(j) = 'OBJECT' GROUP BY k) ORDER BY first, k"
+            "WHERE ok GROUP BY k) ORDER BY first, k"
         ).fetchall()
     ]
     if not keys:
@@ -341,14 +361,12 @@ def _read_jsonl(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMappi
     structural = [
         (int(line), str(raw)[:2000], "not a valid JSON object: fix the line's JSON syntax")
         for line, raw in con.execute(
-            "SELECT _line, j FROM _jl WHERE NOT (json_valid(j) AND json_type(j) = 'OBJECT') "
-            "ORDER BY _line"
+            "SELECT _line, j FROM _jl WHERE NOT ok ORDER BY _line"
         ).fetchall()
     ]
     con.execute(
         f"CREATE TEMP TABLE _raw AS SELECT _line, {select} FROM (SELECT _line, "
-        "json_extract_string(j, $paths) AS v FROM _jl WHERE json_valid(j) "
-        "AND json_type(j) = 'OBJECT')",
+        "json_extract_string(j, $paths) AS v FROM _jl WHERE ok)",
         {"paths": paths},
     )
     con.execute("DROP TABLE _jl")

@@ -1,4 +1,4 @@
-"""Bulk validation: one SELECT that casts raw text to canonical types and gives each bad row a reason.
+"""Bulk validation: one SELECT casting raw text to canonical types, giving each bad row a reason.
 
 Checks run in DuckDB over the whole file at once (DESIGN §5: ~1M rows/s, where per-row pydantic
 runs at ~150k rows/s). The query text is built only from this module's own column names and
@@ -52,6 +52,13 @@ def _text(expr: str) -> str:
     return f"nullif(trim(CAST({expr} AS VARCHAR)), '')"
 
 
+# Text ending in a zone after a time of day: Z, an offset (+02, +0200, +02:00) or a name (UTC,
+# Europe/Berlin). A date alone ("2026-03-08") has none: its "-08" is the day, not an offset.
+_HAS_ZONE = (
+    "':[0-9]{2}(\\.[0-9]+)?\\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)$'"
+)
+
+
 def _timestamp(q: Query, raw: str, raw_type: str, mapping: VendorMapping, tz: str) -> str:
     if raw_type.startswith("TIMESTAMP WITH TIME ZONE"):
         return raw
@@ -61,12 +68,12 @@ def _timestamp(q: Query, raw: str, raw_type: str, mapping: VendorMapping, tz: st
         mapping.timestamp_format in ("epoch_s", "epoch_ms")
     ):
         scale = 1000.0 if mapping.timestamp_format == "epoch_ms" else 1.0
-        return f"to_timestamp({raw} / {scale})"
+        return f"try(to_timestamp({raw} / {scale}))"  # out of range -> NULL -> rejected
     text = _text(raw)
     fmt = mapping.timestamp_format
     if fmt in ("epoch_s", "epoch_ms"):
         scale = 1000.0 if fmt == "epoch_ms" else 1.0
-        return f"to_timestamp(TRY_CAST({text} AS DOUBLE) / {scale})"
+        return f"try(to_timestamp(TRY_CAST({text} AS DOUBLE) / {scale}))"
     if fmt:
         parsed = f"try_strptime({text}, {q.bind(fmt)})"
         if "%z" in fmt or "%Z" in fmt:
@@ -76,7 +83,7 @@ def _timestamp(q: Query, raw: str, raw_type: str, mapping: VendorMapping, tz: st
         return f"TRY_CAST({text} AS TIMESTAMPTZ)"
     # ISO 8601: an explicit offset wins; naive values are local to the vendor's time zone.
     return (
-        f"CASE WHEN regexp_matches({text}, '(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$') "
+        f"CASE WHEN regexp_matches({text}, {_HAS_ZONE}) "
         f"THEN TRY_CAST({text} AS TIMESTAMPTZ) "
         f"ELSE timezone({q.bind(tz)}, TRY_CAST({text} AS TIMESTAMP)) END"
     )
@@ -119,7 +126,9 @@ def build_stage(
     constants = mapping.constants(kind)
     if vendor and kind in ("decisions", "calibration"):
         constants.setdefault("vendor", vendor)
-    tz = mapping.timezone if mapping.source else config.input_timezone
+    # A mapping's time zone when it is a real mapping (from a file, or set in code); else config.
+    explicit_tz = mapping.source is not None or "timezone" in mapping.model_fields_set
+    tz = mapping.timezone if explicit_tz else config.input_timezone
 
     # Which raw column feeds each canonical column.
     source: dict[str, str | None] = {}
@@ -150,7 +159,8 @@ def build_stage(
     typed: dict[str, str] = {}
     texts: dict[str, str] = {}
     reasons: list[str] = []
-    for (name, typ, required), raw_type in zip(columns, _types_for(columns, raw, source), strict=True):
+    raw_types = _types_for(columns, raw, source)
+    for (name, typ, required), raw_type in zip(columns, raw_types, strict=True):
         ref = source[name]
         if ref is None:
             text = q.bind(constants[name]) if name in constants else "CAST(NULL AS VARCHAR)"

@@ -1,0 +1,56 @@
+"""Generated README sections: the configuration reference and the KPI catalog.
+
+`python -m bpo_kpi.docs` rewrites them in README.md; a test fails when they are stale.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from bpo_kpi.config import config_reference
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def kpi_reference() -> str:
+    from kpi.catalog import KPIS
+
+    lines = [
+        "| KPI | label | unit | better | definition | target key |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k in KPIS.values():
+        better = {"higher": "higher", "lower": "lower", "neutral": ""}[k.direction]
+        interval = " Output also has `_low` / `_high` (Wilson 95%)." if k.interval else ""
+        lines.append(
+            f"| `{k.name}` | {k.label} | {k.unit} | {better} | {k.definition}{interval} | "
+            f"{'`' + k.target + '`' if k.target else ''} |"
+        )
+    return "\n".join(lines)
+
+
+SECTIONS = {"config": config_reference, "kpis": kpi_reference}
+
+
+def render(text: str) -> str:
+    for name, make in SECTIONS.items():
+        pattern = re.compile(
+            rf"(<!-- BEGIN GENERATED {name} -->\n).*?(<!-- END GENERATED {name} -->)", re.S
+        )
+        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text)
+    return text
+
+
+def main() -> int:
+    text = README.read_text(encoding="utf-8")
+    new = render(text)
+    if new != text:
+        README.write_text(new, encoding="utf-8")
+        print("README.md updated", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

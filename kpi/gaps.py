@@ -1,0 +1,239 @@
+"""Quality gaps: segments whose error rate is above target with confidence, and their drill-downs.
+
+A segment is any combination of dimension values. It is a *gap* when the Wilson 95% lower
+bound of its error rate (errors / audits) is above its target error rate (1 - quality target);
+gaps are ranked by excess errors = decisions x (error_rate - target_error_rate), i.e. the
+errors the segment's volume carries beyond target. A broad segment whose excess is mostly
+(>= 80%) carried by one narrower gap is marked `explained_by` that segment, so the list leads
+to root causes rather than their parents.
+
+Drill-downs, each for one segment: error types (Pareto), reviewers who stand out from their
+peers, and the audited decisions with auditor comments.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import binomtest
+from statsmodels.stats.multitest import multipletests
+
+from kpi.compute import kpi_table
+from kpi.gateway import Gateway
+from kpi.query import KpiQuery
+from kpi.sql import Params, bounds, filters, used
+from kpi.stats import wilson_interval_arrays
+
+GAP_DIMENSIONS = ("vendor", "site", "workflow", "market", "policy")
+# Policy is not searched by default: audits where neither the vendor nor QA cites a policy
+# (agreed approvals, the bulk) belong to no policy segment, so a policy's error rate is not
+# comparable with the all-audits quality target. Use it explicitly, or the error-type drill.
+DEFAULT_GAP_DIMENSIONS = ("vendor", "site", "workflow", "market")
+EXPLAINED_SHARE = 0.8
+GAP_KPIS = ("decisions", "audits", "quality_score")
+
+
+def _target_error_rate(gw: Gateway, segment: Mapping[str, Any]) -> float:
+    workflow = segment.get("workflow")
+    vendor = segment.get("vendor")
+    return 1.0 - gw.config.targets.resolve(workflow, vendor).quality
+
+
+def segment_label(segment: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in segment.items())
+
+
+def quality_gaps(
+    gw: Gateway,
+    base: KpiQuery | None = None,
+    dimensions: Iterable[str] = DEFAULT_GAP_DIMENSIONS,
+    max_depth: int = 3,
+    min_audits: int = 20,
+    include_explained: bool = False,
+) -> pd.DataFrame:
+    """Ranked gap segments within `base` (its dates and filters), over dimension combinations
+    of up to `max_depth` dimensions. Segments with fewer than `min_audits` audits are skipped.
+    """
+    base = base or KpiQuery()
+    dims = [d for d in dimensions if d not in base.where or len(base.where[d]) > 1]
+    rows = []
+    for depth in range(1, max_depth + 1):
+        for combo in itertools.combinations(dims, depth):
+            query = base.model_copy(update={"by": combo, "period": None, "kpis": GAP_KPIS})
+            table = kpi_table(gw, query)
+            table = table[(table["audits"] >= min_audits) & table[list(combo)].notna().all(axis=1)]
+            for rec in table.to_dict(orient="records"):
+                segment = {d: rec[d] for d in combo}
+                rows.append(
+                    {
+                        "segment": segment_label(segment),
+                        "dimensions": ",".join(combo),
+                        **segment,
+                        "decisions": int(rec["decisions"]),
+                        "audits": int(rec["audits"]),
+                        "errors": int(round((1 - rec["quality_score"]) * rec["audits"])),
+                        "target_error_rate": _target_error_rate(gw, segment),
+                    }
+                )
+    columns = ["segment", "dimensions", *GAP_DIMENSIONS, "decisions", "audits", "errors",
+               "error_rate", "error_rate_low", "error_rate_high", "target_error_rate",
+               "excess_errors", "quality_score", "explained_by"]  # fmt: skip
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    out = pd.DataFrame(rows)
+    for d in GAP_DIMENSIONS:
+        if d not in out:
+            out[d] = None
+    out["error_rate"] = out["errors"] / out["audits"]
+    low, high = wilson_interval_arrays(out["errors"].to_numpy(float), out["audits"].to_numpy(float))
+    out["error_rate_low"], out["error_rate_high"] = low, high
+    out["excess_errors"] = out["decisions"] * (out["error_rate"] - out["target_error_rate"])
+    out["quality_score"] = 1 - out["error_rate"]
+    out = out[out["error_rate_low"] > out["target_error_rate"]].copy()
+    out["explained_by"] = _explained_by(out)
+    if not include_explained:
+        out = out[out["explained_by"].isna()]
+    out = out.sort_values(["excess_errors", "segment"], ascending=[False, True])
+    return out[columns].reset_index(drop=True)
+
+
+def _explained_by(gaps: pd.DataFrame) -> list[str | None]:
+    segments = [
+        ({d: r[d] for d in r["dimensions"].split(",")}, r["segment"], r["excess_errors"])
+        for r in gaps.to_dict(orient="records")
+    ]
+    result: list[str | None] = []
+    for seg, _label, excess in segments:
+        best: tuple[float, str] | None = None
+        for other, other_label, other_excess in segments:
+            narrower = len(other) > len(seg) and all(other.get(k) == v for k, v in seg.items())
+            explains = narrower and other_excess >= EXPLAINED_SHARE * excess
+            if explains and (best is None or other_excess > best[0]):
+                best = (other_excess, other_label)
+        result.append(best[1] if best else None)
+    return result
+
+
+def _segment_query(base: KpiQuery | None, segment: Mapping[str, Any]) -> KpiQuery:
+    base = base or KpiQuery()
+    where = dict(base.where)
+    for k, v in segment.items():
+        where[k] = (str(v),)
+    return base.model_copy(update={"where": where})
+
+
+def _audit_where(gw: Gateway, query: KpiQuery, params: Params) -> str:
+    b = bounds(query, gw.config.reporting_timezone, pd.Timestamp.now(tz="UTC").to_pydatetime())
+    conds = ["NOT is_orphan", "decided_at IS NOT NULL"]
+    if b.start is not None:
+        conds.append(f"decided_at >= {params.bind(b.start, 't')}")
+    if b.end is not None:
+        end = params.bind(b.end, "t")
+        conds += [f"decided_at < {end}", f"enqueued_at < {end}"]
+    conds += filters("audits", query, gw.scope, params)
+    return " AND ".join(conds)
+
+
+def error_types(
+    gw: Gateway, segment: Mapping[str, Any], base: KpiQuery | None = None
+) -> pd.DataFrame:
+    """Pareto of error types in a segment: count, share and cumulative share, largest first."""
+    params = Params()
+    where = _audit_where(gw, _segment_query(base, segment), params)
+    sql = (
+        "SELECT error_type, count(*) AS errors, "
+        "count(*) FILTER (WHERE severity = 'critical') AS critical "
+        f"FROM audit_facts WHERE is_error AND {where} GROUP BY 1 ORDER BY 2 DESC, 1"
+    )
+    out = gw.frame(sql, used(sql, params.values))
+    total = out["errors"].sum()
+    out["share"] = out["errors"] / total if total else np.nan
+    out["cumulative_share"] = out["share"].cumsum()
+    return out
+
+
+def reviewer_outliers(
+    gw: Gateway,
+    segment: Mapping[str, Any],
+    base: KpiQuery | None = None,
+    min_audits: int = 10,
+    fdr: float = 0.05,
+) -> pd.DataFrame:
+    """Reviewers in a segment with their error rate against their peers'.
+
+    A reviewer *stands out* when an exact one-sided binomial test of their errors against the
+    rate of everyone else in the segment is significant after Benjamini-Hochberg correction
+    across the segment's reviewers (false discovery rate `fdr`). Reviewers with fewer than
+    `min_audits` audits are listed but never flagged: `sample` says "too few audits".
+    """
+    params = Params()
+    where = _audit_where(gw, _segment_query(base, segment), params)
+    sql = (
+        "SELECT reviewer_id, vendor, site, count(*) AS audits, "
+        "count(*) FILTER (WHERE is_error) AS errors "
+        f"FROM audit_facts WHERE {where} GROUP BY ALL"
+    )
+    out = gw.frame(sql, used(sql, params.values))
+    if out.empty:
+        return out.assign(
+            error_rate=[], error_rate_low=[], error_rate_high=[], peer_error_rate=[],
+            p_value=[], q_value=[], outlier=[], sample=[],
+        )  # fmt: skip
+    total_a, total_e = out["audits"].sum(), out["errors"].sum()
+    out["error_rate"] = out["errors"] / out["audits"]
+    low, high = wilson_interval_arrays(out["errors"].to_numpy(float), out["audits"].to_numpy(float))
+    out["error_rate_low"], out["error_rate_high"] = low, high
+    peer_a = total_a - out["audits"]
+    out["peer_error_rate"] = ((total_e - out["errors"]) / peer_a).where(peer_a > 0)
+    enough = (out["audits"] >= min_audits) & out["peer_error_rate"].notna()
+    p = np.ones(len(out))
+    for i in np.flatnonzero(enough.to_numpy()):
+        peer = float(out["peer_error_rate"].iat[i])
+        peer = min(max(peer, 1e-9), 1 - 1e-9)
+        p[i] = binomtest(int(out["errors"].iat[i]), int(out["audits"].iat[i]), peer,
+                         alternative="greater").pvalue  # fmt: skip
+    out["p_value"] = np.where(enough, p, np.nan)
+    q = np.full(len(out), np.nan)
+    if enough.any():
+        q[enough.to_numpy()] = multipletests(p[enough.to_numpy()], method="fdr_bh")[1]
+    out["q_value"] = q
+    out["outlier"] = enough & (out["q_value"] < fdr)
+    out["sample"] = np.where(enough, "ok", "too few audits")
+    return out.sort_values(["outlier", "errors"], ascending=[False, False]).reset_index(drop=True)
+
+
+AUDIT_ROW_COLUMNS = (
+    "audit_id", "decision_id", "item_id", "vendor", "site", "workflow", "market", "reviewer_id",
+    "decision", "policy", "qa_decision", "qa_policy", "error_type", "severity",
+    "dispute_status", "auditor_id", "audited_at", "decided_at", "comment",
+)  # fmt: skip
+
+
+def audited_decisions(
+    gw: Gateway,
+    segment: Mapping[str, Any],
+    base: KpiQuery | None = None,
+    errors_only: bool = True,
+    error_type: str | None = None,
+    reviewer_id: str | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """The audited decisions of a segment (newest first) with QA's answer and comment."""
+    params = Params()
+    seg = dict(segment)
+    if reviewer_id is not None:
+        seg["reviewer_id"] = reviewer_id
+    where = _audit_where(gw, _segment_query(base, seg), params)
+    if errors_only:
+        where += " AND is_error"
+    if error_type is not None:
+        where += f" AND error_type = {params.bind(error_type)}"
+    sql = (
+        f"SELECT {', '.join(AUDIT_ROW_COLUMNS)} FROM audit_facts WHERE {where} "
+        f"ORDER BY decided_at DESC, audit_id LIMIT {params.bind(int(limit))}"
+    )
+    return gw.frame(sql, used(sql, params.values))

@@ -1,0 +1,215 @@
+"""Writers for generated data: canonical files, and raw exports in two vendors' own formats.
+
+Canonical files (`write_canonical`) hold exactly the canonical columns; CSV timestamps are
+ISO 8601 with an explicit offset (`2026-10-05T14:03:11+00:00`), dates `YYYY-MM-DD`, booleans
+`true` / `false`, missing values empty.
+
+Vendor exports (`write_vendor_exports`) are produced *from the vendor mapping files* in
+`sample_data/vendors/` by inverting them (canonical column -> vendor column, canonical label
+-> vendor word, canonical value -> vendor synonym), so a mapping and its sample files cannot
+drift apart: ingesting an export with its mapping gives back the canonical rows.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+
+from sample_data.schema import TABLES, SampleData, to_table
+
+VENDOR_DIR = Path(__file__).parent / "vendors"
+EXPORT_VENDORS = ("northwind", "apex_bpo")
+LABEL_COLUMNS = {"decision", "qa_decision", "label"}
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
+
+
+def write_canonical(data: SampleData, out_dir: str | Path, fmt: str = "parquet") -> dict[str, Path]:
+    """Write `decisions`, `qa_audits`, `calibration_ratings` (`.parquet` or `.csv`) and
+    `manifest.json` to `out_dir`.
+
+    Returns the data files by ingest kind (`decisions`, `audits`, `calibration`), ready for
+    `ingest.ingest_files(con, kind, [path], ...)`; the manifest sits next to them.
+    """
+    if fmt not in ("parquet", "csv"):
+        raise ValueError(f"unknown format {fmt!r}; use 'parquet' or 'csv'")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, (kind, schema) in TABLES.items():
+        table = to_table(getattr(data, name), schema)
+        path = out / f"{name}.{fmt}"
+        if fmt == "parquet":
+            pq.write_table(table, path)
+        else:
+            pcsv.write_csv(_csv_ready(table), path, pcsv.WriteOptions(quoting_style="needed"))
+        written[kind] = path
+    manifest = dict(data.manifest)
+    manifest["files"] = {name: [f"{name}.{fmt}"] for name in TABLES}
+    text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
+    (out / "manifest.json").write_text(text, encoding="utf-8")
+    return written
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """Timestamps as ISO 8601 text with offset; the rest as Arrow writes it."""
+    columns = []
+    for column, field in zip(table.columns, table.schema, strict=True):
+        if pa.types.is_timestamp(field.type):
+            seconds = column.cast(pa.timestamp("s", tz="UTC"))
+            column = pc.strftime(seconds, format=ISO_FORMAT)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+# --- vendor exports ------------------------------------------------------------------------
+
+
+def load_vendor_mapping(vendor: str) -> dict[str, Any]:
+    """The raw TOML of `sample_data/vendors/<vendor>.toml`."""
+    path = VENDOR_DIR / f"{vendor}.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def _invert(pairs: dict[str, str]) -> dict[str, str]:
+    inverse: dict[str, str] = {}
+    for vendor_word, canonical in pairs.items():
+        inverse.setdefault(canonical, vendor_word)
+    return inverse
+
+
+def _vendor_frame(
+    frame: pd.DataFrame, columns: dict[str, str], mapping: dict[str, Any]
+) -> pd.DataFrame:
+    """Canonical rows -> the vendor's columns, words and time format (no rows dropped)."""
+    labels = _invert(mapping.get("labels", {}))
+    values = {col: _invert(pairs) for col, pairs in mapping.get("values", {}).items()}
+    fmt = mapping.get("timestamp_format")
+    tz = mapping.get("timezone", "UTC")
+    frame = frame.reset_index(drop=True)
+    out: dict[str, Any] = {}
+    for canonical, vendor_col in columns.items():
+        series = frame[canonical]
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            out[vendor_col] = _vendor_times(series, fmt, tz)
+            continue
+        inverse = labels if canonical in LABEL_COLUMNS else values.get(canonical)
+        if inverse:
+            mapped = series.map(inverse)
+            series = mapped.where(mapped.notna(), series)
+            if all(word.isdigit() for word in inverse.values()):  # codes like apex's prio 0..3
+                series = series.astype("Int64")
+        out[vendor_col] = series
+    return pd.DataFrame(out)
+
+
+def _vendor_times(series: pd.Series, fmt: str | None, tz: str) -> pd.Series:
+    arr = pa.Array.from_pandas(series).cast(pa.timestamp("s", tz="UTC"))
+    if fmt in ("epoch_s", "epoch_ms"):
+        ints = arr.cast(pa.int64())
+        if fmt == "epoch_ms":
+            ints = pc.multiply(ints, 1000)
+        return ints.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    if fmt is None:
+        local = arr.cast(pa.timestamp("s", tz=tz))
+        return pc.strftime(local, format="%Y-%m-%dT%H:%M:%S%z").to_pandas()
+    return pc.strftime(arr.cast(pa.timestamp("s", tz=tz)), format=fmt).to_pandas()
+
+
+def ambiguous_local_times(frame: pd.DataFrame, tz: str) -> np.ndarray:
+    """Rows with a timestamp in a repeated local hour (DST fall-back), as a boolean mask: a
+    naive local time cannot say which of the two instants it was, so it cannot round-trip."""
+    hit = np.zeros(len(frame), dtype=bool)
+    if tz == "UTC":
+        return hit
+    for column in frame.columns:
+        series = frame[column]
+        if not isinstance(series.dtype, pd.DatetimeTZDtype):
+            continue
+        naive = series.dt.tz_convert(tz).dt.tz_localize(None)
+        back = naive.dt.tz_localize(tz, ambiguous="NaT", nonexistent="NaT")
+        hit |= (series.notna() & back.isna()).to_numpy()
+    return hit
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, options: dict[str, Any]) -> None:
+    frame.to_csv(
+        path,
+        sep=options.get("delimiter", ","),
+        index=False,
+        lineterminator="\r\n",
+        encoding="utf-8-sig",
+    )
+
+
+def _write_jsonl(frame: pd.DataFrame, path: Path) -> None:
+    """One JSON object per line, keys in column order, `null` for missing values."""
+    columns = list(frame.columns)
+    cells = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in columns]
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        for row in zip(*cells, strict=True):
+            record = {
+                c: int(v) if isinstance(v, np.integer) else v
+                for c, v in zip(columns, row, strict=True)
+            }
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_vendor_exports(
+    data: SampleData,
+    out_dir: str | Path,
+    vendors: tuple[str, ...] = EXPORT_VENDORS,
+    *,
+    copy_mappings: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Write raw decisions and audits exports of `vendors` in their own formats.
+
+    Layout: `<out_dir>/<vendor>/decisions.<ext>`, `audits.<ext>` and (with `copy_mappings`)
+    `<vendor>.toml`. A vendor's audits are those of its task ids (its decision id prefix),
+    orphans included. Returns per vendor the files, row counts and the number of rows with an
+    ambiguous naive local time (DST fall-back hour) that cannot round-trip exactly.
+    """
+    out = Path(out_dir)
+    result: dict[str, dict[str, Any]] = {}
+    prefixes = {
+        v: info["decision_id_prefix"] for v, info in data.manifest["entities"]["vendors"].items()
+    }
+    for vendor in vendors:
+        mapping = load_vendor_mapping(vendor)
+        folder = out / vendor
+        folder.mkdir(parents=True, exist_ok=True)
+        decisions = data.decisions[data.decisions["vendor"] == vendor]
+        audits = data.qa_audits[data.qa_audits["decision_id"].str.startswith(prefixes[vendor])]
+        is_csv = "csv" in mapping
+        ext = "csv" if is_csv else "jsonl"
+        files = []
+        tz = mapping.get("timezone", "UTC")
+        ambiguous = 0
+        for kind, frame in (("decisions", decisions), ("audits", audits)):
+            raw = _vendor_frame(frame, mapping[kind]["columns"], mapping)
+            path = folder / f"{kind}.{ext}"
+            if is_csv:
+                _write_csv(raw, path, mapping["csv"])
+            else:
+                _write_jsonl(raw, path)
+            files.append(path)
+            ambiguous += int(ambiguous_local_times(frame, tz).sum())
+        if copy_mappings:
+            target = folder / f"{vendor}.toml"
+            shutil.copyfile(VENDOR_DIR / f"{vendor}.toml", target)
+            files.append(target)
+        result[vendor] = {
+            "files": [str(p) for p in files],
+            "rows": {"decisions": len(decisions), "audits": len(audits)},
+            "ambiguous_local_rows": ambiguous,
+        }
+    return result
