@@ -18,7 +18,15 @@ from bpo_kpi.config import Config
 from bpo_kpi.db import AUDIT_FACT_DECISION_COLUMNS, get_meta, set_meta
 from ingest.mapping import CANONICAL, Kind, VendorMapping
 from ingest.readers import IngestError, RawFile, read_raw, sha256_of
-from ingest.validate import COLUMNS, KEYS, TABLES, build_stage, check_required_mapping
+from ingest.validate import (
+    COLUMNS,
+    KEYS,
+    TABLES,
+    Query,
+    build_stage,
+    check_required_mapping,
+    sla_minutes_sql,
+)
 
 Progress = Callable[[str], None]
 Fault = Callable[[str], None]
@@ -99,7 +107,8 @@ def ingest_files(
         con.execute("ROLLBACK")
         raise
     finally:
-        for table in ("_raw", "_stage", "_cls", "_dups", "_changed", "_sla", "_rej", "_lines"):
+        con.execute("DROP VIEW IF EXISTS _cls")
+        for table in ("_raw", "_stage", "_act", "_dups", "_changed", "_rej", "_lines"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
         con.execute("SET TimeZone = $tz", {"tz": session_tz})
     return results
@@ -133,8 +142,13 @@ def _ingest_one(
     _reject_duplicates(con, kind, raw)
     if kind == "calibration":
         _reject_extra_golden(con)
-    if kind == "decisions":
-        _apply_sla(con, config)
+    # Rows rejected after staging get their raw content now (staging keeps it only for rows
+    # that failed a check, to stay cheap).
+    con.execute(
+        f"UPDATE _stage SET _raw_json = r._raw_json FROM ({spec.raw_sql}) r "
+        "WHERE _stage._reason IS NOT NULL AND _stage._raw_json IS NULL AND r._line = _stage._line",
+        spec.raw_params,
+    )
 
     table = TABLES[kind]
     keys = KEYS[kind]
@@ -148,7 +162,7 @@ def _ingest_one(
     result.rejected = counts.get("reject", 0) + len(raw.structural_rejects)
     result.rows_read = raw.rows + len(raw.structural_rejects)
 
-    progress(f"{path.name}: writing")
+    progress(f"{path.name}: writing {result.inserted:,} new and {result.updated:,} changed rows")
     set_clause = ", ".join(f"{c} = s.{c}" for c in canon)
     key_match = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     con.execute(
@@ -166,10 +180,15 @@ def _ingest_one(
     fault("after_insert")
     _record_rejects(con, run_id, path, raw)
     if kind in ("decisions", "audits"):
+        progress(f"{path.name}: updating audit facts")
         key = "decision_id" if kind == "decisions" else "audit_id"
+        # Only decisions that some audit refers to can change audit_facts.
+        audited = (
+            " AND decision_id IN (SELECT decision_id FROM qa_audits)" if kind == "decisions" else ""
+        )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT {key} AS k FROM _cls "
-            "WHERE _action IN ('insert', 'update')"
+            f"WHERE _action IN ('insert', 'update'){audited}"
         )
         refresh_audit_facts(con, config, key)
     fault("after_audit_facts")
@@ -257,62 +276,38 @@ def _reject_extra_golden(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _apply_sla(con: duckdb.DuckDBPyConnection, config: Config) -> None:
-    """due_at from the queue when given, else enqueued_at + configured SLA for its scope."""
-    _build_sla_table(con, config, "_stage")
-    con.execute(
-        """
-        CREATE OR REPLACE TEMP TABLE _stage AS
-        SELECT s.* REPLACE (
-                   coalesce(s.due_at, s.enqueued_at + to_minutes(CAST(l.minutes AS BIGINT)))
-                   AS due_at),
-               CASE WHEN s.due_at IS NOT NULL THEN 'queue'
-                    WHEN l.minutes IS NOT NULL THEN 'config' END AS due_at_source
-        FROM _stage s
-        LEFT JOIN _sla l ON l.workflow = s.workflow AND l.vendor = s.vendor
-                        AND l.priority = s.priority
-        """
-    )
-
-
-def _build_sla_table(con: duckdb.DuckDBPyConnection, config: Config, source: str) -> None:
-    combos = con.execute(
-        f"SELECT DISTINCT workflow, vendor FROM {source} WHERE workflow IS NOT NULL"
-    ).fetchall()
-    rows = [
-        (wf, vendor, priority, float(minutes))
-        for wf, vendor in combos
-        for priority, minutes in config.targets.resolve(wf, vendor).sla_minutes.items()
-    ]
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _sla (workflow VARCHAR, vendor VARCHAR, priority VARCHAR, "
-        "minutes DOUBLE)"
-    )
-    if rows:
-        con.executemany("INSERT INTO _sla VALUES (?, ?, ?, ?)", rows)
-
-
 def _classify(
     con: duckdb.DuckDBPyConnection, table: str, keys: list[str], canon: list[str]
 ) -> None:
-    """_cls = staged rows with `_action`: reject / insert / update / unchanged."""
-    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM t.{c}" for c in canon)
+    """View _cls = staged rows with `_action`: reject / insert / update / unchanged.
+
+    Only rows whose key already exists are materialized (in `_act`); a first load of a table
+    copies nothing.
+    """
+    con.execute("DROP VIEW IF EXISTS _cls")
+    con.execute("DROP TABLE IF EXISTS _act")
     empty = con.execute(f"SELECT count(*) = 0 FROM {table}").fetchone()[0]  # type: ignore[index]
     if empty:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE _cls AS SELECT *, "
+            "CREATE TEMP VIEW _cls AS SELECT *, "
             "CASE WHEN _reason IS NULL THEN 'insert' ELSE 'reject' END AS _action FROM _stage"
         )
         return
+    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM t.{c}" for c in canon)
     join = " AND ".join(f"t.{k} = s.{k}" for k in keys)
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _cls AS
+        CREATE TEMP TABLE _act AS
+        SELECT s._line, CASE WHEN {same} THEN 'unchanged' ELSE 'update' END AS _action
+        FROM _stage s JOIN {table} t ON {join} WHERE s._reason IS NULL
+        """
+    )
+    con.execute(
+        """
+        CREATE TEMP VIEW _cls AS
         SELECT s.*, CASE WHEN s._reason IS NOT NULL THEN 'reject'
-                         WHEN t.{keys[0]} IS NULL THEN 'insert'
-                         WHEN {same} THEN 'unchanged'
-                         ELSE 'update' END AS _action
-        FROM _stage s LEFT JOIN {table} t ON {join} AND s._reason IS NULL
+                         ELSE coalesce(a._action, 'insert') END AS _action
+        FROM _stage s LEFT JOIN _act a ON a._line = s._line
         """
     )
 
@@ -369,14 +364,14 @@ def _audit_fact_select(config: Config, where: str) -> tuple[str, dict[str, objec
                CASE WHEN et IS NULL THEN NULL
                     WHEN error_type IS NOT NULL THEN 'qa' ELSE 'derived' END,
                CASE WHEN et IS NULL THEN NULL WHEN severity IS NOT NULL THEN severity
-                    {' '.join(whens)} ELSE $default_sev END,
+                    {" ".join(whens)} ELSE $default_sev END,
                dispute_status, comment,
                et IS NOT NULL AND dispute_status <> 'overturned',
                is_orphan,
-               {', '.join(AUDIT_FACT_DECISION_COLUMNS)}
+               {", ".join(AUDIT_FACT_DECISION_COLUMNS)}
         FROM (
             SELECT a.* EXCLUDE (run_id), d.decision_id IS NULL AS is_orphan,
-                   {decision_cols.replace('d.decision_id, ', '')},
+                   {decision_cols.replace("d.decision_id, ", "")},
                    CASE WHEN a.error_type IS NOT NULL THEN nullif(a.error_type, 'none')
                         ELSE {derived} END AS et
             FROM qa_audits a LEFT JOIN decisions d ON d.decision_id = a.decision_id
@@ -419,22 +414,24 @@ def refresh_derived_if_config_changed(
     has_data = con.execute("SELECT count(*) FROM decisions").fetchone()[0]  # type: ignore[index]
     if has_data:
         progress("configuration changed: recomputing SLA due times and error types")
-        _build_sla_table(con, config, "decisions")
+        q = Query()
+        sla = sla_minutes_sql(q.bind, config)
         con.execute(
-            """
+            f"""
             UPDATE decisions SET due_at = d.new_due, due_at_source = d.src
             FROM (
-                SELECT x.decision_id,
-                       x.enqueued_at + to_minutes(CAST(l.minutes AS BIGINT)) AS new_due,
-                       CASE WHEN l.minutes IS NOT NULL THEN 'config' END AS src
-                FROM decisions x LEFT JOIN _sla l ON l.workflow = x.workflow
-                     AND l.vendor = x.vendor AND l.priority = x.priority
-                WHERE x.due_at_source IS DISTINCT FROM 'queue'
+                SELECT decision_id,
+                       enqueued_at + to_microseconds(CAST(({sla}) * 60000000 AS BIGINT))
+                           AS new_due,
+                       CASE WHEN ({sla}) IS NOT NULL THEN 'config' END AS src
+                FROM decisions
+                WHERE due_at_source IS DISTINCT FROM 'queue'
             ) d
             WHERE decisions.decision_id = d.decision_id
               AND (decisions.due_at IS DISTINCT FROM d.new_due
                    OR decisions.due_at_source IS DISTINCT FROM d.src)
-            """
+            """,
+            q.params,
         )
     refresh_audit_facts(con, config, None)
     set_meta(con, "config_hash", current)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +47,15 @@ class RawFile:
     # (line, raw, reason) of rows the reader itself could not parse
     structural_rejects: list[tuple[int, str, str]] = field(default_factory=list)
     line_unit: str = "line"  # what `_line` counts: "line" (text files) or "row" (parquet, xlsx)
+    # When set, `_raw` has no `_line` column: a row's line is `_rec + line_offset`, computed by
+    # the staging query (saves rewriting the whole table in the common case).
+    line_offset: int | None = None
+
+    def line_sql(self, bind: Callable[[object], str]) -> str:
+        """SQL for a row's source line in `_raw`."""
+        if self.line_offset is None:
+            return "_line"
+        return f"(_rec + {bind(self.line_offset)})"
 
     def column_ref(self, name: str) -> str | None:
         """`c{k}` for a source column name, or None when the file has no such column."""
@@ -60,8 +70,7 @@ def detect_format(path: Path) -> str:
     if fmt is None:
         known = ", ".join(sorted(FORMATS))
         raise IngestError(
-            f"{path}: unknown file format {path.suffix or '(no extension)'!r}; "
-            f"use one of {known}"
+            f"{path}: unknown file format {path.suffix or '(no extension)'!r}; use one of {known}"
         )
     return fmt
 
@@ -109,7 +118,7 @@ def _sample_text(path: Path, encoding: str, size: int = 1 << 16) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise IngestError(
             f"{path}: not {encoding} text (undecodable byte 0x{data[exc.start]:02x} on line "
-            f"{line}); re-export the file as UTF-8, or set encoding = \"latin-1\" in the "
+            f'{line}); re-export the file as UTF-8, or set encoding = "latin-1" in the '
             "vendor mapping"
         ) from exc
 
@@ -200,17 +209,14 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping
     if reject_records:
         _renumber_after_rejects(con, reject_records)
     if physical is not None:
-        con.execute("CREATE OR REPLACE TEMP TABLE _lines AS SELECT unnest($l) AS line, "
-                    "generate_subscripts($l, 1) AS rec", {"l": physical})
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _lines AS SELECT unnest($l) AS line, "
+            "generate_subscripts($l, 1) AS rec",
+            {"l": physical},
+        )
         con.execute(
             "CREATE OR REPLACE TEMP TABLE _raw AS SELECT l.line AS _line, r.* EXCLUDE (_rec) "
             "FROM _raw r JOIN _lines l ON l.rec = r._rec ORDER BY r._rec"
-        )
-    else:
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _raw AS SELECT _rec + $off AS _line, * EXCLUDE (_rec) "
-            "FROM _raw",
-            {"off": first_line - 1},
         )
     return RawFile(
         path=path,
@@ -219,6 +225,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping
         types=["VARCHAR"] * len(header_row),
         rows=good,
         structural_rejects=structural,
+        line_offset=None if physical is not None else first_line - 1,
     )
 
 

@@ -8,6 +8,7 @@ synonyms, constants — is a bound parameter.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,9 +55,7 @@ def _text(expr: str) -> str:
 
 # Text ending in a zone after a time of day: Z, an offset (+02, +0200, +02:00) or a name (UTC,
 # Europe/Berlin). A date alone ("2026-03-08") has none: its "-08" is the day, not an offset.
-_HAS_ZONE = (
-    "':[0-9]{2}(\\.[0-9]+)?\\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)$'"
-)
+_HAS_ZONE = "':[0-9]{2}(\\.[0-9]+)?\\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)$'"
 
 
 def _timestamp(q: Query, raw: str, raw_type: str, mapping: VendorMapping, tz: str) -> str:
@@ -114,6 +113,9 @@ class StageSpec:
     sql: str
     params: dict[str, Any]
     ignored_columns: list[str]
+    # SELECT of (_line, _raw_json) over `_raw`, for rows rejected after staging (duplicates).
+    raw_sql: str = ""
+    raw_params: dict[str, Any] = field(default_factory=dict)
 
 
 def build_stage(
@@ -146,10 +148,7 @@ def build_stage(
             missing.append(name if name == vendor_name else f"{name} (mapped from {vendor_name!r})")
     if missing:
         found = ", ".join(raw.columns) or "(none)"
-        hint = (
-            "add them to the file or map them in the vendor mapping's "
-            f"[{kind}.columns] section"
-        )
+        hint = f"add them to the file or map them in the vendor mapping's [{kind}.columns] section"
         raise IngestError(
             f"{raw.path}: missing required column(s) {', '.join(missing)}; "
             f"found columns: {found}; {hint}"
@@ -158,7 +157,9 @@ def build_stage(
 
     typed: dict[str, str] = {}
     texts: dict[str, str] = {}
-    reasons: list[str] = []
+    nulls: dict[str, str] = {}  # cheap "value absent" test per column
+    # (condition, message): the message is only built for rows whose condition holds.
+    reasons: list[tuple[str, str]] = []
     raw_types = _types_for(columns, raw, source)
     for (name, typ, required), raw_type in zip(columns, raw_types, strict=True):
         ref = source[name]
@@ -172,13 +173,18 @@ def build_stage(
             if name in constants:  # a constant fills gaps but never overrides the file
                 text = f"coalesce({text}, {q.bind(constants[name])})"
         texts[name] = text
+        typed_source = ref is not None and raw_type != "VARCHAR" and name not in constants
+        nulls[name] = f"{ref} IS NULL" if typed_source else f"{text} IS NULL"
         if typ == "TIMESTAMPTZ":
             value = _timestamp(q, raw_expr, raw_type, mapping, tz)
-            reasons.append(
-                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN "
-                f"printf('{name} %s is not a timestamp (expected %s)', {text}, "
-                f"{q.bind(_expected_timestamp(mapping))}) END"
-            )
+            if not (typed_source and value == raw_expr):  # a typed timestamp cannot be bad
+                reasons.append(
+                    (
+                        f"{text} IS NOT NULL AND {value} IS NULL",
+                        f"printf('{name} %s is not a timestamp (expected %s)', {text}, "
+                        f"{q.bind(_expected_timestamp(mapping))})",
+                    )
+                )
         elif typ == "DATE":
             fmt = mapping.date_format
             value = (
@@ -187,9 +193,11 @@ def build_stage(
                 else f"TRY_CAST({text} AS DATE)"
             )
             reasons.append(
-                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN "
-                f"printf('{name} %s is not a date (expected %s)', {text}, "
-                f"{q.bind(fmt or 'YYYY-MM-DD')}) END"
+                (
+                    f"{text} IS NOT NULL AND {value} IS NULL",
+                    f"printf('{name} %s is not a date (expected %s)', {text}, "
+                    f"{q.bind(fmt or 'YYYY-MM-DD')})",
+                )
             )
         elif typ == "BOOLEAN":
             low = f"lower({text})"
@@ -200,8 +208,10 @@ def build_stage(
                 f"WHEN list_contains({falses}, {low}) THEN false END"
             )
             reasons.append(
-                f"CASE WHEN {text} IS NOT NULL AND {value} IS NULL THEN "
-                f"printf('{name} %s is not true/false', {text}) END"
+                (
+                    f"{text} IS NOT NULL AND {value} IS NULL",
+                    f"printf('{name} %s is not true/false', {text})",
+                )
             )
         else:
             value = text
@@ -209,10 +219,12 @@ def build_stage(
                 value = _synonyms(q, text, mapping.labels)
                 labels = q.bind(config.labels)
                 reasons.append(
-                    f"CASE WHEN {value} IS NOT NULL AND NOT list_contains({labels}, {value}) "
-                    f"THEN printf('{name} %s is not a known label (known: %s); add a synonym "
-                    f"to the vendor mapping [labels] or the label to the configuration', "
-                    f"{text}, array_to_string({labels}, ', ')) END"
+                    (
+                        f"{value} IS NOT NULL AND NOT list_contains({labels}, {value})",
+                        f"printf('{name} %s is not a known label (known: %s); add a synonym "
+                        f"to the vendor mapping [labels] or the label to the configuration', "
+                        f"{text}, array_to_string({labels}, ', '))",
+                    )
                 )
             elif name in mapping.values:
                 value = _synonyms(q, text, mapping.values[name])
@@ -230,25 +242,81 @@ def build_stage(
                 reasons.append(_enum_reason(name, value, text, allowed, (*ERROR_TYPES, "none")))
         typed[name] = value
         if required and typ != "BOOLEAN":
-            reasons.append(f"CASE WHEN {text} IS NULL THEN '{name} is empty (required)' END")
+            reasons.append((nulls[name], f"'{name} is empty (required)'"))
 
     if vendor and kind in ("decisions", "calibration"):
         reasons.append(
-            f"CASE WHEN {texts['vendor']} <> {q.bind(vendor)} THEN "
-            f"printf('vendor %s differs from --vendor %s', {texts['vendor']}, "
-            f"{q.bind(vendor)}) END"
+            (
+                f"{texts['vendor']} <> {q.bind(vendor)}",
+                f"printf('vendor %s differs from --vendor %s', {texts['vendor']}, "
+                f"{q.bind(vendor)})",
+            )
         )
-    reasons.extend(_rules(kind, typed, texts))
+    reasons.extend(_rules(kind, typed, texts, nulls))
 
     select_cols = ",\n    ".join(f"{typed[n]} AS {n}" for n, _, _ in columns)
-    reason = f"concat_ws('; ', {', '.join(reasons)})" if reasons else "NULL"
+    if reasons:
+        # One cheap boolean test per row; the texts are built only for rows that fail it.
+        any_bad = " OR ".join(f"coalesce({c}, false)" for c, _ in reasons)
+        parts = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m in reasons)
+        reason = f"CASE WHEN {any_bad} THEN concat_ws('; ', {parts}) END"
+    else:
+        reason = "NULL"
     raw_keys = q.bind(raw.columns)
     raw_pairs = ", ".join(f"{raw_keys}[{i + 1}], c{i + 1}" for i in range(len(raw.columns)))
+    outer = [name for name, _, _ in columns]
+    if kind == "decisions":
+        # due_at from the queue when given, else enqueued_at + the configured SLA.
+        sla = sla_minutes_sql(q.bind, config)
+        due = f"enqueued_at + to_microseconds(CAST(({sla}) * 60000000 AS BIGINT))"
+        outer[outer.index("due_at")] = f"coalesce(due_at, {due}) AS due_at"
+        outer.append(
+            f"CASE WHEN due_at IS NOT NULL THEN 'queue' WHEN ({sla}) IS NOT NULL THEN 'config' "
+            "END AS due_at_source"
+        )
+    # One pass: the inner query casts and checks; raw values are kept as JSON only for the
+    # rows that are rejected.
     sql = (
-        f"SELECT _line, {select_cols},\n    nullif({reason}, '') AS _reason,\n"
-        f"    json_object({raw_pairs}) AS _raw_json\nFROM _raw"
+        f"SELECT _line, {', '.join(outer)}, _reason,\n"
+        f"    CASE WHEN _reason IS NOT NULL THEN json_object({raw_pairs}) END AS _raw_json\n"
+        f"FROM (SELECT *, {raw.line_sql(q.bind)} AS _line, {select_cols},\n"
+        f"    nullif({reason}, '') AS _reason\nFROM _raw)"
     )
-    return StageSpec(sql=sql, params=q.params, ignored_columns=ignored)
+    rq = Query()
+    keys = rq.bind(raw.columns)
+    pairs = ", ".join(f"{keys}[{i + 1}], c{i + 1}" for i in range(len(raw.columns)))
+    raw_sql = (
+        f"SELECT {raw.line_sql(rq.bind)} AS _line, json_object({pairs}) AS _raw_json FROM _raw"
+    )
+    return StageSpec(
+        sql=sql, params=q.params, ignored_columns=ignored, raw_sql=raw_sql, raw_params=rq.params
+    )
+
+
+def sla_minutes_sql(bind: Callable[[Any], str], config: Config) -> str:
+    """SLA minutes for a row's (workflow, vendor, priority), as `Targets.resolve` gives them:
+    a vendor override in a workflow, else the workflow's, else the default; NULL when the
+    priority has no SLA. Values are bound; the CASE has one branch per configured entry."""
+    whens: list[str] = []
+    targets = config.targets
+    for wf_name, wf in targets.workflows.items():
+        for vendor_name, override in wf.vendors.items():
+            for priority, minutes in override.sla_minutes.items():
+                whens.append(
+                    f"WHEN workflow = {bind(wf_name)} AND vendor = {bind(vendor_name)} AND "
+                    f"priority = {bind(priority)} THEN {bind(float(minutes))}"
+                )
+    for wf_name, wf in targets.workflows.items():
+        for priority, minutes in wf.sla_minutes.items():
+            whens.append(
+                f"WHEN workflow = {bind(wf_name)} AND priority = {bind(priority)} "
+                f"THEN {bind(float(minutes))}"
+            )
+    for priority, minutes in targets.default.sla_minutes.items():
+        whens.append(f"WHEN priority = {bind(priority)} THEN {bind(float(minutes))}")
+    if not whens:
+        return "CAST(NULL AS DOUBLE)"
+    return f"CASE {' '.join(whens)} END"
 
 
 def _types_for(
@@ -261,33 +329,42 @@ def _types_for(
     return out
 
 
-def _enum_reason(name: str, value: str, text: str, allowed: str, shown: tuple[str, ...]) -> str:
+def _enum_reason(
+    name: str, value: str, text: str, allowed: str, shown: tuple[str, ...]
+) -> tuple[str, str]:
     return (
-        f"CASE WHEN {value} IS NOT NULL AND NOT list_contains({allowed}, {value}) THEN "
-        f"printf('{name} %s is not one of {', '.join(shown)}', {text}) END"
+        f"{value} IS NOT NULL AND NOT list_contains({allowed}, {value})",
+        f"printf('{name} %s is not one of {', '.join(shown)}', {text})",
     )
 
 
-def _rules(kind: Kind, typed: dict[str, str], texts: dict[str, str]) -> list[str]:
+def _rules(
+    kind: Kind, typed: dict[str, str], texts: dict[str, str], nulls: dict[str, str]
+) -> list[tuple[str, str]]:
     """Cross-column rules: times in order, decisions with their times."""
     if kind != "decisions":
         return []
-    enq, claimed, decided = typed["enqueued_at"], typed["claimed_at"], typed["decided_at"]
-    due = typed["due_at"]
+    decided = typed["decided_at"]
+
+    def order(later: str, earlier: str) -> tuple[str, str]:
+        return (
+            f"{typed[later]} < {typed[earlier]}",
+            f"printf('{later} %s is before {earlier} %s', {texts[later]}, {texts[earlier]})",
+        )
+
     return [
-        f"CASE WHEN {decided} < {enq} THEN printf('decided_at %s is before enqueued_at %s', "
-        f"{texts['decided_at']}, {texts['enqueued_at']}) END",
-        f"CASE WHEN {claimed} < {enq} THEN printf('claimed_at %s is before enqueued_at %s', "
-        f"{texts['claimed_at']}, {texts['enqueued_at']}) END",
-        f"CASE WHEN {decided} < {claimed} THEN printf('decided_at %s is before claimed_at %s', "
-        f"{texts['decided_at']}, {texts['claimed_at']}) END",
-        f"CASE WHEN {due} < {enq} THEN printf('due_at %s is before enqueued_at %s', "
-        f"{texts['due_at']}, {texts['enqueued_at']}) END",
-        f"CASE WHEN {decided} IS NOT NULL AND {texts['decision']} IS NULL THEN "
-        "'decision is empty but decided_at is set (a decided item needs its label)' END",
-        f"CASE WHEN {decided} IS NULL AND {texts['decided_at']} IS NULL AND "
-        f"{texts['decision']} IS NOT NULL THEN "
-        "'decided_at is empty but decision is set (a decision needs its time)' END",
+        order("decided_at", "enqueued_at"),
+        order("claimed_at", "enqueued_at"),
+        order("decided_at", "claimed_at"),
+        order("due_at", "enqueued_at"),
+        (
+            f"{decided} IS NOT NULL AND {nulls['decision']}",
+            "'decision is empty but decided_at is set (a decided item needs its label)'",
+        ),
+        (
+            f"{decided} IS NULL AND {nulls['decided_at']} AND NOT ({nulls['decision']})",
+            "'decided_at is empty but decision is set (a decision needs its time)'",
+        ),
     ]
 
 
