@@ -17,12 +17,20 @@ import duckdb
 from bpo_kpi.config import Config
 from bpo_kpi.db import AUDIT_FACT_DECISION_COLUMNS, get_meta, set_meta
 from ingest.mapping import CANONICAL, Kind, VendorMapping
-from ingest.readers import IngestError, RawFile, read_raw, sha256_of
+from ingest.readers import (
+    IngestError,
+    RawFile,
+    finish_csv,
+    read_csv_materialized,
+    read_raw,
+    sha256_of,
+)
 from ingest.validate import (
     COLUMNS,
     KEYS,
     TABLES,
     Query,
+    StageSpec,
     build_stage,
     check_required_mapping,
     sla_minutes_sql,
@@ -134,21 +142,36 @@ def _ingest_one(
     raw = read_raw(con, path, mapping)
     run_id = int(con.execute("SELECT nextval('ingest_run_seq')").fetchone()[0])  # type: ignore[index]
     result = FileResult(file=str(path), kind=kind, run_id=run_id)
-    progress(f"{path.name}: validating {raw.rows:,} rows")
+    progress(f"{path.name}: validating" + (f" {raw.rows:,} rows" if raw.rows >= 0 else ""))
     spec = build_stage(kind, raw, mapping, config, vendor)
     result.ignored_columns = spec.ignored_columns
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
+    except duckdb.Error as exc:
+        if raw.source_sql == "_raw":
+            raise
+        raise IngestError(f"{path}: cannot be read as CSV: {exc}") from exc
+    if raw.fmt == "csv" and raw.source_sql != "_raw":
+        staged = con.execute("SELECT count(*) FROM _stage").fetchone()[0]  # type: ignore[index]
+        checked = finish_csv(con, raw, int(staged))
+        if checked is None:  # rejected rows or multi-line records: the careful path
+            progress(f"{path.name}: re-reading with exact line numbers")
+            raw = read_csv_materialized(con, path, mapping)
+            spec = build_stage(kind, raw, mapping, config, vendor)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
+        else:
+            raw = checked
     fault("after_stage")
     _reject_duplicates(con, kind, raw)
     if kind == "calibration":
         _reject_extra_golden(con)
     # Rows rejected after staging get their raw content now (staging keeps it only for rows
     # that failed a check, to stay cheap).
-    con.execute(
-        f"UPDATE _stage SET _raw_json = r._raw_json FROM ({spec.raw_sql}) r "
-        "WHERE _stage._reason IS NOT NULL AND _stage._raw_json IS NULL AND r._line = _stage._line",
-        spec.raw_params,
-    )
+    missing_raw = con.execute(
+        "SELECT count(*) FROM _stage WHERE _reason IS NOT NULL AND _raw_json IS NULL"
+    ).fetchone()[0]  # type: ignore[index]
+    if missing_raw:
+        _fill_raw_json(con, spec)
 
     table = TABLES[kind]
     keys = KEYS[kind]
@@ -226,6 +249,15 @@ def _ingest_one(
         },
     )
     return result
+
+
+def _fill_raw_json(con: duckdb.DuckDBPyConnection, spec: StageSpec) -> None:
+    """Raw content for rows rejected after staging (duplicates): read from the source again."""
+    con.execute(
+        f"UPDATE _stage SET _raw_json = r._raw_json FROM ({spec.raw_sql}) r "
+        "WHERE _stage._reason IS NOT NULL AND _stage._raw_json IS NULL AND r._line = _stage._line",
+        spec.raw_params,
+    )
 
 
 def _reject_duplicates(con: duckdb.DuckDBPyConnection, kind: Kind, raw: RawFile) -> None:

@@ -280,14 +280,17 @@ def build_stage(
         f"SELECT _line, {', '.join(outer)}, _reason,\n"
         f"    CASE WHEN _reason IS NOT NULL THEN json_object({raw_pairs}) END AS _raw_json\n"
         f"FROM (SELECT *, {raw.line_sql(q.bind)} AS _line, {select_cols},\n"
-        f"    nullif({reason}, '') AS _reason\nFROM _raw)"
+        f"    nullif({reason}, '') AS _reason\nFROM {raw.source_sql})"
     )
     rq = Query()
     keys = rq.bind(raw.columns)
     pairs = ", ".join(f"{keys}[{i + 1}], c{i + 1}" for i in range(len(raw.columns)))
     raw_sql = (
-        f"SELECT {raw.line_sql(rq.bind)} AS _line, json_object({pairs}) AS _raw_json FROM _raw"
+        f"SELECT {raw.line_sql(rq.bind)} AS _line, json_object({pairs}) AS _raw_json "
+        f"FROM {raw.source_sql}"
     )
+    q.params.update(raw.source_params)
+    rq.params.update(raw.source_params)
     return StageSpec(
         sql=sql, params=q.params, ignored_columns=ignored, raw_sql=raw_sql, raw_params=rq.params
     )
