@@ -27,6 +27,31 @@ STATISTICS = {
 }
 
 
+# Landis & Koch (1977): inclusive upper bound of each band from 0 up, and its reading (below 0
+# is "poor", above 0.80 "almost perfect").
+LANDIS_KOCH = ((0.20, "slight"), (0.40, "fair"), (0.60, "moderate"), (0.80, "substantial"))
+
+
+def landis_koch(kappa: float) -> str:
+    """Landis & Koch's reading of a kappa-type agreement statistic.
+
+    Bands: < 0 poor, 0-0.20 slight, 0.21-0.40 fair, 0.41-0.60 moderate, 0.61-0.80 substantial,
+    0.81-1 almost perfect; each band includes its upper bound (0.20 is slight, 0.2001 fair).
+    NaN (undefined agreement) reads "undefined".
+
+    >>> landis_koch(0.45), landis_koch(-0.1), landis_koch(0.2)
+    ('moderate', 'poor', 'slight')
+    """
+    if kappa is None or np.isnan(kappa):
+        return "undefined"
+    if kappa < 0:
+        return "poor"
+    for upper, reading in LANDIS_KOCH:
+        if kappa <= upper:
+            return reading
+    return "almost perfect"
+
+
 def ratings(
     gw: Gateway,
     session_ids: Sequence[str] | None = None,
@@ -127,6 +152,7 @@ def items(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
     always has a share at most 0.5.
     """
     golden = _golden(frame)
+    golden_policy = frame[frame["is_golden"]].set_index(["session_id", "item_id"])["policy"]
     raters = frame[~frame["is_golden"]]
     rows = []
     for (session, item), g in raters.groupby(["session_id", "item_id"], sort=True):
@@ -135,10 +161,6 @@ def items(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
         majority = sorted(counts[counts == top].index)[0]
         gold = golden.get((session, item))
         share = top / len(g)
-        gold_policy = frame.loc[
-            frame["is_golden"] & (frame["session_id"] == session) & (frame["item_id"] == item),
-            "policy",
-        ]
         rows.append(
             {
                 "session_id": session,
@@ -148,7 +170,7 @@ def items(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
                 "majority_label": majority,
                 "agreement_share": share,
                 "golden_label": gold,
-                "golden_policy": gold_policy.iat[0] if len(gold_policy) else None,
+                "golden_policy": golden_policy.get((session, item)),
                 "majority_matches_golden": (majority == gold) if gold is not None else None,
                 "contested": bool((gold is not None and majority != gold) or share < threshold),
                 "labels": "; ".join(

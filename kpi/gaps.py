@@ -37,9 +37,14 @@ EXPLAINED_SHARE = 0.8
 GAP_KPIS = ("decisions", "audits", "quality_score")
 
 
-def _target_error_rate(gw: Gateway, segment: Mapping[str, Any]) -> float:
-    workflow = segment.get("workflow")
-    vendor = segment.get("vendor")
+def _target_error_rate(
+    gw: Gateway, segment: Mapping[str, Any], base: KpiQuery | None = None
+) -> float:
+    """1 - the quality target of the segment's (workflow, vendor); a workflow or vendor that
+    `base` pins to a single value (and so is not part of the segment) counts too."""
+    fixed = {d: v[0] for d, v in (base.where if base else {}).items() if len(v) == 1}
+    workflow = segment.get("workflow", fixed.get("workflow"))
+    vendor = segment.get("vendor", fixed.get("vendor"))
     return 1.0 - gw.config.targets.resolve(workflow, vendor).quality
 
 
@@ -76,7 +81,7 @@ def quality_gaps(
                         "decisions": int(rec["decisions"]),
                         "audits": int(rec["audits"]),
                         "errors": int(round((1 - rec["quality_score"]) * rec["audits"])),
-                        "target_error_rate": _target_error_rate(gw, segment),
+                        "target_error_rate": _target_error_rate(gw, segment, base),
                     }
                 )
     columns = ["segment", "dimensions", *GAP_DIMENSIONS, "decisions", "audits", "errors",

@@ -343,7 +343,7 @@ GAP_UNDER_ENFORCEMENT = UnderEnforcementGap(
 GAP_WEEKEND_TAT = WeekendTatGap(
     vendor="northwind", site="northwind_berlin", weekdays=(5, 6), wait_multiplier=3.0
 )
-GAP_OUTLIERS = OutlierGap(count=4, error_multiplier=4.0)
+GAP_OUTLIERS = OutlierGap(count=4, error_multiplier=5.0)
 GAP_CONTESTED = ContestedGap(
     workflow="hate_speech",
     policy="HS2_dehumanization",

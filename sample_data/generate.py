@@ -20,7 +20,7 @@ How a row comes about (all vectorized, numpy `default_rng`):
 
 Injected gaps (listed precisely in the manifest, `SampleData.manifest["gaps"]`): meridian
 under-enforcing graphic_violence in es_MX from week 5, weekend queue delays at northwind_berlin,
-four outlier reviewers with 4x the error rate, and contested HS2_dehumanization calibration items.
+four outlier reviewers with 5x the error rate, and contested HS2_dehumanization calibration items.
 """
 
 from __future__ import annotations
@@ -211,12 +211,12 @@ def _build_world(seed: int) -> _World:
         market_weights.append(w)
         rev_volume[members] += cat.MARKETS[name][0] * w
 
-    # Outliers: busy reviewers (top quarter by volume, so they collect enough audits to stand
+    # Outliers: busy reviewers (top tenth by volume, so they collect enough audits to stand
     # out) at different sites, none at the vendor with the under-enforcement gap, so that the
     # gaps do not mask each other.
     gap_vendor = vendors.index(cat.GAP_UNDER_ENFORCEMENT.vendor)
     eligible = np.flatnonzero(
-        (rev_vendor != gap_vendor) & (rev_volume >= np.quantile(rev_volume, 0.75))
+        (rev_vendor != gap_vendor) & (rev_volume >= np.quantile(rev_volume, 0.9))
     )
     outliers: list[int] = []
     used_sites: set[int] = set()
