@@ -1,4 +1,4 @@
-"""Streamlit entry point: routes between the dashboard pages (logic lives in kpi/ and app_pages/)."""
+"""Streamlit entry point: routes between dashboard pages (logic lives in kpi/ and app_pages/)."""
 
 import streamlit as st
 

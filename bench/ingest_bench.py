@@ -52,7 +52,8 @@ def make_files(rows: int, work: Path) -> dict[str, Path]:
         con.execute("SET TimeZone = 'UTC'")
         # ISO 8601 with offset, as vendors send it.
         con.execute(
-            "COPY (SELECT * FROM read_parquet($f)) TO $o (HEADER, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S%z')",
+            "COPY (SELECT * FROM read_parquet($f)) TO $o "
+            "(HEADER, TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S%z')",
             {"f": str(parquet), "o": str(csv)},
         )
     return {"parquet": parquet, "csv": csv}

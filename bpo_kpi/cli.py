@@ -68,7 +68,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_query_args(kp)
     kp.add_argument("--kpis", help="comma-separated KPI names (default: all)")
+    kp.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb: the database (default); spark: Parquet files from `bpo-kpi publish` "
+        "(needs the `spark` extra and Java 17+)",
+    )
+    kp.add_argument(
+        "--parquet", type=Path, metavar="DIR", help="with --engine spark: the published tables"
+    )
+    kp.add_argument(
+        "--spark-master", default="local[*]", help="with --engine spark: Spark master URL"
+    )
     kp.set_defaults(func=cmd_kpis)
+
+    pub = sub.add_parser(
+        "publish",
+        help="write the canonical tables to Parquet files (for Spark, or readers during ingest)",
+        description="Write decisions, audit_facts and calibration_ratings to DIR/<table>.parquet "
+        "(each file replaced whole), in time order. `bpo-kpi kpis --engine spark --parquet DIR` "
+        "reads them.",
+    )
+    pub.add_argument("--out", type=Path, required=True, metavar="DIR")
+    _add_common(pub)
+    pub.set_defaults(func=cmd_publish)
 
     gp = sub.add_parser(
         "gaps",
@@ -138,7 +162,38 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="regenerate even if the db has data")
     _add_common(demo)
     demo.set_defaults(func=cmd_demo)
+
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark from bench/ (ingest or kpi); figures, not pass/fail",
+        description="Run bench/<NAME>_bench.py with the arguments that follow, e.g. "
+        "`bpo-kpi bench kpi --sizes 1000000`. `bpo-kpi bench kpi --help` lists its options.",
+    )
+    bench.add_argument("name", choices=list(BENCHMARKS), help="which benchmark")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
+    bench.set_defaults(func=cmd_bench)
     return parser
+
+
+BENCHMARKS = {"ingest": "ingest_bench.py", "kpi": "kpi_bench.py"}
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import runpy
+
+    script = Path(__file__).resolve().parent.parent / "bench" / BENCHMARKS[args.name]
+    if not script.exists():
+        raise FileNotFoundError(f"{script} not found: benchmarks run from a clone of the repo")
+    saved = sys.argv
+    sys.argv = [str(script), *args.args]
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
+    finally:
+        sys.argv = saved
+    return EXIT_OK
 
 
 def _add_query_args(p: argparse.ArgumentParser) -> None:
@@ -216,9 +271,36 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     from kpi.gateway import Gateway
 
     query = _query_from_args(args, args.kpis)
+    if args.engine == "spark":
+        from kpi.engines import SparkEngine
+
+        if args.parquet is None:
+            raise ValueError("--engine spark reads Parquet files: give --parquet DIR")
+        config = load_config(args.config)
+        try:
+            engine = SparkEngine(
+                args.parquet, config=config, role=args.role, master=args.spark_master
+            )
+        except ImportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        with engine:
+            frame = kpi_table(engine, query, as_of=args.as_of)
+        _emit(frame, args.fmt)
+        return EXIT_OK
+    if args.parquet is not None:
+        raise ValueError("--parquet is read by --engine spark only")
     with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
         frame = kpi_table(gw, query, as_of=args.as_of)
     _emit(frame, args.fmt)
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from kpi.engines import export_tables
+
+    for table, path in export_tables(args.db or default_db_path(), args.out).items():
+        print(f"{table}: {path}")
     return EXIT_OK
 
 

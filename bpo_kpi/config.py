@@ -210,6 +210,12 @@ class Config(_Strict):
         default_factory=lambda: {"admin": Role()},
         description="Access roles: name -> scope. A viewer's role limits every query.",
     )
+    pseudonym_key: str = Field(
+        "",
+        description="Secret mixed into reviewer pseudonyms for roles that may not see people; "
+        "without it a pseudonym can be reversed by hashing guessed ids. Prefer the "
+        "BPO_KPI_PSEUDONYM_KEY environment variable to keep it out of the file.",
+    )
 
     @field_validator("reporting_timezone", "input_timezone")
     @classmethod

@@ -68,13 +68,13 @@ MEASURES: dict[str, Measure] = {
             "over_enforcement_errors",
             "audits",
             "count",
-            "is_error AND error_type = 'over_enforcement'",
+            "is_error AND error_type = 'over_enforcement' AND vendor_actioning",
         ),
         Measure(
             "under_enforcement_errors",
             "audits",
             "count",
-            "is_error AND error_type = 'under_enforcement'",
+            "is_error AND error_type = 'under_enforcement' AND qa_actioning",
         ),
         Measure("error_typed", "audits", "count", "error_type IS NOT NULL"),
         Measure(
@@ -144,10 +144,12 @@ KPIS: dict[str, KPI] = {
             "Cohen's kappa between decision and qa_decision over the group's audits.",
             target="kappa"),
         KPI("over_enforcement_rate", "Over-enforcement rate", "share", "lower",
-            "Over-enforcement errors / audits of actioning decisions.",
+            "Over-enforcement errors on actioning decisions / audits of actioning decisions "
+            "(a QA-given over_enforcement on a non-actioning decision is outside this rate).",
             numerator="over_enforcement_errors", denominator="actioning_audits", interval=True),
         KPI("under_enforcement_rate", "Under-enforcement rate", "share", "lower",
-            "Under-enforcement errors / audits whose qa_decision is actioning.",
+            "Under-enforcement errors where QA's label is actioning / audits whose qa_decision is "
+            "actioning.",
             numerator="under_enforcement_errors", denominator="qa_actioning_audits",
             interval=True),
         KPI("dispute_rate", "Dispute rate", "share", "neutral",

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from kpi.catalog import KPIS, MEASURES, measures_for, output_columns
-from kpi.gateway import Gateway
+from kpi.engines import Engine
 from kpi.query import KpiQuery
 from kpi.sql import bounds, kappa_sql, source_sql
 from kpi.stats import wilson_interval_arrays
@@ -20,7 +20,7 @@ from kpi.stats import wilson_interval_arrays
 COUNT_AGGS = ("count", "sum", "count_distinct")
 
 
-def kpi_table(gw: Gateway, query: KpiQuery, as_of: dt.datetime | None = None) -> pd.DataFrame:
+def kpi_table(gw: Engine, query: KpiQuery, as_of: dt.datetime | None = None) -> pd.DataFrame:
     """One row per group (dimensions x period) with every requested KPI.
 
     Ratios with a zero denominator are NaN, never 0. `as_of` (default: now) is the instant

@@ -29,9 +29,10 @@ from kpi.sql import Params, bounds, filters, used
 from kpi.stats import wilson_interval_arrays
 
 GAP_DIMENSIONS = ("vendor", "site", "workflow", "market", "policy")
-# Policy is not searched by default: audits where neither the vendor nor QA cites a policy
-# (agreed approvals, the bulk) belong to no policy segment, so a policy's error rate is not
-# comparable with the all-audits quality target. Use it explicitly, or the error-type drill.
+# Policy is not searched by default: a policy segment holds only decisions that cited it, so
+# approvals (no policy) and with them every under-enforcement error fall outside all policy
+# segments, and a policy's error rate is not comparable with the all-audits quality target.
+# Use it explicitly, or the error-type and audited-decision drill-downs.
 DEFAULT_GAP_DIMENSIONS = ("vendor", "site", "workflow", "market")
 EXPLAINED_SHARE = 0.8
 GAP_KPIS = ("decisions", "audits", "quality_score")

@@ -1,9 +1,11 @@
 """The one query gateway: every read of the database goes through `Gateway.frame`.
 
 A gateway is opened for one viewer role. It shadows each canonical table with a temporary view
-of the same name that keeps only the rows the role may see (and pseudonymises reviewers and
-hides auditor comments when the role may not see them), so no query run through it, however it
-was built, can reach data outside the viewer's scope. Values are always bound parameters.
+of the same name that keeps only the rows the role may see (and pseudonymises reviewers with a
+keyed hash and hides auditor comments when the role may not see them). Every query kpi/ builds
+names tables unqualified, so it reads the views; only a query that names the database file's
+catalog explicitly (`<catalog>.main.decisions`) would pass them, and kpi/ builds none (pages and
+the CLI cannot pass SQL in). Values are always bound parameters.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ _SCOPED_COLUMNS: dict[str, dict[str, str]] = {
     "calibration_ratings": {"vendor": "vendor", "workflow": "workflow"},
     "ingest_runs": {"vendor": "vendor"},
 }
-_HIDDEN_REVIEWER = "'r-' || left(md5(reviewer_id), 8)"
+def _pseudonym(column: str) -> str:
+    # Keyed with a secret held in a temp table, so pseudonyms cannot be reversed by hashing
+    # guessed ids (the key never appears in query text).
+    return f"'r-' || left(md5((SELECT k FROM _pseudonym_key) || {column}), 8)"
 
 
 class Gateway:
@@ -59,6 +64,9 @@ class Gateway:
         catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         qualified = '"' + str(catalog).replace('"', '""') + '".main.'
         restrictions = self.scope.restrictions()
+        key = os.environ.get("BPO_KPI_PSEUDONYM_KEY") or self.config.pseudonym_key
+        con.execute("CREATE OR REPLACE TEMP TABLE _pseudonym_key (k VARCHAR)")
+        con.execute("INSERT INTO _pseudonym_key VALUES (?)", [key])
         for dim, values in restrictions.items():
             con.execute(f"CREATE OR REPLACE TEMP TABLE _scope_{dim} (v VARCHAR)")
             allowed = list(values)
@@ -79,11 +87,11 @@ class Gateway:
             replace = []
             if not self.scope.see_reviewers:
                 if table in ("decisions", "audit_facts"):
-                    replace.append(f"{_HIDDEN_REVIEWER} AS reviewer_id")
+                    replace.append(f"{_pseudonym('reviewer_id')} AS reviewer_id")
                 if table in ("audit_facts", "qa_audits"):
                     replace.append("CAST(NULL AS VARCHAR) AS comment")
                 if table == "calibration_ratings":
-                    replace.append("'r-' || left(md5(rater_id), 8) AS rater_id")
+                    replace.append(f"{_pseudonym('rater_id')} AS rater_id")
                 if table == "rejected_rows":
                     replace.append("CAST(NULL AS VARCHAR) AS raw")
             select = f"* REPLACE ({', '.join(replace)})" if replace else "*"

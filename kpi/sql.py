@@ -25,8 +25,6 @@ AUDIT_COLUMNS = {
     "vendor_actioning": "list_contains($actioning, decision)",
     "qa_actioning": "list_contains($actioning, qa_decision)",
 }
-# The policy dimension of an audit is QA's policy when given, else the vendor's.
-AUDIT_DIMENSION_EXPR = {"policy": "coalesce(qa_policy, policy)"}
 
 
 def used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -59,8 +57,8 @@ def period_expr(period: str | None, column: str, tz_param: str) -> str:
 def _dim_expr(source: str, dim: str) -> str:
     if dim not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dim!r}; use one of {', '.join(DIMENSIONS)}")
-    if source == "audits":
-        return AUDIT_DIMENSION_EXPR.get(dim, dim)
+    # Every source cuts by the decision's own attributes (an audit's `policy` is the policy the
+    # reviewer cited, as for decisions), so a ratio across sources compares like with like.
     return dim
 
 
@@ -175,32 +173,63 @@ def _backlog_sql(
     backlog at a period's end E = #(enqueued_at < E) - #(decided_at < E);
     past SLA at E = #(due_at < E) - #(greatest(due_at, decided_at) < E).
     Events before the window start fold into its first period, so running sums are exact.
+
+    One scan: each decision's periods of enqueued_at, decided_at and due_at (the local period
+    is the costly part: three per row, not four) and which events fall before E are counted
+    per combination, then the few combinations are unpivoted into increments. A decision
+    decided before the window start adds and removes all its events (backlog and past-SLA) in
+    the first period, so it is left out: no running sum changes, and a window skips old row
+    groups.
     """
     dims = [f"{d}" for d in query.by]
     cut = min(b.end, b.as_of) if b.end is not None else b.as_of
     end = params.bind(cut, "t")
     first = params.bind(b.start, "t") if b.start is not None else None
     conds = filters("decisions", query, scope, params)
+    if b.start is not None:
+        # Decided before the window (so enqueued before it too: ingest rejects decided_at <
+        # enqueued_at): every event of the row is in the first period and they cancel. One
+        # column, so DuckDB skips row groups by their min/max.
+        settled = params.bind(min(b.start, cut), "t")
+        conds.append(f"(decided_at IS NULL OR decided_at >= {settled})")
     base_where = " AND ".join(["true", *conds])
-    events = [
-        ("enqueued_at", "1", "0"),
-        ("decided_at", "-1", "0"),
-        ("due_at", "0", "1"),
-        ("greatest(due_at, decided_at)", "0", "-1"),
-    ]
-    parts = []
-    for column, d_backlog, d_over in events:
+
+    def period(column: str) -> str:
         ts = f"greatest({column}, {first})" if first else column
-        extra = " AND decided_at IS NOT NULL" if column.startswith("greatest") else ""
-        parts.append(
-            f"SELECT {', '.join([*dims, ''])}{period_expr(query.period, ts, '$tz')} "
-            "AS period_start, "
-            f"{d_backlog} AS backlog, {d_over} AS backlog_over_sla FROM decisions "
-            f"WHERE {column} < {end}{extra} AND {base_where}"
-        )
+        return period_expr(query.period, ts, "$tz")
+
+    flags = [
+        f"enqueued_at < {end} AS f_enq",
+        f"decided_at < {end} AS f_dec",
+        f"due_at < {end} AS f_due",
+        # DuckDB's greatest() skips NULLs: without a due_at there is no past-SLA event to undo.
+        f"(decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < {end})"
+        " AS f_gd",
+        "due_at >= decided_at AS due_last",
+    ]
+    select = [*dims, f"{period('enqueued_at')} AS p_enq", f"{period('decided_at')} AS p_dec",
+              f"{period('due_at')} AS p_due", *flags]  # fmt: skip
+    n_keys = len(select)
+    combos = (
+        f"SELECT {', '.join(select)}, count(*) AS n FROM decisions WHERE {base_where}\n"
+        f"GROUP BY {', '.join(str(i + 1) for i in range(n_keys))}"
+    )
+    events = [
+        ("p_enq", "n", "0", "f_enq"),
+        ("p_dec", "-n", "0", "f_dec"),
+        ("p_due", "0", "n", "f_due"),
+        # the period of greatest(due_at, decided_at) is the period of whichever is later
+        ("CASE WHEN due_last THEN p_due ELSE p_dec END", "0", "-n", "f_gd"),
+    ]
+    parts = [
+        f"SELECT {', '.join([*dims, ''])}{p} AS period_start, {d_backlog} AS backlog, "
+        f"{d_over} AS backlog_over_sla FROM combos WHERE {flag}"
+        for p, d_backlog, d_over, flag in events
+    ]
     union = "\nUNION ALL\n".join(parts)
     keys = dims + ["period_start"]
     sql = (
+        f"WITH combos AS (\n{combos}\n)\n"
         f"SELECT {', '.join(keys)}, sum(backlog) AS backlog, "
         f"sum(backlog_over_sla) AS backlog_over_sla\nFROM (\n{union}\n)\n"
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}"

@@ -11,7 +11,10 @@ queue stamped none: the SLA then comes from configuration).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+import shutil
+import tempfile
+import tomllib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bpo_kpi.config import Config, Role, TargetValues, Targets, WorkflowTargets
+from bpo_kpi.config import Config, Role, Targets, TargetValues, WorkflowTargets
 from bpo_kpi.db import AUDIT_COLUMNS, CALIBRATION_COLUMNS, DECISION_COLUMNS, connect, ensure_schema
 from ingest import ingest_files
 
@@ -35,7 +38,11 @@ DEC_COLS = [c for c, _, _ in DECISION_COLUMNS]
 AUD_COLS = [c for c, _, _ in AUDIT_COLUMNS]
 CAL_COLS = [c for c, _, _ in CALIBRATION_COLUMNS]
 
-VENDORS = {"meridian": ["manila", "cebu"], "pacifica": ["bogota", "lima"], "rheinwerk": ["berlin", "essen"]}  # fmt: skip
+VENDORS = {
+    "meridian": ["manila", "cebu"],
+    "pacifica": ["bogota", "lima"],
+    "rheinwerk": ["berlin", "essen"],
+}
 WORKFLOWS = ["hate_speech", "graphic_violence", "critical_harms"]
 POLICIES = {wf: [f"{wf[:2]}_{i}" for i in range(1, 4)] for wf in WORKFLOWS}
 MARKETS = ["en", "es", "de", "pt"]
@@ -85,12 +92,22 @@ def local(*args: int) -> dt.datetime:
 # Decision times right at local period boundaries (midnights, Sunday/Monday, month, DST), and at
 # UTC midnights (19:00/20:00 local: a UTC-vs-local mix-up would move them a day).
 BOUNDARIES = [
-    local(2026, 3, 1, 23, 59, 59), local(2026, 3, 2), local(2026, 2, 28, 23, 59, 59),
-    local(2026, 3, 1), local(2026, 3, 7, 23, 59, 59), local(2026, 3, 8), local(2026, 3, 8, 3),
-    local(2026, 3, 8, 23, 59, 59), local(2026, 3, 9), local(2026, 3, 15, 23, 59, 59),
-    local(2026, 3, 16), local(2026, 3, 24), dt.datetime(2026, 3, 3, tzinfo=UTC),
-    dt.datetime(2026, 3, 10, tzinfo=UTC), dt.datetime(2026, 3, 16, 4, 30, tzinfo=UTC),
-]  # fmt: skip
+    local(2026, 3, 1, 23, 59, 59),
+    local(2026, 3, 2),
+    local(2026, 2, 28, 23, 59, 59),
+    local(2026, 3, 1),
+    local(2026, 3, 7, 23, 59, 59),
+    local(2026, 3, 8),
+    local(2026, 3, 8, 3),
+    local(2026, 3, 8, 23, 59, 59),
+    local(2026, 3, 9),
+    local(2026, 3, 15, 23, 59, 59),
+    local(2026, 3, 16),
+    local(2026, 3, 24),
+    dt.datetime(2026, 3, 3, tzinfo=UTC),
+    dt.datetime(2026, 3, 10, tzinfo=UTC),
+    dt.datetime(2026, 3, 16, 4, 30, tzinfo=UTC),
+]
 # Local midnights used as enqueue / due instants of pending items (backlog at a period end E
 # counts enqueued_at < E and due_at < E, strictly).
 EDGE_MIDNIGHTS = [local(2026, 3, 5), local(2026, 3, 16), local(2026, 3, 17), local(2026, 3, 23)]
@@ -124,7 +141,7 @@ def _pick(rng: np.random.Generator, values: Sequence[Any], p: Sequence[float] | 
     return values[int(rng.choice(len(values), p=p))]
 
 
-def _ts(rng: np.random.Generator, seconds: int) -> dt.datetime:
+def _ts(seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, UTC)
 
 
@@ -168,10 +185,10 @@ def generate(seed: int = 20260323, n: int = 3000) -> tuple[pd.DataFrame, pd.Data
                 "reviewer_id": _pick(rng, reviewers[(vendor, site)]),
                 "decision": label,
                 "policy": policy,
-                "enqueued_at": _ts(rng, enq),
-                "claimed_at": None if claimed is None else _ts(rng, claimed),
-                "decided_at": None if decided is None else _ts(rng, decided),
-                "due_at": None if due is None else _ts(rng, due),
+                "enqueued_at": _ts(enq),
+                "claimed_at": None if claimed is None else _ts(claimed),
+                "decided_at": None if decided is None else _ts(decided),
+                "due_at": None if due is None else _ts(due),
             }
         )
     # Decisions right at period boundaries (twice each, different random attributes).
@@ -256,11 +273,15 @@ def _audit(rng: np.random.Generator, k: int, row: dict[str, Any]) -> dict[str, A
         qa_policy = policy if same else _pick(rng, POLICIES[wf])
     explicit = None
     if row["reviewer_id"] != SOLO and rng.random() < 0.05:
-        explicit = _pick(rng, ["over_enforcement", "under_enforcement", "wrong_policy", "wrong_action", "none"])  # fmt: skip
+        explicit = _pick(
+            rng, ["over_enforcement", "under_enforcement", "wrong_policy", "wrong_action", "none"]
+        )
     et = derived_error(label, policy, qa, qa_policy, explicit)
     dispute = None
     if et is not None:
-        dispute = _pick(rng, [None, "none", "pending", "upheld", "overturned"], [0.55, 0.1, 0.1, 0.1, 0.15])  # fmt: skip
+        dispute = _pick(
+            rng, [None, "none", "pending", "upheld", "overturned"], [0.55, 0.1, 0.1, 0.1, 0.15]
+        )
     base = row["decided_at"] or row["enqueued_at"]
     return {
         "audit_id": f"a{k:05d}",
@@ -272,17 +293,21 @@ def _audit(rng: np.random.Generator, k: int, row: dict[str, Any]) -> dict[str, A
         "error_type": explicit,
         "severity": _pick(rng, ["critical", "major", "minor"]) if rng.random() < 0.1 else None,
         "dispute_status": dispute,
-        "comment": _pick(rng, [None, "ok", "missed slur", "reviewer's call, \"borderline\""]),
+        "comment": _pick(rng, [None, "ok", "missed slur", 'reviewer\'s call, "borderline"']),
     }
 
 
 def generate_calibration() -> pd.DataFrame:
     rng = np.random.default_rng(7)
     rows = []
-    for s, (day, wf) in enumerate([(dt.date(2026, 3, 2), "hate_speech"), (dt.date(2026, 3, 9), "graphic_violence")]):  # fmt: skip
+    for s, (day, wf) in enumerate(
+        [(dt.date(2026, 3, 2), "hate_speech"), (dt.date(2026, 3, 9), "graphic_violence")]
+    ):
         for item in range(5):
             raters = [("internal", "expert-1", True), ("internal", "expert-2", False)]
-            raters += [(v, f"{v}-{s}-cal{r}", False) for v in ("meridian", "pacifica") for r in range(3)]  # fmt: skip
+            raters += [
+                (v, f"{v}-{s}-cal{r}", False) for v in ("meridian", "pacifica") for r in range(3)
+            ]
             for vendor, rater, golden in raters:
                 rows.append(
                     {
@@ -367,14 +392,24 @@ class KpiData:
 
 
 @pytest.fixture(scope="session")
-def kpi_data(tmp_path_factory: pytest.TempPathFactory) -> KpiData:
-    root = tmp_path_factory.mktemp("kpi_data")
+def kpi_data() -> Iterator[KpiData]:
+    # Our own directory: pytest's numbered tmp dirs are pruned by concurrent pytest sessions.
+    root = Path(tempfile.mkdtemp(prefix="bpo_kpi_test_"))
+    try:
+        yield _build(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _build(root: Path) -> KpiData:
     decisions, audits = generate()
     calibration = generate_calibration()
     rng = np.random.default_rng(11)
 
     # v1: every decision; some decided ones still pending, some with a label corrected later.
-    decided = decisions.index[decisions["decided_at"].notna() & decisions["decision_id"].str.startswith("d")]  # fmt: skip
+    decided = decisions.index[
+        decisions["decided_at"].notna() & decisions["decision_id"].str.startswith("d")
+    ]
     late = rng.choice(decided, 150, replace=False)
     rest = np.setdiff1d(decided, late)
     fixed = rng.choice(rest, 60, replace=False)
@@ -398,17 +433,26 @@ def kpi_data(tmp_path_factory: pytest.TempPathFactory) -> KpiData:
         ("audits", write_audits_parquet(root / "audits_2.parquet", second), None),
     ]
     for vendor in VENDORS:  # per-vendor corrections, each with one row rejected
-        bad = {**dict.fromkeys(DEC_COLS), "decision_id": f"bad-{vendor}", "item_id": "x",
-               "vendor": vendor, "workflow": "hate_speech", "reviewer_id": "r",
-               "decision": "nuke", "enqueued_at": "2026-03-02T10:00:00Z",
-               "decided_at": "2026-03-02T11:00:00Z"}  # fmt: skip
+        bad = {
+            **dict.fromkeys(DEC_COLS),
+            "decision_id": f"bad-{vendor}",
+            "item_id": "x",
+            "vendor": vendor,
+            "workflow": "hate_speech",
+            "reviewer_id": "r",
+            "decision": "nuke",
+            "enqueued_at": "2026-03-02T10:00:00Z",
+            "decided_at": "2026-03-02T11:00:00Z",
+        }
         path = write_decisions_csv(
             root / f"decisions_v2_{vendor}.csv", changed[changed["vendor"] == vendor], [bad]
         )
         steps.append(("decisions", path, vendor))
     for vendor in ("internal", "meridian", "pacifica"):
         part = calibration[calibration["vendor"] == vendor]
-        steps.append(("calibration", write_calibration_csv(root / f"cal_{vendor}.csv", part), vendor))  # fmt: skip
+        steps.append(
+            ("calibration", write_calibration_csv(root / f"cal_{vendor}.csv", part), vendor)
+        )
 
     db = root / "kpi.duckdb"
     con = connect(db)
@@ -418,5 +462,5 @@ def kpi_data(tmp_path_factory: pytest.TempPathFactory) -> KpiData:
         con.close()
     config_file = root / "config.toml"
     config_file.write_text(CONFIG_TOML, encoding="utf-8")
-    assert Config.model_validate(__import__("tomllib").loads(CONFIG_TOML)) == CONFIG
+    assert Config.model_validate(tomllib.loads(CONFIG_TOML)) == CONFIG
     return KpiData(decisions, audits, calibration, db, config_file)

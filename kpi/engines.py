@@ -1,0 +1,308 @@
+"""Query engines: the same KPI SQL on DuckDB (default) or on Apache Spark.
+
+`kpi.compute.kpi_table` needs only an `Engine`: something with the viewer's `config` and
+`scope` that runs one query text with bound parameters and returns a pandas DataFrame.
+
+- **DuckDB** is the `kpi.gateway.Gateway` itself (the scope is applied by temporary views).
+- **Spark** (`SparkEngine`) reads the canonical tables from Parquet files (written by
+  `export_tables` / `bpo-kpi publish`), registers temporary views `decisions`, `audit_facts`
+  (and `calibration_ratings` when present) that apply the same scope, and runs the *same* text
+  that `kpi.sql` renders for DuckDB after transpiling it with sqlglot (`to_spark_sql`).
+  Parameters stay bound: DuckDB's `$name` markers become Spark's named `:name` markers and the
+  values go to `spark.sql(text, args=...)` (lists become Spark arrays).
+
+sqlglot translates most of the DuckDB dialect correctly (`count(*) FILTER (WHERE ...)`,
+`list_contains` -> `array_contains`, `IN (SELECT unnest($p))` -> `IN (SELECT explode(:p))`,
+1-based list indexes -> 0-based, `IS NOT DISTINCT FROM`, `GROUP BY ALL`, `greatest`, which
+skips NULLs on both engines, `date_trunc('week', ...)`, Monday on both). Three functions it
+gets wrong are rewritten on the syntax tree (`_rewrite_for_spark`), never by string replacement:
+
+- `epoch(ts)`: sqlglot writes `unix_timestamp(ts)`, whole seconds (the microseconds are lost,
+  and the integer then turns `/ 60.0` into DECIMAL arithmetic) -> `(unix_micros(ts) / 1e6)`,
+  a DOUBLE as in DuckDB.
+- `timezone(tz, ts)`: kept as is, but Spark has no such function -> `from_utc_timestamp(ts, tz)`.
+- `quantile_cont(x, [p, ...])`: sqlglot writes `percentile_cont(x, array(...))`, which Spark
+  rejects (one argument) -> `percentile(x, array(p, ...))`.
+
+Spark's `percentile` is exact with linear interpolation, as DuckDB's `quantile_cont`, and one
+list quantile per expression stays one aggregate. `from_utc_timestamp` yields the local wall
+time as seen in the session time zone, so the Spark session must run in UTC (it is set here).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from bpo_kpi.config import Config, load_config
+from bpo_kpi.db import connect
+from kpi.gateway import _SCOPED_COLUMNS
+from kpi.query import Scope
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import SparkSession
+    from sqlglot import exp
+
+# sqlglot and pyspark are the optional `spark` extra: imported only when Spark is used.
+SPARK_EXTRA_HINT = "the spark engine needs the `spark` extra: pip install 'bpo-kpi[spark]'"
+
+# Canonical tables published for other engines; the first two are needed for KPI tables.
+EXPORT_TABLES = ("decisions", "audit_facts", "calibration_ratings")
+REQUIRED_TABLES = ("decisions", "audit_facts")
+TIMESTAMP_COLUMNS = (
+    "enqueued_at",
+    "claimed_at",
+    "decided_at",
+    "due_at",
+    "audited_at",
+)
+
+
+class Engine(Protocol):
+    """What `kpi_table` needs from an engine: the viewer's configuration and scope, and
+    `frame(sql, params)` running DuckDB-dialect text from `kpi.sql` with bound `$name` values."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def scope(self) -> Scope: ...
+
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame: ...
+
+    def close(self) -> None: ...
+
+
+# --- publishing the canonical tables as Parquet ---------------------------------------------
+
+
+def export_tables(
+    db: str | os.PathLike[str] | duckdb.DuckDBPyConnection,
+    out_dir: str | os.PathLike[str],
+    tables: tuple[str, ...] = EXPORT_TABLES,
+) -> dict[str, Path]:
+    """Write the canonical tables of DuckDB database `db` (a path or an open connection) to
+    `<out_dir>/<table>.parquet`, in the tables' stored (time) order.
+
+    Each file is written next to its final name and then renamed over it, so a reader never
+    sees a half-written file. Timestamps are written as UTC instants (Parquet
+    `isAdjustedToUTC`), which Spark reads as `TIMESTAMP`. Returns the files by table.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if isinstance(db, duckdb.DuckDBPyConnection):
+        return _export(db, out, tables)
+    con = connect(db, read_only=True)
+    try:
+        return _export(con, out, tables)
+    finally:
+        con.close()
+
+
+def _export(con: duckdb.DuckDBPyConnection, out: Path, tables: tuple[str, ...]) -> dict[str, Path]:
+    written: dict[str, Path] = {}
+    cur = con.cursor()
+    try:
+        for table in tables:
+            if table not in EXPORT_TABLES:
+                raise ValueError(f"unknown table {table!r}; use {', '.join(EXPORT_TABLES)}")
+            final = out / f"{table}.parquet"
+            tmp = out / f".{table}.parquet.tmp"
+            tmp.unlink(missing_ok=True)
+            # `table()` names the table through the API: no query text is built here.
+            cur.table(table).write_parquet(str(tmp), compression="zstd")
+            os.replace(tmp, final)
+            written[table] = final
+    finally:
+        cur.close()
+    return written
+
+
+# --- DuckDB SQL -> Spark SQL ------------------------------------------------------------------
+
+
+def _rewrite_for_spark(node: exp.Expression) -> exp.Expression:
+    from sqlglot import exp
+
+    # `transform` does not descend into a node that was replaced: rewrite arguments first.
+    if isinstance(node, exp.TimeToUnix):  # DuckDB epoch(ts): seconds with microseconds
+        micros = exp.Anonymous(this="unix_micros", expressions=[_spark(node.this)])
+        return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1e6")))
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "timezone":
+        if len(node.expressions) != 2:
+            raise ValueError("timezone() takes (zone, timestamp)")
+        zone, ts = (_spark(e) for e in node.expressions)
+        return exp.Anonymous(this="from_utc_timestamp", expressions=[ts, zone])
+    if isinstance(node, exp.PercentileCont) and node.expression is not None:
+        # DuckDB quantile_cont(x, p | [p, ...]) -> Spark percentile(x, p | array(p, ...)).
+        args = [_spark(node.this), _spark(node.expression)]
+        return exp.Anonymous(this="percentile", expressions=args)
+    return node
+
+
+def _spark(node: exp.Expression) -> exp.Expression:
+    return node.transform(_rewrite_for_spark)
+
+
+@functools.lru_cache(maxsize=1024)
+def to_spark_sql(sql: str) -> str:
+    """Transpile one DuckDB-dialect query of `kpi.sql` to Spark SQL (`$name` -> `:name`)."""
+    try:
+        import sqlglot
+        from sqlglot.errors import ErrorLevel
+    except ImportError as exc:
+        raise ImportError(SPARK_EXTRA_HINT) from exc
+
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(_rewrite_for_spark)
+    return tree.sql(dialect="spark", unsupported_level=ErrorLevel.RAISE)
+
+
+def spark_params(params: dict[str, Any] | None) -> dict[str, Any]:
+    """Parameter values for `spark.sql(args=...)`: naive datetimes are UTC, as in the DuckDB
+    session (pyspark would read them in the Python process's local time zone)."""
+    out: dict[str, Any] = {}
+    for key, value in (params or {}).items():
+        if isinstance(value, dt.datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[key] = value
+    return out
+
+
+# --- Spark ------------------------------------------------------------------------------------
+
+
+def spark_session(master: str = "local[*]", **conf: str) -> SparkSession:
+    """A Spark session for KPI queries: session time zone UTC, no UI, quiet logs."""
+    SparkSession = _spark_session_class()  # noqa: N806
+    builder = (
+        SparkSession.builder.master(master)
+        .appName("bpo-kpi")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+    )
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def _spark_session_class() -> type[SparkSession]:
+    try:
+        with warnings.catch_warnings():
+            # pyspark warns about pandas >= 3 on import; results come through Arrow here.
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            import pyspark.testing.utils  # noqa: F401  (warns on first use otherwise)
+            from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ImportError(SPARK_EXTRA_HINT) from exc
+    return SparkSession
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow -> pandas the way DuckDB's `.df()` does it: dates as datetime64[us]."""
+    frame = table.to_pandas()
+    for field in table.schema:
+        if pa.types.is_date(field.type):
+            frame[field.name] = pd.to_datetime(frame[field.name]).astype("datetime64[us]")
+    return frame
+
+
+class SparkEngine:
+    """Runs `kpi.sql`'s queries on Spark over Parquet files of the canonical tables, within
+    one viewer's scope (the same restrictions and pseudonymisation as `Gateway`)."""
+
+    def __init__(
+        self,
+        parquet_dir: str | os.PathLike[str],
+        *,
+        config: Config | None = None,
+        role: str = "admin",
+        spark: SparkSession | None = None,
+        master: str = "local[*]",
+    ) -> None:
+        self.config = config or load_config()
+        self.scope = Scope.for_role(self.config, role)
+        self.path = Path(parquet_dir)
+        missing = [t for t in REQUIRED_TABLES if not (self.path / f"{t}.parquet").exists()]
+        if missing:
+            raise FileNotFoundError(
+                f"{', '.join(f'{t}.parquet' for t in missing)} not found in {self.path}; "
+                "write them with `bpo-kpi publish --out DIR`"
+            )
+        if spark is None:
+            # Stop the session on close only if this engine started it.
+            self._owns = _spark_session_class().getActiveSession() is None
+            spark = spark_session(master)
+        else:
+            self._owns = False
+        self._root = spark
+        # A session of its own: private temporary views and configuration, shared SparkContext.
+        self.spark = self._root.newSession()
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")
+        self._install_scope()
+
+    def _install_scope(self) -> None:
+        from pyspark.sql import functions as F  # noqa: N812
+        from pyspark.sql.types import TimestampNTZType, TimestampType
+
+        restrictions = self.scope.restrictions()
+        for table in EXPORT_TABLES:
+            path = self.path / f"{table}.parquet"
+            if not path.exists():
+                continue
+            df: SparkDataFrame = self.spark.read.parquet(str(path))
+            for field in df.schema.fields:
+                # Instants written without the UTC flag hold UTC wall times (as DuckDB stores).
+                if field.name in TIMESTAMP_COLUMNS and isinstance(field.dataType, TimestampNTZType):
+                    df = df.withColumn(field.name, F.col(field.name).cast(TimestampType()))
+            for dim, column in _SCOPED_COLUMNS[table].items():
+                if dim in restrictions:
+                    allowed = list(restrictions[dim])
+                    if dim == "vendor":
+                        allowed.append("internal")  # golden answers are the platform's own
+                    df = df.filter(F.col(column).isin(allowed))
+            if not self.scope.see_reviewers:
+                if table in ("decisions", "audit_facts"):
+                    df = df.withColumn("reviewer_id", _pseudonym(F.col("reviewer_id")))
+                if table == "audit_facts":
+                    df = df.withColumn("comment", F.lit(None).cast("string"))
+                if table == "calibration_ratings":
+                    df = df.withColumn("rater_id", _pseudonym(F.col("rater_id")))
+            df.createOrReplaceTempView(table)
+
+    def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run one DuckDB-dialect query of `kpi.sql` (transpiled) and return a DataFrame."""
+        result = self.spark.sql(to_spark_sql(sql), args=spark_params(params))
+        return _to_pandas(result.toArrow())
+
+    def close(self) -> None:
+        for table in EXPORT_TABLES:
+            self.spark.catalog.dropTempView(table)
+        if self._owns:
+            self._root.stop()
+
+    def __enter__(self) -> SparkEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _pseudonym(column: Any) -> Any:
+    """'r-' || left(md5(id), 8), as the gateway's view does."""
+    from pyspark.sql import functions as F  # noqa: N812
+
+    return F.concat(F.lit("r-"), F.substring(F.md5(column), 1, 8))

@@ -1,0 +1,238 @@
+"""The same KPI definitions give the same KPI tables on DuckDB and on Spark (kpi.engines).
+
+Seeded sample data is ingested into DuckDB the ordinary way, published to Parquet with
+`export_tables`, and `kpi_table` runs once through the DuckDB gateway and once through a
+`SparkEngine` (the same SQL text transpiled by sqlglot) for a range of cuts, a non-UTC reporting
+time zone and a scoped role. Counts must be identical and floats equal to 1e-9.
+
+One local Spark session (2 cores, 4 shuffle partitions, no UI) serves the whole file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from bpo_kpi.cli import main
+from bpo_kpi.config import Config, Role
+from bpo_kpi.db import connect
+from ingest import ingest_files
+from kpi.compute import kpi_table
+from kpi.engines import SparkEngine, export_tables, spark_session, to_spark_sql
+from kpi.gateway import Gateway
+from kpi.query import KpiQuery, Scope
+from kpi.sql import bounds, kappa_sql, source_sql
+from sample_data.generate import generate
+from sample_data.writers import write_canonical
+
+UTC = dt.UTC
+AS_OF = dt.datetime(2026, 11, 23, tzinfo=UTC)  # the snapshot: midnight after the data's end
+ROLES = {
+    "admin": Role(),
+    "latam_lead": Role(
+        vendors=["meridian", "tessera"],
+        workflows=["hate_speech", "graphic_violence", "harassment"],
+        markets=["es_MX", "pt_BR", "hi_IN", "ar_SA"],
+        see_reviewers=False,
+    ),
+}
+CONFIG = Config(roles=ROLES)
+NY_CONFIG = Config(reporting_timezone="America/New_York", roles=ROLES)
+
+
+@dataclass(frozen=True)
+class Published:
+    db: Path
+    parquet: Path
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    session = spark_session(
+        "local[2]",
+        **{
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "2",
+            # Small data: adaptive re-planning costs more than it saves (~30% here).
+            "spark.sql.adaptive.enabled": "false",
+        },
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
+    root = tmp_path_factory.mktemp("spark_parity")
+    data = generate(seed=7, decisions=20_000, weeks=6)
+    files = write_canonical(data, root / "raw")
+    db = root / "kpi.duckdb"
+    con = connect(db)
+    try:
+        for kind, file in files.items():
+            ingest_files(con, kind, [file], config=CONFIG)  # type: ignore[arg-type]
+    finally:
+        con.close()
+    out = root / "parquet"
+    written = export_tables(db, out)
+    assert sorted(written) == ["audit_facts", "calibration_ratings", "decisions"]
+    return Published(db, out)
+
+
+def _both(
+    published: Published,
+    spark: Any,
+    query: KpiQuery,
+    config: Config,
+    role: str,
+    as_of: dt.datetime,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with Gateway(published.db, config=config, role=role) as gw:
+        duck = kpi_table(gw, query, as_of=as_of)
+    with SparkEngine(published.parquet, config=config, role=role, spark=spark) as engine:
+        on_spark = kpi_table(engine, query, as_of=as_of)
+    return duck, on_spark
+
+
+def assert_same_table(duck: pd.DataFrame, on_spark: pd.DataFrame) -> None:
+    assert list(on_spark.columns) == list(duck.columns)
+    assert len(duck) > 0 and len(on_spark) == len(duck)
+    ints = [c for c in duck.columns if pd.api.types.is_integer_dtype(duck[c])]
+    assert "decisions" in ints and "audits" in ints
+    for col in ints:  # counts: exactly
+        pd.testing.assert_series_equal(on_spark[col], duck[col], check_exact=True)
+    pd.testing.assert_frame_equal(on_spark, duck, check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+CASES = {
+    "overall": (KpiQuery(), CONFIG, "admin", AS_OF),
+    "by_vendor": (KpiQuery(by=("vendor",)), CONFIG, "admin", AS_OF),
+    "vendor_workflow_week": (
+        KpiQuery(by=("vendor", "workflow"), period="week"),
+        CONFIG,
+        "admin",
+        AS_OF,
+    ),
+    "site_day_filtered": (
+        KpiQuery(
+            by=("site",),
+            period="day",
+            where={"workflow": ("hate_speech", "graphic_violence"), "market": ("es_MX", "de_DE")},
+            start=dt.date(2026, 10, 20),
+            end=dt.date(2026, 11, 10),
+        ),
+        CONFIG,
+        "admin",
+        dt.datetime(2026, 11, 5, 12, 30, tzinfo=UTC),  # backlog cut before the window's end
+    ),
+    # US daylight saving time ends on 2026-11-01: a 25-hour local day inside the window.
+    "new_york_day_dst": (
+        KpiQuery(
+            by=("vendor",), period="day", start=dt.date(2026, 10, 28), end=dt.date(2026, 11, 4)
+        ),
+        NY_CONFIG,
+        "admin",
+        AS_OF,
+    ),
+    "new_york_week": (KpiQuery(by=("workflow",), period="week"), NY_CONFIG, "admin", AS_OF),
+    "scoped_role_reviewers": (
+        KpiQuery(by=("vendor", "reviewer_id"), period="week"),
+        CONFIG,
+        "latam_lead",
+        AS_OF,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_kpi_table_is_the_same_on_duckdb_and_spark(
+    published: Published, spark: Any, case: str
+) -> None:
+    query, config, role, as_of = CASES[case]
+    duck, on_spark = _both(published, spark, query, config, role, as_of)
+    assert_same_table(duck, on_spark)
+    assert duck["decisions"].sum() > 0 and duck["audits"].sum() > 0
+    if role != "admin":
+        assert set(duck["vendor"]) <= {"meridian", "tessera"}
+        assert duck["reviewer_id"].str.fullmatch(r"r-[0-9a-f]{8}").all()
+
+
+def test_scoped_views_match_the_gateway(published: Published, spark: Any) -> None:
+    """The Spark views apply the role's scope exactly as the gateway's views do."""
+    sql = (
+        "SELECT vendor, workflow, market, count(*) AS n, count(DISTINCT reviewer_id) AS reviewers,"
+        " min(reviewer_id) AS first_reviewer, count(comment) AS comments, "
+        "count(*) FILTER (WHERE is_error) AS errors "
+        "FROM audit_facts GROUP BY ALL ORDER BY ALL"
+    )
+    with Gateway(published.db, config=CONFIG, role="latam_lead") as gw:
+        duck = gw.frame(sql)
+    with SparkEngine(published.parquet, config=CONFIG, role="latam_lead", spark=spark) as engine:
+        on_spark = engine.frame(sql)
+    assert len(duck) > 0 and (duck["comments"] == 0).all()
+    assert set(duck["market"]) <= set(ROLES["latam_lead"].markets)
+    pd.testing.assert_frame_equal(on_spark, duck, check_dtype=False)
+
+
+def test_transpiled_sql_rewrites_what_sqlglot_gets_wrong() -> None:
+    query = KpiQuery(
+        by=("vendor",), period="week", where={"site": ("a",)}, start=dt.date(2026, 1, 5)
+    )
+    scope = Scope(vendors=("meridian",))
+    b = bounds(query, "UTC", AS_OF)
+    measures = ["decisions", "sla_met", "tat_p50", "tat_p90", "tat_mean", "handle_minutes_p90"]
+    text, params = source_sql("decisions", measures, query, scope, "UTC", [], b)
+    spark_sql = to_spark_sql(text)
+    assert "UNIX_TIMESTAMP" not in spark_sql  # whole seconds: epoch() keeps microseconds
+    assert "UNIX_MICROS(decided_at) / 1e6" in spark_sql
+    assert "FROM_UTC_TIMESTAMP(decided_at, :tz)" in spark_sql
+    assert "PERCENTILE(" in spark_sql and "PERCENTILE_CONT" not in spark_sql
+    assert "q_tat_p50[0] AS tat_p50" in spark_sql and "q_tat_p50[1] AS tat_p90" in spark_sql
+    assert "$" not in spark_sql and all(f":{name}" in spark_sql for name in params)
+    audits, _ = source_sql("audits", ["actioning_audits"], query, scope, "UTC", ["remove"], b)
+    assert "ARRAY_CONTAINS(:actioning, decision)" in to_spark_sql(audits)
+    kappa, _ = kappa_sql(query, scope, "UTC", b)
+    assert "IS NOT DISTINCT FROM" in to_spark_sql(kappa) or "<=>" in to_spark_sql(kappa)
+
+
+def test_cli_publish_then_kpis_on_spark(
+    published: Published,
+    spark: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BPO_KPI_CONFIG", raising=False)
+    out = tmp_path / "published"
+    assert main(["publish", "--db", str(published.db), "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {
+        "decisions.parquet",
+        "audit_facts.parquet",
+        "calibration_ratings.parquet",
+    }
+    capsys.readouterr()
+    common = ["kpis", "--by", "vendor", "--period", "month", "--as-of", AS_OF.isoformat()]
+    assert main([*common, "--db", str(published.db), "--format", "json"]) == 0
+    duck = json.loads(capsys.readouterr().out)
+    args = [*common, "--engine", "spark", "--parquet", str(out), "--format", "json"]
+    assert main(args) == 0
+    on_spark = json.loads(capsys.readouterr().out)
+    assert len(duck) == len(on_spark) > 0
+    for a, b in zip(duck, on_spark, strict=True):
+        assert a.keys() == b.keys()
+        for key, value in a.items():
+            if isinstance(value, float):
+                assert math.isclose(b[key], value, rel_tol=1e-9, abs_tol=1e-9), key
+            else:
+                assert b[key] == value, key
+    # The engine found the test's Spark session running and left it running.
+    assert spark.sparkContext._jsc is not None
+    assert main(["kpis", "--engine", "spark", "--parquet", str(tmp_path / "nowhere")]) == 1
