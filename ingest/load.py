@@ -20,8 +20,10 @@ from ingest.mapping import CANONICAL, Kind, VendorMapping
 from ingest.readers import (
     IngestError,
     RawFile,
+    _drop_rejects,
     finish_csv,
     read_csv_materialized,
+    read_csv_numbered,
     read_raw,
     sha256_of,
 )
@@ -150,10 +152,20 @@ def _ingest_one(
     except duckdb.Error as exc:
         if raw.source_sql == "_raw":
             raise
-        raise IngestError(f"{path}: cannot be read as CSV: {exc}") from exc
+        raise IngestError(f"{path}: cannot be read as {raw.fmt}: {exc}") from exc
+    if not raw.numbered and _needs_line_numbers(con, kind):
+        # Something is rejected: stage again with line numbers (a serial scan; clean files
+        # never pay for it).
+        progress(f"{path.name}: numbering lines for the rejected rows")
+        _drop_rejects(con)
+        raw = read_csv_numbered(path, mapping)
+        spec = build_stage(kind, raw, mapping, config, vendor)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
+    if raw.rows < 0:  # staging read the file itself: count what it read
+        staged = int(con.execute("SELECT count(*) FROM _stage").fetchone()[0])  # type: ignore[index]
+        raw.rows = staged
     if raw.fmt == "csv" and raw.source_sql != "_raw":
-        staged = con.execute("SELECT count(*) FROM _stage").fetchone()[0]  # type: ignore[index]
-        checked = finish_csv(con, raw, int(staged))
+        checked = finish_csv(con, raw, raw.rows)
         if checked is None:  # rejected rows or multi-line records: the careful path
             progress(f"{path.name}: re-reading with exact line numbers")
             raw = read_csv_materialized(con, path, mapping)
@@ -251,6 +263,22 @@ def _ingest_one(
     return result
 
 
+def _needs_line_numbers(con: duckdb.DuckDBPyConnection, kind: Kind) -> bool:
+    """Whether an unnumbered scan rejected anything (a check, a duplicate key, or a row the
+    CSV reader could not parse)."""
+    keys = ", ".join(KEYS[kind])
+    bad = con.execute(
+        "SELECT (SELECT count(*) FROM _stage WHERE _reason IS NOT NULL) + "
+        "(SELECT count(*) FROM _rejects_errors)"
+    ).fetchone()[0]  # type: ignore[index]
+    if bad:
+        return True
+    dups = con.execute(
+        f"SELECT count(*) FROM (SELECT {keys} FROM _stage GROUP BY ALL HAVING count(*) > 1)"
+    ).fetchone()[0]  # type: ignore[index]
+    return bool(dups) or kind == "calibration"  # golden checks report lines too
+
+
 def _fill_raw_json(con: duckdb.DuckDBPyConnection, spec: StageSpec) -> None:
     """Raw content for rows rejected after staging (duplicates): read from the source again."""
     con.execute(
@@ -330,16 +358,19 @@ def _classify(
     con.execute(
         f"""
         CREATE TEMP TABLE _act AS
-        SELECT s._line, CASE WHEN {same} THEN 'unchanged' ELSE 'update' END AS _action
+        SELECT {", ".join(f"s.{k}" for k in keys)},
+               CASE WHEN {same} THEN 'unchanged' ELSE 'update' END AS _action
         FROM _stage s JOIN {table} t ON {join} WHERE s._reason IS NULL
         """
     )
+    # Valid rows are unique by key (duplicates were rejected), so the key identifies a row.
+    on = " AND ".join(f"a.{k} = s.{k}" for k in keys)
     con.execute(
-        """
+        f"""
         CREATE TEMP VIEW _cls AS
         SELECT s.*, CASE WHEN s._reason IS NOT NULL THEN 'reject'
                          ELSE coalesce(a._action, 'insert') END AS _action
-        FROM _stage s LEFT JOIN _act a ON a._line = s._line
+        FROM _stage s LEFT JOIN _act a ON {on} AND s._reason IS NULL
         """
     )
 

@@ -55,6 +55,7 @@ class RawFile:
     source_sql: str = "_raw"
     source_params: dict[str, object] = field(default_factory=dict)
     mapping: VendorMapping | None = None
+    numbered: bool = True  # False: `_line` is unknown (NULL) in this scan
 
     def line_sql(self, bind: Callable[[object], str]) -> str:
         """SQL for a row's source line in `_raw`."""
@@ -142,8 +143,14 @@ def _sniff_delimiter(path: Path, sample: str) -> str:
         return best if counts[best] else ","
 
 
-def _csv_scan(path: Path, mapping: VendorMapping) -> tuple[str, dict[str, object], list[str]]:
-    """The SELECT that reads a CSV file as text (with `_rec`), its parameters and header."""
+def _csv_scan(
+    path: Path, mapping: VendorMapping, numbered: bool = True
+) -> tuple[str, dict[str, object], list[str]]:
+    """The SELECT that reads a CSV file as text, its parameters and header.
+
+    With `numbered`, rows carry `_rec` (their ordinal). Numbering is a streaming window, which
+    makes DuckDB's whole pipeline single-threaded, so a first pass goes without it.
+    """
     encoding = mapping.encoding
     sample = _sample_text(path, encoding)
     delimiter = mapping.csv.delimiter or _sniff_delimiter(path, sample)
@@ -171,7 +178,7 @@ def _csv_scan(path: Path, mapping: VendorMapping) -> tuple[str, dict[str, object
     columns = {n: "VARCHAR" for n in names}
     args = ", ".join(f"{k} := $csv_{k}" for k in options)
     sql = (
-        "SELECT row_number() OVER () AS _rec, * "
+        f"SELECT {'row_number() OVER ()' if numbered else 'CAST(NULL AS BIGINT)'} AS _rec, * "
         f"FROM read_csv($csv_path, columns := $csv_columns, {args})"
     )
     params = {"csv_path": str(path), "csv_columns": columns}
@@ -184,9 +191,13 @@ def _drop_rejects(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE IF EXISTS _rejects_scans")
 
 
-def _read_csv_lazy(path: Path, mapping: VendorMapping) -> RawFile:
-    """Single-scan path: staging reads the file directly; `finish_csv` checks the scan."""
-    sql, params, header_row = _csv_scan(path, mapping)
+def _read_csv_lazy(path: Path, mapping: VendorMapping, numbered: bool = False) -> RawFile:
+    """Single-scan path: staging reads the file directly; `finish_csv` checks the scan.
+
+    Unnumbered (the default first pass), rows have no line numbers: fine for a file in which
+    nothing is rejected. Otherwise `read_csv_numbered` gives the same scan with numbers.
+    """
+    sql, params, header_row = _csv_scan(path, mapping, numbered)
     skip = mapping.csv.header_row - 1
     return RawFile(
         path=path,
@@ -198,7 +209,12 @@ def _read_csv_lazy(path: Path, mapping: VendorMapping) -> RawFile:
         source_sql=f"({sql})",
         source_params=params,
         mapping=mapping,
+        numbered=numbered,
     )
+
+
+def read_csv_numbered(path: Path, mapping: VendorMapping) -> RawFile:
+    return _read_csv_lazy(path, mapping, numbered=True)
 
 
 def finish_csv(con: duckdb.DuckDBPyConnection, raw: RawFile, staged_rows: int) -> RawFile | None:
@@ -382,16 +398,20 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> RawFile:
     names = [d[0] for d in desc]
     types = [str(d[1]) for d in desc]
     select = ", ".join(f"#{i + 1} AS c{i + 1}" for i in range(len(names)))
-    try:
-        con.execute(
-            f"CREATE TEMP TABLE _raw AS SELECT file_row_number + 1 AS _line, {select} "
-            "FROM read_parquet($p, file_row_number := true)",
-            {"p": str(path)},
-        )
-    except duckdb.Error as exc:
-        raise IngestError(f"{path}: cannot be read as Parquet: {_first_line(exc)}") from exc
-    rows = con.execute("SELECT count(*) FROM _raw").fetchone()[0]  # type: ignore[index]
-    return RawFile(path, "parquet", names, types, rows, line_unit="row")
+    # Staging reads the file directly (one scan); the row count is known after staging.
+    return RawFile(
+        path,
+        "parquet",
+        names,
+        types,
+        rows=-1,
+        line_unit="row",
+        source_sql=(
+            f"(SELECT file_row_number + 1 AS _line, {select} "
+            "FROM read_parquet($pq_path, file_row_number := true))"
+        ),
+        source_params={"pq_path": str(path)},
+    )
 
 
 # --- JSON Lines ------------------------------------------------------------------------------

@@ -58,7 +58,10 @@ def _text(expr: str) -> str:
 _HAS_ZONE = "':[0-9]{2}(\\.[0-9]+)?\\s*(Z|[+-][0-9]{2}(:?[0-9]{2})?|[A-Za-z][A-Za-z0-9_/+-]*)$'"
 
 
-def _timestamp(q: Query, raw: str, raw_type: str, mapping: VendorMapping, tz: str) -> str:
+def _timestamp(
+    q: Query, raw: str, raw_type: str, mapping: VendorMapping, tz: str, text: str
+) -> str:
+    """Timestamp from a raw column (`raw`, typed) or its trimmed text (`text`)."""
     if raw_type.startswith("TIMESTAMP WITH TIME ZONE"):
         return raw
     if raw_type.startswith("TIMESTAMP"):
@@ -68,7 +71,6 @@ def _timestamp(q: Query, raw: str, raw_type: str, mapping: VendorMapping, tz: st
     ):
         scale = 1000.0 if mapping.timestamp_format == "epoch_ms" else 1.0
         return f"try(to_timestamp({raw} / {scale}))"  # out of range -> NULL -> rejected
-    text = _text(raw)
     fmt = mapping.timestamp_format
     if fmt in ("epoch_s", "epoch_ms"):
         scale = 1000.0 if fmt == "epoch_ms" else 1.0
@@ -158,6 +160,7 @@ def build_stage(
     typed: dict[str, str] = {}
     texts: dict[str, str] = {}
     nulls: dict[str, str] = {}  # cheap "value absent" test per column
+    text_exprs: dict[str, str] = {}
     # (condition, message): the message is only built for rows whose condition holds.
     reasons: list[tuple[str, str]] = []
     raw_types = _types_for(columns, raw, source)
@@ -172,11 +175,14 @@ def build_stage(
             text = _text(ref)
             if name in constants:  # a constant fills gaps but never overrides the file
                 text = f"coalesce({text}, {q.bind(constants[name])})"
+        # Each column's text is computed once, in an inner projection, and referred to by name.
+        text_exprs[name] = text
+        text = f"t_{name}"
         texts[name] = text
         typed_source = ref is not None and raw_type != "VARCHAR" and name not in constants
         nulls[name] = f"{ref} IS NULL" if typed_source else f"{text} IS NULL"
         if typ == "TIMESTAMPTZ":
-            value = _timestamp(q, raw_expr, raw_type, mapping, tz)
+            value = _timestamp(q, raw_expr, raw_type, mapping, tz, text)
             if not (typed_source and value == raw_expr):  # a typed timestamp cannot be bad
                 reasons.append(
                     (
@@ -276,11 +282,12 @@ def build_stage(
         )
     # One pass: the inner query casts and checks; raw values are kept as JSON only for the
     # rows that are rejected.
+    texts_sql = ", ".join(f"{expr} AS t_{name}" for name, expr in text_exprs.items())
     sql = (
         f"SELECT _line, {', '.join(outer)}, _reason,\n"
         f"    CASE WHEN _reason IS NOT NULL THEN json_object({raw_pairs}) END AS _raw_json\n"
-        f"FROM (SELECT *, {raw.line_sql(q.bind)} AS _line, {select_cols},\n"
-        f"    nullif({reason}, '') AS _reason\nFROM {raw.source_sql})"
+        f"FROM (SELECT *, {select_cols},\n    nullif({reason}, '') AS _reason\n"
+        f"FROM (SELECT *, {raw.line_sql(q.bind)} AS _line, {texts_sql} FROM {raw.source_sql}))"
     )
     rq = Query()
     keys = rq.bind(raw.columns)
