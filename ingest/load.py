@@ -21,7 +21,6 @@ from ingest.readers import (
     IngestError,
     RawFile,
     _drop_rejects,
-    _line_count,
     finish_csv,
     read_csv_materialized,
     read_csv_numbered,
@@ -148,18 +147,6 @@ def _ingest_one(
     progress(f"{path.name}: validating" + (f" {raw.rows:,} rows" if raw.rows >= 0 else ""))
     spec = build_stage(kind, raw, mapping, config, vendor)
     result.ignored_columns = spec.ignored_columns
-    table = TABLES[kind]
-    keys = KEYS[kind]
-    canon = [c for c, _, _ in COLUMNS[kind]] + (["due_at_source"] if kind == "decisions" else [])
-    direct = _direct_load(con, kind, raw, spec, run_id, canon, path, mapping)
-    if direct is not None:
-        for step in ("after_stage", "after_update", "after_insert"):
-            fault(step)
-        result.inserted = result.rows_read = direct
-        progress(f"{path.name}: updating audit facts")
-        _refresh_audit_facts_for(con, config, kind, f"{table} WHERE run_id = {int(run_id)}")
-        fault("after_audit_facts")
-        return _record_run(con, result, path, digest, kind, vendor, mapping, config, started, t0)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
     except duckdb.Error as exc:
@@ -198,6 +185,9 @@ def _ingest_one(
     if missing_raw:
         _fill_raw_json(con, spec)
 
+    table = TABLES[kind]
+    keys = KEYS[kind]
+    canon = [c for c, _, _ in COLUMNS[kind]] + (["due_at_source"] if kind == "decisions" else [])
     progress(f"{path.name}: comparing with the database")
     _classify(con, table, keys, canon)
     counts = dict(con.execute("SELECT _action, count(*) FROM _cls GROUP BY ALL").fetchall())
@@ -224,26 +214,19 @@ def _ingest_one(
     )
     fault("after_insert")
     _record_rejects(con, run_id, path, raw)
-    progress(f"{path.name}: updating audit facts")
-    _refresh_audit_facts_for(con, config, kind, "_cls WHERE _action IN ('insert', 'update')")
+    if kind in ("decisions", "audits"):
+        progress(f"{path.name}: updating audit facts")
+        key = "decision_id" if kind == "decisions" else "audit_id"
+        # Only decisions that some audit refers to can change audit_facts.
+        audited = (
+            " AND decision_id IN (SELECT decision_id FROM qa_audits)" if kind == "decisions" else ""
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT {key} AS k FROM _cls "
+            f"WHERE _action IN ('insert', 'update'){audited}"
+        )
+        refresh_audit_facts(con, config, key)
     fault("after_audit_facts")
-    return _record_run(con, result, path, digest, kind, vendor, mapping, config, started, t0)
-
-
-def _record_run(
-    con: duckdb.DuckDBPyConnection,
-    result: FileResult,
-    path: Path,
-    digest: str,
-    kind: Kind,
-    vendor: str | None,
-    mapping: VendorMapping,
-    config: Config,
-    started: float,
-    t0: float,
-) -> FileResult:
-    """Check the reconciliation and record the run in ingest_runs."""
-    run_id = result.run_id
     result.reasons = [
         (str(r), int(n))
         for r, n in con.execute(
@@ -278,80 +261,6 @@ def _record_run(
         },
     )
     return result
-
-
-def _refresh_audit_facts_for(
-    con: duckdb.DuckDBPyConnection, config: Config, kind: Kind, changed_rows: str
-) -> None:
-    """Rebuild audit_facts for the keys of `changed_rows` (a FROM clause of this module's)."""
-    if kind not in ("decisions", "audits"):
-        return
-    key = "decision_id" if kind == "decisions" else "audit_id"
-    # Only decisions that some audit refers to can change audit_facts.
-    audited = (
-        " AND decision_id IN (SELECT decision_id FROM qa_audits)" if kind == "decisions" else ""
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _changed AS SELECT DISTINCT {key} AS k FROM {changed_rows}"
-        f"{audited}"
-    )
-    refresh_audit_facts(con, config, key)
-
-
-def _direct_load(
-    con: duckdb.DuckDBPyConnection,
-    kind: Kind,
-    raw: RawFile,
-    spec: StageSpec,
-    run_id: int,
-    canon: list[str],
-    path: Path,
-    mapping: VendorMapping,
-) -> int | None:
-    """First load of a table (a backfill): insert straight from the validating scan.
-
-    Staging every row in a temporary table before inserting it costs as much as the load
-    itself. Into an empty table there is nothing to compare with, so the scan's valid rows go
-    straight in; then the load is confirmed to have been clean — as many rows as the file
-    has, nothing rejected by the reader, no key twice. If it was not, this run's rows are
-    deleted again (same transaction) and the file takes the normal path, which reports every
-    rejected row with its line. Returns the rows inserted, or None.
-    """
-    if kind == "calibration" or raw.source_sql == "_raw":
-        return None
-    table, keys = TABLES[kind], KEYS[kind]
-    if con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]:  # type: ignore[index]
-        return None
-    try:
-        inserted = int(
-            con.execute(
-                f"INSERT INTO {table} ({', '.join(canon)}, run_id) "
-                f"SELECT {', '.join(canon)}, $run FROM ({spec.sql}) WHERE _reason IS NULL "
-                f"ORDER BY {TIME_ORDER[kind]}, {', '.join(keys)}",
-                {**spec.params, "run": run_id},
-            ).fetchone()[0]  # type: ignore[index]
-        )
-    except duckdb.Error as exc:
-        raise IngestError(f"{path}: cannot be read as {raw.fmt}: {exc}") from exc
-    if raw.fmt == "csv":
-        structural = con.execute("SELECT count(*) FROM _rejects_errors").fetchone()[0]  # type: ignore[index]
-        rows_in_file = _line_count(path) - mapping.csv.header_row
-        clean = structural == 0 and rows_in_file == inserted
-    else:
-        rows_in_file = con.execute(
-            "SELECT count(*) FROM read_parquet($p)", {"p": str(path)}
-        ).fetchone()[0]  # type: ignore[index]
-        clean = rows_in_file == inserted
-    if clean:
-        clean = not con.execute(
-            f"SELECT count(*) FROM (SELECT {', '.join(keys)} FROM {table} GROUP BY ALL "
-            "HAVING count(*) > 1)"
-        ).fetchone()[0]  # type: ignore[index]
-    if clean:
-        return inserted
-    con.execute(f"DELETE FROM {table} WHERE run_id = $run", {"run": run_id})
-    _drop_rejects(con)
-    return None
 
 
 def _needs_line_numbers(con: duckdb.DuckDBPyConnection, kind: Kind) -> bool:
