@@ -25,7 +25,7 @@ from statsmodels.stats.multitest import multipletests
 from kpi.compute import kpi_table
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery
-from kpi.sql import Params, bounds, filters, used
+from kpi.sql import Params, bounds, used, window_filters
 from kpi.stats import wilson_interval_arrays
 
 GAP_DIMENSIONS = ("vendor", "site", "workflow", "market", "policy")
@@ -134,14 +134,7 @@ def _segment_query(base: KpiQuery | None, segment: Mapping[str, Any]) -> KpiQuer
 
 def _audit_where(gw: Gateway, query: KpiQuery, params: Params) -> str:
     b = bounds(query, gw.config.reporting_timezone, pd.Timestamp.now(tz="UTC").to_pydatetime())
-    conds = ["NOT is_orphan", "decided_at IS NOT NULL"]
-    if b.start is not None:
-        conds.append(f"decided_at >= {params.bind(b.start, 't')}")
-    if b.end is not None:
-        end = params.bind(b.end, "t")
-        conds += [f"decided_at < {end}", f"enqueued_at < {end}"]
-    conds += filters("audits", query, gw.scope, params)
-    return " AND ".join(conds)
+    return " AND ".join(window_filters("audits", query, gw.scope, b, params))
 
 
 def error_types(

@@ -87,6 +87,26 @@ def _aggregate(m: Measure, columns: dict[str, str]) -> str:
     raise ValueError(m.agg)
 
 
+def window_filters(
+    source: str, query: KpiQuery, scope: Scope, b: Bounds, params: Params
+) -> list[str]:
+    """WHERE conditions of a decisions/audits query: decided in the window, filters, scope.
+
+    Audits belong to their decision's period; orphan audits (no decision yet) are excluded.
+    """
+    where = ["decided_at IS NOT NULL"]
+    if source == "audits":
+        where.append("NOT is_orphan")
+    if b.start is not None:
+        where.append(f"decided_at >= {params.bind(b.start, 't')}")
+    if b.end is not None:
+        end = params.bind(b.end, "t")
+        # enqueued_at <= decided_at, and the table is in enqueued_at order: this lets DuckDB
+        # skip row groups after the window.
+        where += [f"decided_at < {end}", f"enqueued_at < {end}"]
+    return where + filters(source, query, scope, params)
+
+
 @dataclass
 class Bounds:
     """Query period as UTC instants: [start, end) plus the backlog's as-of instant."""
@@ -121,17 +141,7 @@ def source_sql(
     columns = DECISION_COLUMNS if source == "decisions" else AUDIT_COLUMNS
     if source == "audits":
         params.values["actioning"] = actioning
-    where = ["decided_at IS NOT NULL"]
-    if source == "audits":
-        where.append("NOT is_orphan")
-    if b.start is not None:
-        where.append(f"decided_at >= {params.bind(b.start, 't')}")
-    if b.end is not None:
-        end = params.bind(b.end, "t")
-        # enqueued_at <= decided_at, and the table is in enqueued_at order: this lets DuckDB
-        # skip row groups after the window.
-        where += [f"decided_at < {end}", f"enqueued_at < {end}"]
-    where += filters(source, query, scope, params)
+    where = window_filters(source, query, scope, b, params)
     select = list(dims)
     select.append(f"{period_expr(query.period, 'decided_at', '$tz')} AS period_start")
     quantiles = [MEASURES[m] for m in measures if MEASURES[m].agg == "quantile"]
@@ -241,13 +251,7 @@ def kappa_sql(query: KpiQuery, scope: Scope, tz: str, b: Bounds) -> tuple[str, d
     """Per group: sum over labels k of (#decision = k) * (#qa_decision = k), for Cohen's pe."""
     params = Params()
     params.values["tz"] = tz
-    where = ["decided_at IS NOT NULL", "NOT is_orphan"]
-    if b.start is not None:
-        where.append(f"decided_at >= {params.bind(b.start, 't')}")
-    if b.end is not None:
-        end = params.bind(b.end, "t")
-        where += [f"decided_at < {end}", f"enqueued_at < {end}"]
-    where += filters("audits", query, scope, params)
+    where = window_filters("audits", query, scope, b, params)
     dims = [f"{_dim_expr('audits', d)} AS {d}" for d in query.by]
     keys = [*query.by, "period_start"]
     select = ", ".join([*dims, f"{period_expr(query.period, 'decided_at', '$tz')} AS period_start"])
