@@ -443,9 +443,8 @@ def print_reconciliation(results: Sequence[FileResult]) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sample_data.generate import generate, write_canonical
-
     from ingest import ingest_files, load_mapping
+    from sample_data.generate import generate, write_canonical
 
     config = load_config(args.config)
     db = args.db or default_db_path()
