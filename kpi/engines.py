@@ -21,6 +21,8 @@ gets wrong are rewritten on the syntax tree (`_rewrite_for_spark`), never by str
   and the integer then turns `/ 60.0` into DECIMAL arithmetic) -> `(unix_micros(ts) / 1e6)`,
   a DOUBLE as in DuckDB.
 - `timezone(tz, ts)`: kept as is, but Spark has no such function -> `from_utc_timestamp(ts, tz)`.
+- `epoch_us(ts)` (fixed-offset zones bucket periods from the epoch) -> `unix_micros(ts)`;
+  `make_timestamp(us)` becomes `timestamp_micros(us)` in sqlglot already.
 - `quantile_cont(x, [p, ...])`: sqlglot writes `percentile_cont(x, array(...))`, which Spark
   rejects (one argument) -> `percentile(x, array(p, ...))`.
 
@@ -137,6 +139,8 @@ def _rewrite_for_spark(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.TimeToUnix):  # DuckDB epoch(ts): seconds with microseconds
         micros = exp.Anonymous(this="unix_micros", expressions=[_spark(node.this)])
         return exp.Paren(this=exp.Div(this=micros, expression=exp.Literal.number("1e6")))
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "epoch_us":
+        return exp.Anonymous(this="unix_micros", expressions=[_spark(e) for e in node.expressions])
     if isinstance(node, exp.Anonymous) and str(node.this).lower() == "timezone":
         if len(node.expressions) != 2:
             raise ValueError("timezone() takes (zone, timestamp)")

@@ -29,6 +29,8 @@ _SCOPED_COLUMNS: dict[str, dict[str, str]] = {
     "calibration_ratings": {"vendor": "vendor", "workflow": "workflow"},
     "ingest_runs": {"vendor": "vendor"},
 }
+
+
 def _pseudonym(column: str) -> str:
     # Keyed with a secret held in a temp table, so pseudonyms cannot be reversed by hashing
     # guessed ids (the key never appears in query text).

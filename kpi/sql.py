@@ -8,6 +8,7 @@ dimension names); every value — dates, filter values, time zone, actioning lab
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,11 +48,37 @@ def local_midnight_utc(day: dt.date, tz: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
 
 
-def period_expr(period: str | None, column: str, tz_param: str) -> str:
-    """Start date (local, reporting time zone) of the period containing `column`."""
+@functools.cache
+def fixed_offset_us(tz: str) -> int | None:
+    """The zone's UTC offset in microseconds if it never changes (1990-2060), else None."""
+    zone = ZoneInfo(tz)
+    offsets = {
+        dt.datetime(year, month, 1, tzinfo=zone).utcoffset()
+        for year in range(1990, 2061)
+        for month in (1, 4, 7, 10)
+    }
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return None if offset is None else int(offset.total_seconds() * 1_000_000)
+
+
+def period_expr(period: str | None, column: str, params: Params) -> str:
+    """Start date (local, reporting time zone `params.values['tz']`) of the period of `column`.
+
+    For a zone with a fixed offset (UTC, the default) the local time is the epoch plus that
+    offset: about 7x cheaper per row than DuckDB's time-zone conversion, which dominated the
+    KPI table's cost. Zones with daylight saving time use the full conversion.
+    """
     if period is None:
         return "CAST(NULL AS DATE)"
-    return f"CAST(date_trunc('{period}', timezone({tz_param}, {column})) AS DATE)"
+    offset = fixed_offset_us(str(params.values["tz"]))
+    if offset is not None:
+        params.values["tz_offset_us"] = offset
+        local = f"make_timestamp(epoch_us({column}) + $tz_offset_us)"
+    else:
+        local = f"timezone($tz, {column})"
+    return f"CAST(date_trunc('{period}', {local}) AS DATE)"
 
 
 def _dim_expr(source: str, dim: str) -> str:
@@ -143,7 +170,7 @@ def source_sql(
         params.values["actioning"] = actioning
     where = window_filters(source, query, scope, b, params)
     select = list(dims)
-    select.append(f"{period_expr(query.period, 'decided_at', '$tz')} AS period_start")
+    select.append(f"{period_expr(query.period, 'decided_at', params)} AS period_start")
     quantiles = [MEASURES[m] for m in measures if MEASURES[m].agg == "quantile"]
     by_expr: dict[str, list[Measure]] = {}
     for m in quantiles:
@@ -206,7 +233,7 @@ def _backlog_sql(
 
     def period(column: str) -> str:
         ts = f"greatest({column}, {first})" if first else column
-        return period_expr(query.period, ts, "$tz")
+        return period_expr(query.period, ts, params)
 
     flags = [
         f"enqueued_at < {end} AS f_enq",
@@ -254,7 +281,9 @@ def kappa_sql(query: KpiQuery, scope: Scope, tz: str, b: Bounds) -> tuple[str, d
     where = window_filters("audits", query, scope, b, params)
     dims = [f"{_dim_expr('audits', d)} AS {d}" for d in query.by]
     keys = [*query.by, "period_start"]
-    select = ", ".join([*dims, f"{period_expr(query.period, 'decided_at', '$tz')} AS period_start"])
+    select = ", ".join(
+        [*dims, f"{period_expr(query.period, 'decided_at', params)} AS period_start"]
+    )
     on = " AND ".join(f"v.{k} IS NOT DISTINCT FROM q.{k}" for k in keys)
     sql = f"""
         WITH a AS (SELECT {select}, decision, qa_decision FROM audit_facts

@@ -193,7 +193,10 @@ def test_transpiled_sql_rewrites_what_sqlglot_gets_wrong() -> None:
     spark_sql = to_spark_sql(text)
     assert "UNIX_TIMESTAMP" not in spark_sql  # whole seconds: epoch() keeps microseconds
     assert "UNIX_MICROS(decided_at) / 1e6" in spark_sql
-    assert "FROM_UTC_TIMESTAMP(decided_at, :tz)" in spark_sql
+    # UTC has a fixed offset: periods come from the epoch (no per-row zone conversion).
+    assert "TIMESTAMP_MICROS(UNIX_MICROS(decided_at) + :tz_offset_us)" in spark_sql
+    berlin, _ = source_sql("decisions", measures, query, scope, "Europe/Berlin", [], b)
+    assert "FROM_UTC_TIMESTAMP(decided_at, :tz)" in to_spark_sql(berlin)  # DST: full conversion
     assert "PERCENTILE(" in spark_sql and "PERCENTILE_CONT" not in spark_sql
     assert "q_tat_p50[0] AS tat_p50" in spark_sql and "q_tat_p50[1] AS tat_p90" in spark_sql
     assert "$" not in spark_sql and all(f":{name}" in spark_sql for name in params)
