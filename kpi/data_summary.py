@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from bpo_kpi.db import connect, default_db_path
+from kpi.gateway import Gateway
 
 TABLES = ("decisions", "qa_audits", "calibration_ratings", "ingest_runs")
 
 
-def database_summary(path: str | None = None) -> dict[str, object] | None:
-    """Counts per canonical table, or None when the database does not exist yet."""
-    db = default_db_path() if path is None else path
+def database_summary(path: str | None = None, role: str = "admin") -> dict[str, object] | None:
+    """Counts per canonical table as `role` sees them, or None when there is no database yet."""
     try:
-        con = connect(db, read_only=True)
+        gw = Gateway(path, role=role)
     except FileNotFoundError:
         return None
-    try:
-        counts: dict[str, object] = {"path": str(db)}
+    with gw:
+        counts: dict[str, object] = {"path": str(gw.path)}
         for table in TABLES:
             # Table names come from the constant tuple above, never from input.
-            counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # type: ignore[index]
+            counts[table] = int(gw.scalar(f"SELECT count(*) FROM {table}"))
         return counts
-    finally:
-        con.close()
