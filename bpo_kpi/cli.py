@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -387,6 +387,18 @@ def _progress(quiet: bool):  # type: ignore[no-untyped-def]
     return report
 
 
+def _publish_replica(db: Path, report: Callable[[str], None]) -> None:
+    """Refresh the dashboard's read replica (if there is one) now that the ingest committed."""
+    from bpo_kpi import replica
+
+    if replica.version(db) is None:
+        return
+    if replica.refresh(db):
+        report(f"dashboard replica refreshed: {replica.replica_path(db)}")
+    else:
+        report("dashboard replica not refreshed (database busy); the dashboard refreshes it")
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from ingest import IngestError, ingest_files, load_mapping
 
@@ -411,6 +423,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     finally:
         con.close()
+    _publish_replica(args.db or default_db_path(), _progress(args.quiet))
     if args.fmt == "json":
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:

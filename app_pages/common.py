@@ -1,0 +1,293 @@
+"""Shared dashboard plumbing: data version and gateway, cached kpi/ calls, URL-bound filters, the
+drill path, and how KPI values are shown against targets.
+
+Pages import this module and kpi/; they never build SQL or import duckdb.
+
+- **Reading while ingest writes.** The app reads the database's read replica (`bpo_kpi.replica`),
+  never the database file itself, so an ingest is never blocked by the app and the app never
+  waits for an ingest. Every rerun checks the replica's version; when an ingest has committed
+  (and refreshed the replica), the next rerun opens the new file and every cached result keyed
+  by the old version stops being used.
+- **Caching.** `call(fn, ...)` runs a kpi/ function through `st.cache_data`, keyed by the
+  function, its arguments (filter values), the data version and the viewer's role.
+- **Viewer role.** `BPO_KPI_ROLE` (default `admin`) picks a role from the configuration; the
+  gateway enforces its scope in every query, so pages cannot show more than the role allows.
+- **URL.** Filters are widgets bound to query parameters (`bind="query-params"`), so a copied
+  link reproduces the view; the drill path is the `drill` query parameter (see `Drill`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from bpo_kpi import replica
+from bpo_kpi.config import Config, load_config
+from bpo_kpi.db import default_db_path
+from kpi.catalog import KPIS
+from kpi.data_summary import FILTER_DIMENSIONS, DataSummary, database_summary
+from kpi.gateway import Gateway
+from kpi.query import KpiQuery
+from kpi.targets import format_value, status, target_for
+
+ROLE_ENV = "BPO_KPI_ROLE"
+DEFAULT_WINDOW_DAYS = 28
+PERIODS = ("day", "week", "month")
+DIMENSION_LABELS = {"vendor": "Vendor", "site": "Site", "workflow": "Workflow", "market": "Market"}
+
+T = TypeVar("T")
+
+
+# --- data version, gateway, cached calls ------------------------------------------------------
+
+
+def db_path() -> Path:
+    return default_db_path()
+
+
+def viewer_role() -> str:
+    return os.environ.get(ROLE_ENV, "admin")
+
+
+@st.cache_resource(show_spinner=False)
+def _config(config_env: str | None) -> Config:
+    return load_config()
+
+
+def config() -> Config:
+    return _config(os.environ.get("BPO_KPI_CONFIG"))
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)
+def _gateway(db: str, version: tuple[int, int, int], role: str, config_env: str | None) -> Gateway:
+    # One read-only connection per (replica version, role); sessions share it (Gateway.frame
+    # serializes queries on its cursor; each query runs on all cores).
+    return Gateway(replica.replica_path(db), config=config(), role=role)
+
+
+_REGISTRY: dict[str, Callable[..., Any]] = {}
+
+
+@st.cache_data(show_spinner=False, max_entries=1024, ttl=dt.timedelta(minutes=15))
+def _cached_call(
+    name: str,
+    db: str,
+    version: tuple[int, int, int],
+    role: str,
+    config_env: str | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    gw = _gateway(db, version, role, config_env)
+    return _REGISTRY[name](gw, *args, **kwargs)
+
+
+def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """`fn(gateway, *args, **kwargs)`, cached by function, arguments, data version and role."""
+    ctx = context()
+    name = f"{fn.__code__.co_filename}:{fn.__qualname__}"
+    _REGISTRY[name] = fn
+    return _cached_call(  # type: ignore[no-any-return]
+        name, str(ctx.db), ctx.version, ctx.role, ctx.config_env, args, kwargs
+    )
+
+
+@dataclass
+class Context:
+    """What every page needs for one script run."""
+
+    db: Path
+    role: str
+    config_env: str | None
+    version: tuple[int, int, int]
+    summary: DataSummary
+    filters: Filters | None = None
+
+
+def start() -> Context | None:
+    """Open the current replica (refreshing it when the database changed); None if there is no
+    data yet. Called by app.py once per rerun."""
+    db = db_path()
+    version = replica.ensure(db)
+    if version is None:
+        st.session_state.pop("_ctx", None)
+        return None
+    ctx = Context(db, viewer_role(), os.environ.get("BPO_KPI_CONFIG"), version, DataSummary({}))
+    st.session_state["_ctx"] = ctx
+    ctx.summary = call(database_summary)
+    return ctx
+
+
+def context() -> Context:
+    ctx = st.session_state.get("_ctx")
+    if ctx is None:
+        raise RuntimeError("app_pages.common.start() has not run (open the app via app.py)")
+    return ctx  # type: ignore[no-any-return]
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The sidebar's filters: local days [start, end], trend period, dimension values."""
+
+    start: dt.date
+    end: dt.date
+    period: str
+    where: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def query(
+        self,
+        by: tuple[str, ...] = (),
+        period: str | None = None,
+        kpis: tuple[str, ...] | None = None,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        where: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> KpiQuery:
+        """A KPI query over these filters (dates and `where` can be overridden)."""
+        merged = {**self.where, **(where or {})}
+        return KpiQuery(
+            by=by,
+            period=period,  # type: ignore[arg-type]
+            start=start or self.start,
+            end=end or self.end,
+            where={k: v for k, v in merged.items() if v},  # type: ignore[misc]
+            kpis=kpis,
+        )
+
+    def single(self, dim: str) -> str | None:
+        """The one value a dimension is filtered to, if exactly one."""
+        values = self.where.get(dim, ())
+        return values[0] if len(values) == 1 else None
+
+    def describe(self) -> str:
+        parts = [f"{self.start:%d %b %Y} – {self.end:%d %b %Y}"]
+        parts += [f"{DIMENSION_LABELS[d]}: {', '.join(v)}" for d, v in self.where.items() if v]
+        return " · ".join(parts)
+
+
+def sidebar(summary: DataSummary) -> Filters:
+    """Render the shared filters (bound to the URL) and return their values."""
+    last = summary.last_day or dt.date.today()
+    first = summary.first_day or last
+    default_start = max(first, last - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1))
+    with st.sidebar:
+        st.header("Filters")
+        period = st.selectbox(
+            "Trend period", PERIODS, index=0, key="period", bind="query-params",
+            help="Grouping of trend charts (local days of the reporting time zone).",
+        )  # fmt: skip
+        c1, c2 = st.columns(2)
+        start = c1.date_input(
+            "From", value=default_start, min_value=first, max_value=last, key="from",
+            bind="query-params",
+        )  # fmt: skip
+        end = c2.date_input(
+            "To", value=last, min_value=first, max_value=last, key="to", bind="query-params"
+        )
+        if start > end:
+            st.warning("“From” is after “To”; showing the range the other way round.")
+            start, end = end, start
+        where: dict[str, tuple[str, ...]] = {}
+        for dim in FILTER_DIMENSIONS:
+            chosen = st.multiselect(
+                DIMENSION_LABELS[dim], summary.values.get(dim, ()), key=dim,
+                bind="query-params", placeholder="All",
+            )  # fmt: skip
+            if chosen:
+                where[dim] = tuple(chosen)
+        ctx = context()
+        st.caption(
+            f"Data {first:%d %b %Y} – {last:%d %b %Y} · role **{ctx.role}** · "
+            f"{summary.counts.get('decisions', 0):,} decisions"
+        )
+    filters = Filters(start, end, period, where)
+    context().filters = filters
+    return filters
+
+
+def filters() -> Filters:
+    f = context().filters
+    if f is None:
+        raise RuntimeError("the sidebar filters have not been rendered")
+    return f
+
+
+# --- drill path -------------------------------------------------------------------------------
+
+DRILL_PARAM = "drill"
+
+
+def drill_path() -> list[tuple[str, str]]:
+    """The drill path from the URL: repeated `drill=level:value` parameters, in order."""
+    steps = []
+    for raw in st.query_params.get_all(DRILL_PARAM):
+        level, sep, value = raw.partition(":")
+        if sep and level:
+            steps.append((level, value))
+    return steps
+
+
+def set_drill_path(steps: list[tuple[str, str]]) -> None:
+    if steps:
+        st.query_params[DRILL_PARAM] = [f"{level}:{value}" for level, value in steps]
+    elif DRILL_PARAM in st.query_params:
+        del st.query_params[DRILL_PARAM]
+
+
+def breadcrumb(steps: list[tuple[str, str]], root: str, labels: Mapping[str, str]) -> None:
+    """The drill path as buttons; clicking one steps back to that level."""
+    cols = st.columns(len(steps) + 1, gap="small")
+    if cols[0].button(root, key="crumb_root", type="tertiary", icon=":material/home:"):
+        set_drill_path([])
+        st.rerun()
+    for i, (level, value) in enumerate(steps):
+        label = f"› {labels.get(level, level)}: {value}"
+        last = i == len(steps) - 1
+        if cols[i + 1].button(label, key=f"crumb_{i}", type="tertiary", disabled=last):
+            set_drill_path(steps[: i + 1])
+            st.rerun()
+
+
+# --- KPI values against targets ---------------------------------------------------------------
+
+STATUS_TEXT = {
+    "met": ":green[✔ meets target]",
+    "missed": ":red[✘ misses target]",
+    "no target": "",
+    "no data": ":gray[no data]",
+}
+
+
+def target(kpi: str, workflow: str | None = None, vendor: str | None = None) -> float | None:
+    return target_for(config(), kpi, workflow, vendor)
+
+
+def status_text(kpi: str, value: float | None, tgt: float | None) -> str:
+    """Status in words and colour (never colour alone), with the target value."""
+    s = status(kpi, value, tgt)
+    text = STATUS_TEXT[s]
+    if tgt is not None and s in ("met", "missed"):
+        text += f" ({format_value(kpi, tgt)})"
+    return text
+
+
+def fmt(kpi: str, value: Any) -> str:
+    return format_value(kpi, None if value is None or pd.isna(value) else float(value))
+
+
+def label(kpi: str) -> str:
+    return KPIS[kpi].label
+
+
+def empty_state(message: str) -> None:
+    st.info(message, icon=":material/info:")

@@ -1,0 +1,54 @@
+"""KPI values against their configured targets, direction-aware, for tiles, tables and exports.
+
+A KPI's target key (catalog) names a field of the configuration's targets, resolved for the
+row's workflow and vendor (vendor > workflow > default). A value *meets* its target when it is
+on the right side of it for the KPI's direction (quality >= target; an error rate <= target).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from bpo_kpi.config import Config
+from kpi.catalog import KPIS
+
+Status = Literal["met", "missed", "no target", "no data"]
+
+
+def target_for(
+    config: Config, kpi: str, workflow: str | None = None, vendor: str | None = None
+) -> float | None:
+    """The target of `kpi` for (workflow, vendor), or None when the KPI has none."""
+    key = KPIS[kpi].target
+    if key is None:
+        return None
+    return float(getattr(config.targets.resolve(workflow, vendor), key))
+
+
+def status(kpi: str, value: float | None, target: float | None) -> Status:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "no data"
+    if target is None:
+        return "no target"
+    direction = KPIS[kpi].direction
+    if direction == "higher":
+        return "met" if value >= target else "missed"
+    if direction == "lower":
+        return "met" if value <= target else "missed"
+    return "no target"
+
+
+def format_value(kpi: str, value: float | None) -> str:
+    """A KPI value for people: shares as percentages, minutes as min/h, counts with separators."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    unit = KPIS[kpi].unit
+    if unit == "share":
+        return f"{value:.1%}"
+    if unit == "minutes":
+        return f"{value:,.0f} min" if value < 120 else f"{value / 60:,.1f} h"
+    if unit == "count":
+        return f"{int(value):,}"
+    return f"{value:.2f}"
