@@ -66,10 +66,11 @@ def config() -> Config:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _gateway(db: str, version: tuple[int, int, int], role: str, config_env: str | None) -> Gateway:
-    # One read-only connection per (replica version, role); sessions share it (Gateway.frame
-    # serializes queries on its cursor; each query runs on all cores).
-    return Gateway(replica.replica_path(db), config=config(), role=role)
+def _gateway(db: str, version: str, role: str, config_env: str | None) -> Gateway:
+    # One read-only connection per (replica file, role); sessions share it (Gateway.frame
+    # serializes queries on its cursor; each query runs on all cores). `version` is the
+    # current replica file: each refresh writes a new one.
+    return Gateway(version, config=config(), role=role)
 
 
 _REGISTRY: dict[str, Callable[..., Any]] = {}
@@ -79,7 +80,7 @@ _REGISTRY: dict[str, Callable[..., Any]] = {}
 def _cached_call(
     name: str,
     db: str,
-    version: tuple[int, int, int],
+    version: str,
     role: str,
     config_env: str | None,
     args: tuple[Any, ...],
@@ -106,7 +107,7 @@ class Context:
     db: Path
     role: str
     config_env: str | None
-    version: tuple[int, int, int]
+    version: str
     summary: DataSummary
     filters: Filters | None = None
 

@@ -3,18 +3,20 @@
 DuckDB lets one process write a database file or many processes read it, never both at once
 (see FIELD_NOTES). The dashboard must keep serving while `bpo-kpi ingest` writes, and an ingest
 must not wait for a dashboard that is open all day. So the dashboard never opens the database
-itself; it reads a *replica* next to it (`bpo_kpi.duckdb` -> `bpo_kpi.replica.duckdb`):
+itself; it reads a *replica* next to it (`bpo_kpi.duckdb` -> `bpo_kpi.replica.duckdb`, a link
+to the current copy `bpo_kpi.replica-<time>.duckdb`):
 
 - `refresh` takes a read lock on the database (a read-only connection: no writer can be
-  active while it is held), copies the file to a temporary name and swaps it in with
-  `os.replace`, which is atomic. Readers that have the old replica open keep reading the old
-  file (its inode lives until they close it); nothing they see is ever half-written.
+  active while it is held), copies the file to a new name and repoints the link with
+  `os.replace`, which is atomic. Readers that have an old copy open keep reading it (its inode
+  lives until they close it); nothing they see is ever half-written. The previous copy is
+  kept; older ones are deleted.
 - `bpo-kpi ingest` refreshes the replica right after its transaction commits (when a replica
   exists), so the dashboard shows new data once the ingest has committed.
 - The dashboard calls `ensure` on every rerun: when the database file is newer than the replica
   and no writer holds it, the replica is refreshed; when a writer holds it, the dashboard keeps
   serving the replica it has. `version` identifies the replica file so caches and connections
-  can be keyed by it.
+  can be keyed by it; readers open `current(db)`, the link's target.
 
 A copy costs one sequential read and write of the file (0.3 s for the 10M-decision benchmark
 database, 408 MB) and doubles the disk the database takes.
@@ -26,6 +28,7 @@ import contextlib
 import fcntl
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,17 +38,35 @@ from bpo_kpi.db import connect
 
 
 def replica_path(db: str | os.PathLike[str]) -> Path:
+    """The replica's name: a symbolic link to the current replica file."""
     db = Path(db)
     return db.with_name(f"{db.stem}.replica{db.suffix or '.duckdb'}")
 
 
-def version(db: str | os.PathLike[str]) -> tuple[int, int, int] | None:
-    """Identity of the current replica file (inode, mtime, size), or None if there is none."""
+def _files(db: Path) -> list[Path]:
+    link = replica_path(db)
+    return sorted(link.parent.glob(f"{link.stem}-*{link.suffix}"))
+
+
+def current(db: str | os.PathLike[str]) -> Path | None:
+    """The current replica file (the link's target), or None if there is none.
+
+    Each refresh writes a new file with its own name, because DuckDB caches open databases by
+    path within a process: a reader that opened the old file would otherwise be handed that
+    same (old) database when it opens the path again.
+    """
+    link = replica_path(db)
     try:
-        st = replica_path(db).stat()
-    except FileNotFoundError:
+        target = link.resolve(strict=True)
+    except (FileNotFoundError, RuntimeError):
         return None
-    return (st.st_ino, st.st_mtime_ns, st.st_size)
+    return target
+
+
+def version(db: str | os.PathLike[str]) -> str | None:
+    """Identity of the current replica (its file path), or None if there is none."""
+    target = current(db)
+    return None if target is None else str(target)
 
 
 def is_stale(db: str | os.PathLike[str]) -> bool:
@@ -58,10 +79,8 @@ def is_stale(db: str | os.PathLike[str]) -> bool:
     wal = db.with_name(db.name + ".wal")
     if wal.exists():
         db_mtime = max(db_mtime, wal.stat().st_mtime_ns)
-    try:
-        return replica_path(db).stat().st_mtime_ns < db_mtime
-    except FileNotFoundError:
-        return True
+    target = current(db)
+    return target is None or target.stat().st_mtime_ns < db_mtime
 
 
 @contextlib.contextmanager
@@ -98,8 +117,9 @@ def refresh(db: str | os.PathLike[str], wait: float = 30.0, block: bool = True) 
             con = connect(db, read_only=True, retries=wait)
         except duckdb.IOException:
             return False  # a writer holds the database; keep the replica we have
-        target = replica_path(db)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        link = replica_path(db)
+        target = link.with_name(f"{link.stem}-{time.time_ns()}{link.suffix}")
+        tmp = link.with_name(f".{target.name}.tmp")
         try:
             wal = db.with_name(db.name + ".wal")
             if wal.exists() and wal.stat().st_size > 0:
@@ -113,13 +133,21 @@ def refresh(db: str | os.PathLike[str], wait: float = 30.0, block: bool = True) 
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
+            new_link = link.with_name(f".{link.name}.{os.getpid()}.link")
+            new_link.unlink(missing_ok=True)
+            new_link.symlink_to(target.name)
+            os.replace(new_link, link)  # atomic: readers see the old or the new replica
         finally:
             con.close()
             tmp.unlink(missing_ok=True)
+        # Keep the previous file for readers that are just opening it; older ones go (a reader
+        # that still has one open keeps reading it until it closes).
+        for old in _files(db)[:-2]:
+            old.unlink(missing_ok=True)
     return True
 
 
-def ensure(db: str | os.PathLike[str]) -> tuple[int, int, int] | None:
+def ensure(db: str | os.PathLike[str]) -> str | None:
     """Refresh the replica if it is stale and nobody is writing; return its version."""
     if is_stale(db):
         refresh(db, wait=0.0, block=False)

@@ -7,7 +7,9 @@ import pytest
 from bpo_kpi.db import connect
 
 
-def test_no_database_explains_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path, run_page) -> None:
+def test_no_database_explains_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, run_page
+) -> None:
     monkeypatch.setenv("BPO_KPI_DB", str(tmp_path / "missing.duckdb"))
     at = run_page()
     assert not at.exception
@@ -16,7 +18,9 @@ def test_no_database_explains_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert not (tmp_path / "missing.duckdb").exists()  # the app never creates a database
 
 
-def test_empty_database_explains_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path, run_page) -> None:
+def test_empty_database_explains_what_to_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, run_page
+) -> None:
     db = tmp_path / "empty.duckdb"
     connect(db).close()
     monkeypatch.setenv("BPO_KPI_DB", str(db))
