@@ -187,12 +187,11 @@ def sidebar(summary: DataSummary) -> Filters:
             "Trend period", PERIODS, index=0, key="period", bind="query-params",
             help="Grouping of trend charts (local days of the reporting time zone).",
         )  # fmt: skip
-        c1, c2 = st.columns(2)
-        start = c1.date_input(
+        start = st.date_input(
             "From", value=default_start, min_value=first, max_value=last, key="from",
             bind="query-params",
         )  # fmt: skip
-        end = c2.date_input(
+        end = st.date_input(
             "To", value=last, min_value=first, max_value=last, key="to", bind="query-params"
         )
         if start > end:

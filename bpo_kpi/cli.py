@@ -507,6 +507,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             "false",
         ],
         env=env,
+        cwd=app.parent,  # so the project's .streamlit/config.toml applies
     )
 
 
