@@ -1,5 +1,357 @@
-"""Placeholder."""
+"""Calibration review: the weekly meeting with a vendor. Pick a week (or one of its sessions) and a
+vendor; see agreement with intervals and a plain-language reading, rater accuracy against the
+golden answer, the confusion matrix, contested items with every rater's label, and the trend.
 
+How the sidebar applies (calibration ratings carry no site or market, so those filters do not):
+- **From / To** choose which sessions are listed (by session date) and trended.
+- **Workflow** keeps those workflows' sessions.
+- **Vendor** limits the vendor picker to those vendors; "All vendors" then means the raters of
+  the filtered vendors. Golden (internal expert) answers always stay: they are the reference.
+
+The page's own pickers are bound to the URL (`calibration_week`, `calibration_session`,
+`calibration_vendor`, `calibration_all_items`), so a copied link reproduces the view. All
+statistics come from `kpi.calibration.review`, cached by `common.call`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.colors
+import plotly.graph_objects as go
 import streamlit as st
 
-st.title("calibration")
+from app_pages import common
+from kpi import calibration as cal
+
+ALL_SESSIONS = "All sessions of the week"
+ALL_VENDORS = "All vendors"
+STATISTICS = {
+    "fleiss_kappa": "Fleiss' κ",
+    "krippendorff_alpha": "Krippendorff's α",
+    "gwet_ac1": "Gwet's AC1",
+}
+COLORS = plotly.colors.qualitative.Plotly
+
+
+def pct(value: float) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.1%}"
+
+
+def num(value: float) -> str:
+    return "–" if value is None or pd.isna(value) else f"{value:.2f}"
+
+
+def reading_sentence(row: pd.Series, who: str) -> str:
+    """The headline row in words (Landis & Koch bands for the agreement statistics)."""
+    lines = [
+        f"**{who}** rated **{int(row['items'])} items** ({int(row['ratings']):,} ratings by "
+        f"{int(row['raters'])} raters) and matched the golden answer on **{pct(row['accuracy'])}** "
+        f"of the ratings (95% CI {pct(row['accuracy_low'])} – {pct(row['accuracy_high'])})."
+    ]
+    kappa, low, high = row["fleiss_kappa"], row["fleiss_kappa_low"], row["fleiss_kappa_high"]
+    band = cal.landis_koch(kappa)
+    text = (
+        f"Agreement among raters beyond chance is **{band}** (Fleiss' κ {num(kappa)}, 95% CI "
+        f"{num(low)} – {num(high)}"
+    )
+    lo_band, hi_band = cal.landis_koch(low), cal.landis_koch(high)
+    if not math.isnan(low) and lo_band != hi_band:
+        text += f"; plausibly anywhere from {lo_band} to {hi_band}"
+    lines.append(text + ").")
+    lines.append(
+        f"Krippendorff's α {num(row['krippendorff_alpha'])} "
+        f"({row['krippendorff_alpha_reading']}), Gwet's AC1 {num(row['gwet_ac1'])} "
+        f"({row['gwet_ac1_reading']}). Bands (Landis & Koch): below 0 poor, to 0.20 slight, "
+        "to 0.40 fair, to 0.60 moderate, to 0.80 substantial, above almost perfect."
+    )
+    return " ".join(lines)
+
+
+def summary_table(
+    frame: pd.DataFrame, with_session: bool, everyone: str
+) -> tuple[pd.DataFrame, dict]:
+    """Display columns of a calibration summary (values stay numbers; formats are config).
+
+    The summary's `all` row (every selected rater) is labelled `everyone`.
+    """
+    cols = ["session_id", "workflow"] if with_session else []
+    cols += ["vendor", "items", "raters", "ratings", "accuracy", "accuracy_low", "accuracy_high"]
+    for name in STATISTICS:
+        cols += [name, f"{name}_low", f"{name}_high", f"{name}_reading"]
+    out = frame[cols].copy()
+    out["vendor"] = out["vendor"].replace({"all": everyone})
+    config: dict = {
+        "session_id": "Session",
+        "workflow": "Workflow",
+        "vendor": "Vendor",
+        "items": "Items",
+        "raters": "Raters",
+        "ratings": "Ratings",
+        "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),
+        "accuracy_low": st.column_config.NumberColumn("Accuracy low", format="percent"),
+        "accuracy_high": st.column_config.NumberColumn("Accuracy high", format="percent"),
+    }
+    for name, label in STATISTICS.items():
+        config[name] = st.column_config.NumberColumn(label, format="%.3f")
+        config[f"{name}_low"] = st.column_config.NumberColumn(f"{label} low", format="%.3f")
+        config[f"{name}_high"] = st.column_config.NumberColumn(f"{label} high", format="%.3f")
+        config[f"{name}_reading"] = f"{label} reading"
+    return out, config
+
+
+# --- selection ---------------------------------------------------------------------------------
+
+st.title("Calibration review")
+f = common.filters()
+workflows = f.where.get("workflow", ())
+vendor_filter = f.where.get("vendor", ())
+choices = common.call(cal.session_choices, f.start, f.end, tuple(workflows), tuple(vendor_filter))
+st.caption(
+    f"Sessions held {f.start:%d %b %Y} – {f.end:%d %b %Y}"
+    + (f" · workflows: {', '.join(workflows)}" if workflows else "")
+    + (f" · vendors: {', '.join(vendor_filter)}" if vendor_filter else "")
+    + ". Site and market filters do not apply to calibration."
+)
+if choices.empty:
+    common.empty_state(
+        "No calibration session in this window for these filters. Widen the dates in the sidebar."
+    )
+    st.stop()
+
+weeks = list(dict.fromkeys(choices["week"]))  # newest first
+c1, c2, c3 = st.columns([1, 2, 1])
+week = c1.selectbox(
+    "Week",
+    weeks,
+    index=0,
+    key="calibration_week",
+    bind="query-params",
+    help="ISO week of the session date (Monday to Sunday).",
+)
+in_week = choices[choices["week"] == week].sort_values(["session_date", "session_id"])
+session = c2.selectbox(
+    "Session",
+    [ALL_SESSIONS, *in_week["session_id"]],
+    key="calibration_session",
+    bind="query-params",
+    help="One session, or every session of the week pooled.",
+)
+selected = in_week if session == ALL_SESSIONS else in_week[in_week["session_id"] == session]
+vendor_options = sorted({v for vs in selected["rater_vendors"] for v in vs})
+vendor = c3.selectbox(
+    "Vendor",
+    [ALL_VENDORS, *vendor_options],
+    key="calibration_vendor",
+    bind="query-params",
+    help="Whose raters to review; golden answers always stay as the reference.",
+)
+vendors = (vendor,) if vendor != ALL_VENDORS else tuple(vendor_filter)
+trend_sessions = choices[choices["workflow"].isin(set(selected["workflow"]))]["session_id"]
+
+with st.spinner("Computing agreement statistics (bootstrap intervals)…"):
+    review = common.call(cal.review, tuple(selected["session_id"]), vendors, tuple(trend_sessions))
+if review.empty:
+    common.empty_state("No ratings by these vendors' raters in this selection.")
+    st.stop()
+
+who = vendor if vendor != ALL_VENDORS else (", ".join(vendor_filter) or ALL_VENDORS)
+what = (
+    f"{len(selected)} sessions of week {week}" if session == ALL_SESSIONS else f"session {session}"
+)
+st.markdown(
+    f"Reviewing **{what}** ({', '.join(sorted(set(selected['workflow'])))}) · raters: **{who}**"
+)
+
+# --- headline ----------------------------------------------------------------------------------
+
+head = review.overall[review.overall["vendor"] == "all"].iloc[0]
+m = st.columns(4)
+m[0].metric(
+    "Accuracy vs golden",
+    pct(head["accuracy"]),
+    help=f"95% Wilson interval {pct(head['accuracy_low'])} – {pct(head['accuracy_high'])}",
+)
+for col, (name, label) in zip(m[1:], STATISTICS.items(), strict=True):
+    col.metric(
+        label,
+        num(head[name]),
+        help=f"95% bootstrap interval {num(head[f'{name}_low'])} – {num(head[f'{name}_high'])}; "
+        f"{head[f'{name}_reading']}",
+    )
+st.markdown(reading_sentence(head, who))
+
+st.subheader("Agreement by vendor")
+table, config = summary_table(review.overall, with_session=False, everyone=who)
+st.caption(
+    "Pooled over the selection (a week's items counted together, each keyed by its session); "
+    "95% intervals: Wilson for accuracy, item bootstrap for the agreement statistics."
+)
+st.dataframe(table, hide_index=True, column_config=config)
+if len(selected) > 1:
+    st.subheader("By session")
+    st.caption(f"Each session's own statistics ({who}); pick a session to compare its vendors.")
+    table, config = summary_table(review.by_session, with_session=True, everyone=who)
+    st.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
+
+# --- raters ------------------------------------------------------------------------------------
+
+st.subheader("Rater accuracy against the golden answer")
+raters = review.raters
+fig = go.Figure()
+for i, (name, part) in enumerate(raters.groupby("vendor", sort=True)):
+    fig.add_trace(
+        go.Bar(
+            x=part["rater_id"],
+            y=part["accuracy"],
+            name=name,
+            marker_color=COLORS[i % len(COLORS)],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": part["accuracy_high"] - part["accuracy"],
+                "arrayminus": part["accuracy"] - part["accuracy_low"],
+            },
+            hovertemplate="%{x}: %{y:.1%}<extra>" + str(name) + "</extra>",
+        )
+    )
+fig.update_xaxes(categoryorder="array", categoryarray=list(raters["rater_id"]))
+fig.add_hline(y=float(head["accuracy"]), line_dash="dot", annotation_text="selection accuracy")
+fig.update_layout(
+    yaxis_tickformat=".0%",
+    yaxis_title="Accuracy (95% CI)",
+    xaxis_title="Rater",
+    barmode="overlay",
+    height=360,
+    margin={"t": 20},
+)
+st.plotly_chart(fig, key="calibration_raters_chart")
+st.dataframe(
+    raters[
+        ["vendor", "rater_id", "judged", "correct", "accuracy", "accuracy_low", "accuracy_high"]
+    ],
+    hide_index=True,
+    column_config={
+        "vendor": "Vendor",
+        "rater_id": "Rater",
+        "judged": "Ratings with a golden answer",
+        "correct": "Correct",
+        "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),
+        "accuracy_low": st.column_config.NumberColumn("Low (95%)", format="percent"),
+        "accuracy_high": st.column_config.NumberColumn("High (95%)", format="percent"),
+    },
+)
+
+# --- confusion ---------------------------------------------------------------------------------
+
+st.subheader("Confusion matrix: golden answer × rater label")
+conf = review.confusion
+if conf.empty:
+    common.empty_state("No rating in this selection has a golden answer.")
+else:
+    heat = go.Figure(
+        go.Heatmap(
+            z=conf.to_numpy(),
+            x=list(conf.columns),
+            y=list(conf.index),
+            colorscale="Blues",
+            text=conf.to_numpy(),
+            texttemplate="%{text}",
+            hovertemplate="golden %{y}, rated %{x}: %{z}<extra></extra>",
+        )
+    )
+    heat.update_layout(
+        xaxis_title="Rater label",
+        yaxis_title="Golden label",
+        height=360,
+        yaxis_autorange="reversed",
+        margin={"t": 20},
+    )
+    st.plotly_chart(heat, key="calibration_confusion_chart")
+    st.dataframe(conf.rename_axis(index="Golden \\ rated", columns=None))
+
+# --- contested items ---------------------------------------------------------------------------
+
+st.subheader("Contested items")
+items = review.items
+n_contested = int(items["contested"].sum())
+st.markdown(
+    f"**{n_contested} of {len(items)} items contested**: the raters' majority label differs "
+    f"from the golden answer, or fewer than {review.threshold:.0%} of the raters chose it. "
+    "Contested items come first, least agreement first: candidates for policy clarification."
+)
+show_all = st.toggle("Show every item", key="calibration_all_items", bind="query-params")
+shown = items if show_all else items[items["contested"]]
+st.dataframe(
+    shown[
+        [
+            "session_id",
+            "item_id",
+            "golden_label",
+            "golden_policy",
+            "majority_label",
+            "agreement_share",
+            "raters",
+            "contested",
+            "labels",
+        ]
+    ],
+    hide_index=True,
+    column_config={
+        "session_id": "Session",
+        "item_id": "Item",
+        "golden_label": "Golden label",
+        "golden_policy": "Golden policy",
+        "majority_label": "Majority label",
+        "agreement_share": st.column_config.NumberColumn("Majority share", format="percent"),
+        "raters": "Raters",
+        "contested": "Contested",
+        "labels": st.column_config.TextColumn("Every rater's label", width="large"),
+    },
+)
+
+# --- trend -------------------------------------------------------------------------------------
+
+st.subheader("Trend across sessions")
+trend = review.trend
+st.caption(
+    f"Every session of {', '.join(sorted(set(selected['workflow'])))} from {f.start:%d %b} to "
+    f"{f.end:%d %b %Y}, raters: {who}. Error bars: 95% bootstrap intervals of Fleiss' κ."
+)
+tfig = go.Figure()
+for workflow, part in trend.groupby("workflow", sort=True):
+    tfig.add_trace(
+        go.Scatter(
+            x=part["session_date"],
+            y=part["fleiss_kappa"],
+            mode="lines+markers",
+            name=workflow,
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": part["fleiss_kappa_high"] - part["fleiss_kappa"],
+                "arrayminus": part["fleiss_kappa"] - part["fleiss_kappa_low"],
+            },
+            customdata=part[["session_id", "accuracy"]],
+            hovertemplate="%{customdata[0]}<br>κ %{y:.2f}, accuracy %{customdata[1]:.1%}"
+            "<extra></extra>",
+        )
+    )
+for upper, band in cal.LANDIS_KOCH:
+    tfig.add_hline(
+        y=upper,
+        line_dash="dot",
+        line_color="gray",
+        opacity=0.4,
+        annotation_text=band,
+        annotation_position="bottom right",
+    )
+tfig.update_layout(
+    yaxis_title="Fleiss' κ", xaxis_title="Session date", height=380, margin={"t": 20}
+)
+st.plotly_chart(tfig, key="calibration_trend_chart")
+table, config = summary_table(trend, with_session=True, everyone=who)
+table.insert(0, "session_date", trend["session_date"])
+config["session_date"] = st.column_config.DateColumn("Date")
+st.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)

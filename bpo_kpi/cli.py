@@ -135,6 +135,54 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(cal)
     cal.set_defaults(func=cmd_calibration)
 
+    al = sub.add_parser(
+        "alerts",
+        help="the daily monitor's alert list (the dashboard's Overview)",
+        description="Alerts for one day within the filters, most severe first: data not "
+        "fresh, error rates out of control (daily p-chart per vendor over the window), SLA "
+        "breaches on the day and backlog past due at its end (per vendor x workflow), QA "
+        "coverage below target over the window's fully audited days. Definitions: kpi/monitor.py. "
+        "With the dashboard's From/To days and filters, the same alerts as its Overview page.",
+    )
+    al.add_argument(
+        "--day",
+        "--to",
+        dest="day",
+        type=_date,
+        help="the monitored day, the window's last day (default: the newest day with data)",
+    )
+    al.add_argument(
+        "--from",
+        dest="start",
+        type=_date,
+        help="the window's first day (default: 27 days before --day, not before the data)",
+    )
+    al.add_argument(
+        "--where",
+        action="append",
+        default=[],
+        metavar="DIM=VALUE[,VALUE]",
+        help="keep only these values of a dimension (repeatable)",
+    )
+    al.add_argument("--vendor", action="append", default=[], help="same as --where vendor=...")
+    al.add_argument("--workflow", action="append", default=[], help="same as --where workflow=...")
+    al.add_argument("--role", default="admin", help="viewer role from the configuration")
+    al.add_argument(
+        "--as-of",
+        type=_datetime,
+        help="instant of the freshness check, the audit lag and an unfinished day's backlog "
+        "(default: now)",
+    )
+    al.add_argument(
+        "--qa-lag-days",
+        type=int,
+        default=3,
+        help="days after which a day's QA audits count as complete (default: 3)",
+    )
+    al.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_common(al)
+    al.set_defaults(func=cmd_alerts)
+
     rj = sub.add_parser(
         "rejects",
         help="rejected rows of ingest runs, with line and reason",
@@ -331,6 +379,55 @@ def cmd_gaps(args: argparse.Namespace) -> int:
                 include_explained=args.all,
             )
     _emit(frame, args.fmt)
+    return EXIT_OK
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from kpi import monitor
+    from kpi.data_summary import database_summary
+    from kpi.gateway import Gateway
+
+    where = list(args.where)
+    where += [f"vendor={v}" for v in args.vendor]
+    where += [f"workflow={w}" for w in args.workflow]
+    merged: dict[str, list[str]] = {}
+    for item in where:
+        dim, sep, values = item.partition("=")
+        if not sep or not values:
+            raise ValueError(f"--where {item!r}: use DIM=VALUE or DIM=VALUE1,VALUE2")
+        merged.setdefault(dim.strip(), []).extend(v.strip() for v in values.split(","))
+    with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
+        day, start = args.day, args.start
+        if day is None or start is None:
+            summary = database_summary(gw)
+            if summary.last_day is None or summary.first_day is None:
+                raise ValueError("no decisions in the database (or none your role may see)")
+            day = day or summary.last_day
+            default_start = day - dt.timedelta(days=monitor.DEFAULT_WINDOW_DAYS - 1)
+            start = start or max(summary.first_day, default_start)
+        if start > day:
+            raise ValueError(f"--from {start} is after --day {day}")
+        ns = argparse.Namespace(
+            by="", period=None, start=start, end=day,
+            where=[f"{d}={','.join(v)}" for d, v in merged.items()],
+        )  # fmt: skip
+        base = _query_from_args(ns, None)
+        frame = monitor.alerts(gw, base, day, as_of=args.as_of, qa_lag_days=args.qa_lag_days)
+    if args.fmt != "table":
+        _emit(frame, args.fmt)
+        return EXIT_OK
+    print(f"alerts for {day:%a %d %b %Y} (window {start} – {day})")
+    if frame.empty:
+        print("(no alerts)")
+        return EXIT_OK
+    counts = monitor.alert_counts(frame)
+    print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    table = monitor.readable_alerts(frame)
+    widths = {c: max(len(c), *(len(str(v)) for v in table[c])) for c in table.columns}
+    print("  ".join(c.ljust(widths[c]) for c in table.columns).rstrip())
+    for row in table.itertuples(index=False):
+        cells = (str(v).ljust(widths[c]) for c, v in zip(table.columns, row, strict=True))
+        print("  ".join(cells).rstrip())
     return EXIT_OK
 
 

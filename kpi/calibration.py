@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -214,3 +215,185 @@ def confusion(frame: pd.DataFrame) -> pd.DataFrame:
     gold = golden.reindex(key).to_numpy()
     data = pd.DataFrame({"golden": gold, "label": raters["label"].to_numpy()}).dropna()
     return pd.crosstab(data["golden"], data["label"])
+
+
+# --- the calibration review: one selection of sessions, as the dashboard shows it -------------
+
+REVIEW_N_BOOT = 500
+POOLED = "selection"  # session_id of the statistics pooled over a selection of several sessions
+
+
+def iso_week(day: dt.date) -> str:
+    """ISO week of a day, e.g. ``2026-W47`` (weeks start on Monday).
+
+    >>> iso_week(dt.date(2026, 11, 19)), iso_week(dt.date(2027, 1, 1))
+    ('2026-W47', '2026-W53')
+    """
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def session_choices(
+    gw: Gateway,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    workflows: Sequence[str] = (),
+    vendors: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Sessions a review can pick from, newest first.
+
+    One row per session held between `start` and `end` (session_date, inclusive) in one of
+    `workflows`: its date, ISO `week`, workflow, items, non-golden `raters` and the vendors
+    those raters belong to (`rater_vendors`, a sorted tuple). With `vendors`, only those
+    vendors' raters count and a session none of them rated is left out. Empty `workflows` /
+    `vendors` mean no restriction.
+    """
+    params = Params()
+    conds = ["true"]
+    if start:
+        conds.append(f"session_date >= {params.bind(start)}")
+    if end:
+        conds.append(f"session_date <= {params.bind(end)}")
+    if workflows:
+        conds.append(f"workflow IN (SELECT unnest({params.bind(list(workflows))}))")
+    if vendors:
+        chosen = params.bind(list(vendors))
+        conds.append(f"(coalesce(is_golden, false) OR vendor IN (SELECT unnest({chosen})))")
+    rater = "NOT coalesce(is_golden, false)"
+    sql = (
+        "SELECT session_id, session_date, workflow, count(DISTINCT item_id) AS items, "
+        f"count(DISTINCT rater_id) FILTER (WHERE {rater}) AS raters, "
+        f"list(DISTINCT vendor ORDER BY vendor) FILTER (WHERE {rater}) AS rater_vendors "
+        f"FROM calibration_ratings WHERE {' AND '.join(conds)} GROUP BY ALL "
+        f"HAVING count(*) FILTER (WHERE {rater}) > 0 ORDER BY session_date DESC, session_id"
+    )
+    out = gw.frame(sql, used(sql, params.values))
+    out["session_date"] = pd.to_datetime(out["session_date"]).dt.date
+    out.insert(2, "week", [iso_week(d) for d in out["session_date"]])
+    out["raters"] = out["raters"].astype("int64")
+    out["rater_vendors"] = [tuple(v) if v is not None else () for v in out["rater_vendors"]]
+    return out
+
+
+@dataclass(frozen=True)
+class Review:
+    """What a calibration review shows for one selection of sessions and vendors.
+
+    - `overall`: the statistics of `summary` pooled over the selection (one session: that
+      session's rows), a row `all` for every selected rater and, when raters of more than one
+      vendor took part, a row per vendor. Pooling keys each item by its session, so a week's
+      kappa is the agreement over all of that week's items.
+    - `by_session`: `summary` per session (per vendor too when only one session is selected).
+    - `raters`, `confusion`, `items`: `rater_accuracy`, `confusion` and `items` of the
+      selection (contested items first).
+    - `trend`: the `all` rows of `summary` for every trend session (selection included).
+
+    Summaries carry a Landis-Koch reading (`<statistic>_reading`) for each agreement statistic.
+    """
+
+    sessions: tuple[str, ...]
+    vendors: tuple[str, ...]
+    threshold: float
+    overall: pd.DataFrame
+    by_session: pd.DataFrame
+    raters: pd.DataFrame
+    confusion: pd.DataFrame
+    items: pd.DataFrame
+    trend: pd.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        return self.by_session.empty
+
+
+def keep_vendors(frame: pd.DataFrame, vendors: Sequence[str]) -> pd.DataFrame:
+    """Ratings of `vendors`' raters plus every golden answer (all raters when empty)."""
+    if not vendors:
+        return frame
+    return frame[frame["is_golden"] | frame["vendor"].isin(list(vendors))].reset_index(drop=True)
+
+
+def _with_readings(summary_frame: pd.DataFrame) -> pd.DataFrame:
+    out = summary_frame.copy()
+    for name in STATISTICS:
+        if name in out:
+            out[f"{name}_reading"] = [landis_koch(float(v)) for v in out[name]]
+        else:
+            out[f"{name}_reading"] = pd.Series(dtype=object)
+    return out
+
+
+def _pooled(frame: pd.DataFrame) -> pd.DataFrame:
+    """The selection's ratings as one session: items keyed by their session."""
+    workflows = ", ".join(sorted(frame["workflow"].unique()))
+    return frame.assign(
+        item_id=frame["session_id"].astype(str) + "/" + frame["item_id"].astype(str),
+        session_id=POOLED,
+        session_date=frame["session_date"].min(),
+        workflow=workflows,
+    )
+
+
+def review(
+    gw: Gateway,
+    sessions: Sequence[str],
+    vendors: Sequence[str] = (),
+    trend_sessions: Sequence[str] = (),
+    n_boot: int = REVIEW_N_BOOT,
+    seed: int = 0,
+) -> Review:
+    """The calibration review of `sessions` for the raters of `vendors` (empty: every vendor).
+
+    Golden answers always stay (they are the reference). Agreement statistics carry item-
+    bootstrap 95% intervals of `n_boot` replicates; each session's interval depends only on
+    that session (and `seed`), so a session's trend point equals its row in `by_session`.
+    Contested items use the configured `contested_agreement` threshold.
+    """
+    sessions = tuple(dict.fromkeys(sessions))
+    vendors = tuple(vendors)
+    threshold = gw.config.contested_agreement
+    frame = keep_vendors(ratings(gw, session_ids=sessions), vendors) if sessions else None
+    if frame is None or not (~frame["is_golden"]).any():
+        nothing = _with_readings(pd.DataFrame())
+        return Review(
+            sessions=sessions,
+            vendors=vendors,
+            threshold=threshold,
+            overall=nothing,
+            by_session=nothing,
+            raters=pd.DataFrame(),
+            confusion=pd.DataFrame(),
+            items=pd.DataFrame(),
+            trend=nothing,
+        )
+    raters = frame[~frame["is_golden"]]
+    by_vendor = raters["vendor"].nunique() > 1
+    if frame["session_id"].nunique() > 1:
+        # Per-vendor rows for the pooled selection only: per session and vendor would multiply
+        # the bootstrap work (pick one session to see its vendors).
+        overall = _with_readings(
+            summary(_pooled(frame), by_vendor=by_vendor, n_boot=n_boot, seed=seed)
+        )
+        by_session = _with_readings(summary(frame, by_vendor=False, n_boot=n_boot, seed=seed))
+    else:
+        by_session = _with_readings(summary(frame, by_vendor=by_vendor, n_boot=n_boot, seed=seed))
+        overall = by_session
+    others = [s for s in dict.fromkeys(trend_sessions) if s not in set(sessions)]
+    trend = by_session[by_session["vendor"] == "all"]
+    if others:
+        extra = keep_vendors(ratings(gw, session_ids=others), vendors)
+        if (~extra["is_golden"]).any():
+            more = _with_readings(summary(extra, by_vendor=False, n_boot=n_boot, seed=seed))
+            trend = pd.concat([trend, more], ignore_index=True)
+    trend = trend.sort_values(["session_date", "session_id"]).reset_index(drop=True)
+    return Review(
+        sessions=sessions,
+        vendors=vendors,
+        threshold=threshold,
+        overall=overall,
+        by_session=by_session,
+        raters=rater_accuracy(frame),
+        confusion=confusion(frame),
+        items=items(frame, threshold),
+        trend=trend,
+    )

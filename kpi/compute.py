@@ -14,17 +14,33 @@ import pandas as pd
 from kpi.catalog import KPIS, MEASURES, measures_for, output_columns
 from kpi.engines import Engine
 from kpi.query import KpiQuery
-from kpi.sql import bounds, kappa_sql, source_sql
+from kpi.sql import TIME_KEYS, bounds, kappa_sql, source_sql
 from kpi.stats import wilson_interval_arrays
 
 COUNT_AGGS = ("count", "sum", "count_distinct")
 
 
-def kpi_table(gw: Engine, query: KpiQuery, as_of: dt.datetime | None = None) -> pd.DataFrame:
+def kpi_table(
+    gw: Engine,
+    query: KpiQuery,
+    as_of: dt.datetime | None = None,
+    *,
+    time_keys: tuple[str, ...] = (),
+    counts: bool = False,
+) -> pd.DataFrame:
     """One row per group (dimensions x period) with every requested KPI.
 
     Ratios with a zero denominator are NaN, never 0. `as_of` (default: now) is the instant
     at which the backlog of the current period is measured.
+
+    `time_keys` (`kpi.sql.TIME_KEYS`) also groups by the local time of week at which the item
+    entered the queue: `weekday` (ISO, 1 = Monday .. 7 = Sunday) and `hour` (0-23) of
+    enqueued_at in the reporting time zone, placed after the dimensions. Decisions still belong
+    to the window by decided_at. The backlog (a state at a period's end) has no such cut.
+
+    `counts=True` also returns the count measures behind the requested KPIs that are not KPIs
+    themselves (e.g. `errors` and `audits` for quality_score, `sla_met` and `sla_known` for
+    sla_attainment), after the KPI columns: `kpi.monitor` tests changes on these counts.
     """
     cfg = gw.config
     tz = cfg.reporting_timezone
@@ -32,21 +48,30 @@ def kpi_table(gw: Engine, query: KpiQuery, as_of: dt.datetime | None = None) -> 
     b = bounds(query, tz, as_of)
     kpis = query.kpi_list()
     needed = measures_for(kpis)
-    keys = [*query.by, "period_start"]
+    time_keys = tuple(time_keys)
+    unknown = [k for k in time_keys if k not in TIME_KEYS]
+    if unknown or len(set(time_keys)) != len(time_keys):
+        raise ValueError(f"time_keys: use distinct values of {', '.join(TIME_KEYS)}")
+    keys = [*query.by, *time_keys, "period_start"]
     by_source: dict[str, list[str]] = {}
     for name in needed:
         by_source.setdefault(MEASURES[name].source, []).append(name)
+    if time_keys and "backlog" in by_source:
+        backlog = [k for k in kpis if KPIS[k].measure in by_source["backlog"]]
+        raise ValueError(f"{', '.join(backlog)} cannot be cut by time keys (a state, not events)")
 
     frames = []
     for source, measures in by_source.items():
-        sql, params = source_sql(source, measures, query, gw.scope, tz, cfg.actioning_labels, b)
+        sql, params = source_sql(
+            source, measures, query, gw.scope, tz, cfg.actioning_labels, b, time_keys
+        )
         frame = gw.frame(sql, params)
         if source == "backlog":
             last = query.end or as_of.astimezone(ZoneInfo(tz)).date()
             frame = _running_backlog(frame, query, last)
         frames.append(frame)
     if "cohen_kappa" in kpis:
-        sql, params = kappa_sql(query, gw.scope, tz, b)
+        sql, params = kappa_sql(query, gw.scope, tz, b, time_keys)
         frames.append(gw.frame(sql, params))
 
     out = _merge(frames, keys)
@@ -56,10 +81,12 @@ def kpi_table(gw: Engine, query: KpiQuery, as_of: dt.datetime | None = None) -> 
     _derive(out, kpis)
     if query.period is None:
         out = out.drop(columns=["period_start"])
-        keys = list(query.by)
+        keys = [*query.by, *time_keys]
     else:
         out["period_start"] = pd.to_datetime(out["period_start"]).dt.date
     cols = [*keys, *output_columns(kpis)]
+    if counts:
+        cols += [m for m in needed if m not in cols and MEASURES[m].agg in COUNT_AGGS]
     out = out[cols]
     return out.sort_values(keys, na_position="last").reset_index(drop=True) if keys else out
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
+from scipy.stats import binomtest, fisher_exact
 from statsmodels.stats.multitest import multipletests
 
 from kpi.compute import kpi_table
@@ -176,7 +176,43 @@ def reviewer_outliers(
         "count(*) FILTER (WHERE is_error) AS errors "
         f"FROM audit_facts WHERE {where} GROUP BY ALL"
     )
-    out = gw.frame(sql, used(sql, params.values))
+    return _flag_outliers(gw.frame(sql, used(sql, params.values)), min_audits, fdr)
+
+
+def reviewer_error_type_outliers(
+    gw: Gateway,
+    segment: Mapping[str, Any],
+    error_type: str,
+    base: KpiQuery | None = None,
+    min_audits: int = 10,
+    fdr: float = 0.05,
+) -> pd.DataFrame:
+    """Reviewers in a segment with their rate of one error type against their peers'.
+
+    The columns of `reviewer_outliers`, with `errors` counting only errors of `error_type`
+    (error rate = errors of that type / audits). A reviewer stands out when a one-sided
+    Fisher exact test of their errors / non-errors against the rest of the segment's is
+    significant after Benjamini-Hochberg correction (false discovery rate `fdr`). One error
+    type is often rare, so the peers' rate is often 0 or close to it; Fisher's test carries the
+    uncertainty of that rate, where a binomial test against it would call a single error
+    significant. Reviewers with fewer than `min_audits` audits are listed but never flagged.
+    """
+    params = Params()
+    where = _audit_where(gw, _segment_query(base, segment), params)
+    sql = (
+        "SELECT reviewer_id, vendor, site, count(*) AS audits, "
+        f"count(*) FILTER (WHERE is_error AND error_type = {params.bind(error_type)}) AS errors "
+        f"FROM audit_facts WHERE {where} GROUP BY ALL"
+    )
+    return _flag_outliers(gw.frame(sql, used(sql, params.values)), min_audits, fdr, "fisher")
+
+
+def _flag_outliers(
+    out: pd.DataFrame, min_audits: int, fdr: float, test: str = "binomial"
+) -> pd.DataFrame:
+    """Add error rates, peer rates, the one-sided test (`binomial` against the peers' rate, or
+    `fisher` against the peers' counts) and the outlier flag to per-reviewer `audits` /
+    `errors` counts (see `reviewer_outliers`)."""
     if out.empty:
         return out.assign(
             error_rate=[], error_rate_low=[], error_rate_high=[], peer_error_rate=[],
@@ -191,10 +227,15 @@ def reviewer_outliers(
     enough = (out["audits"] >= min_audits) & out["peer_error_rate"].notna()
     p = np.ones(len(out))
     for i in np.flatnonzero(enough.to_numpy()):
+        errors, audits = int(out["errors"].iat[i]), int(out["audits"].iat[i])
+        if test == "fisher":
+            peer_e, peer_n = int(total_e) - errors, int(peer_a.iat[i])
+            table = [[errors, audits - errors], [peer_e, peer_n - peer_e]]
+            p[i] = fisher_exact(table, alternative="greater").pvalue
+            continue
         peer = float(out["peer_error_rate"].iat[i])
         peer = min(max(peer, 1e-9), 1 - 1e-9)
-        p[i] = binomtest(int(out["errors"].iat[i]), int(out["audits"].iat[i]), peer,
-                         alternative="greater").pvalue  # fmt: skip
+        p[i] = binomtest(errors, audits, peer, alternative="greater").pvalue
     out["p_value"] = np.where(enough, p, np.nan)
     q = np.full(len(out), np.nan)
     if enough.any():
@@ -202,7 +243,9 @@ def reviewer_outliers(
     out["q_value"] = q
     out["outlier"] = enough & (out["q_value"] < fdr)
     out["sample"] = np.where(enough, "ok", "too few audits")
-    return out.sort_values(["outlier", "errors"], ascending=[False, False]).reset_index(drop=True)
+    # Ties broken by audits and id: the aggregate's row order varies from run to run.
+    order = ["outlier", "errors", "audits", "reviewer_id"]
+    return out.sort_values(order, ascending=[False, False, False, True]).reset_index(drop=True)
 
 
 AUDIT_ROW_COLUMNS = (

@@ -1,13 +1,22 @@
-"""Data health: ingest runs, rejected rows, orphan audits and data freshness per vendor."""
+"""Data health: ingest runs, rejected rows, orphan audits, data freshness per vendor and whether
+QA audits enough of each vendor x workflow to estimate its quality score."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 
+import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
+from kpi.compute import kpi_table
+from kpi.engines import Engine
 from kpi.gateway import Gateway
+from kpi.query import KpiQuery
 from kpi.sql import Params, used
+from kpi.stats import audit_sample_size
+from kpi.targets import target_for
 
 
 def ingest_runs(gw: Gateway, limit: int = 200) -> pd.DataFrame:
@@ -59,3 +68,102 @@ def freshness(gw: Gateway, as_of: dt.datetime | None = None) -> pd.DataFrame:
     out["hours_since_data"] = (pd.Timestamp(as_of) - newest).dt.total_seconds() / 3600
     out["fresh"] = out["hours_since_data"] <= gw.config.freshness_hours
     return out
+
+
+# --- QA coverage adequacy ---------------------------------------------------------------------
+
+DEFAULT_MARGIN = 0.05
+MIN_PLANNING_RATE = 0.01
+ADEQUACY_STATUS = ("adequate", "too few audits", "no decisions")
+
+
+def planning_error_rate(target_error_rate: float, observed_error_rate: float | None) -> float:
+    """The error rate a sample size is planned for: the larger of the target error rate
+    (1 - quality target) and the observed one, within [1 %, 50 %].
+
+    Planning for the worse of the two keeps a vendor that runs above its target error rate
+    (whose estimate is noisier) from looking adequately sampled; 50 % is the variance's
+    maximum, and the 1 % floor keeps a 100 % target (or no errors at all) from asking for a
+    single audit.
+
+    >>> planning_error_rate(0.05, 0.02), planning_error_rate(0.05, 0.12), planning_error_rate(0, 0)
+    (0.05, 0.12, 0.01)
+    """
+    rate = target_error_rate
+    if observed_error_rate is not None and not np.isnan(observed_error_rate):
+        rate = max(rate, observed_error_rate)
+    return float(min(0.5, max(MIN_PLANNING_RATE, rate)))
+
+
+def achieved_margin(
+    audits: int, decisions: int, error_rate: float, confidence: float = 0.95
+) -> float:
+    """Half-width of the normal-approximation interval that `audits` give on a quality score
+    with `error_rate`, among `decisions` (finite-population corrected, the inverse of
+    `kpi.stats.audit_sample_size`): ``z·sqrt(p(1-p)/n · (N-n)/(N-1))``. NaN without audits;
+    0 when every decision was audited.
+    """
+    if audits <= 0 or decisions <= 0:
+        return math.nan
+    n = min(audits, decisions)
+    z = float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+    fpc = (decisions - n) / (decisions - 1) if decisions > 1 else 0.0
+    return z * math.sqrt(error_rate * (1.0 - error_rate) / n * fpc)
+
+
+def qa_coverage_adequacy(
+    gw: Engine, query: KpiQuery, margin: float = DEFAULT_MARGIN, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Per vendor x workflow: are there enough audits to estimate the quality score to ±`margin`?
+
+    Over the query's window and filters (its `by` and period are ignored): decisions, audits
+    and quality score from `kpi_table`; the planning error rate (`planning_error_rate`: the
+    larger of 1 - quality target for that workflow and vendor and the observed error rate);
+    the `required` audits from `kpi.stats.audit_sample_size(margin, planning rate,
+    confidence, population=decisions)`; the margin the actual audits achieve; the shortfall;
+    and a status: `adequate` (audits >= required), `too few audits` or `no decisions`.
+    `margin` is a share (0.05 = ±5 percentage points).
+    """
+    if not 0.0 < margin < 1.0:
+        raise ValueError(f"margin must be in (0, 1), got {margin!r}")
+    grouped = query.model_copy(
+        update={
+            "by": ("vendor", "workflow"),
+            "period": None,
+            "kpis": ("decisions", "audits", "quality_score"),
+        }
+    )
+    table = kpi_table(gw, grouped)
+    columns = ["vendor", "workflow", "decisions", "audits", "quality_score", "target_error_rate",
+               "planning_error_rate", "required", "achieved_margin", "shortfall", "adequate",
+               "status"]  # fmt: skip
+    rows = []
+    for rec in table.to_dict(orient="records"):
+        vendor, workflow = rec["vendor"], rec["workflow"]
+        decisions, audits = int(rec["decisions"]), int(rec["audits"])
+        quality = float(rec["quality_score"])
+        target = target_for(gw.config, "quality_score", workflow, vendor)
+        target_error = 1.0 - (target if target is not None else 1.0)
+        rate = planning_error_rate(target_error, 1.0 - quality)
+        if decisions > 0:
+            required = audit_sample_size(margin, rate, confidence, population=decisions)
+            state = "adequate" if audits >= required else "too few audits"
+        else:
+            required, state = 0, "no decisions"
+        rows.append(
+            {
+                "vendor": vendor,
+                "workflow": workflow,
+                "decisions": decisions,
+                "audits": audits,
+                "quality_score": quality,
+                "target_error_rate": target_error,
+                "planning_error_rate": rate,
+                "required": required,
+                "achieved_margin": achieved_margin(audits, decisions, rate, confidence),
+                "shortfall": max(0, required - audits),
+                "adequate": state == "adequate",
+                "status": state,
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)

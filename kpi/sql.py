@@ -81,6 +81,41 @@ def period_expr(period: str | None, column: str, params: Params) -> str:
     return f"CAST(date_trunc('{period}', {local}) AS DATE)"
 
 
+# Local time-of-week keys of an item's arrival (enqueued_at, reporting time zone): ISO weekday
+# 1 = Monday .. 7 = Sunday and hour 0-23. `kpi_table(..., time_keys=...)` groups by them.
+TIME_KEYS = ("weekday", "hour")
+_US_PER_HOUR = 3_600_000_000
+_US_PER_DAY = 86_400_000_000
+
+
+def local_epoch_us(column: str, params: Params) -> str:
+    """Microseconds since 1970-01-01 00:00 *local* (reporting time zone) of instant `column`.
+
+    Same conversion as `period_expr`: the epoch plus the fixed offset when the zone has one,
+    else DuckDB's time-zone conversion (daylight saving time).
+    """
+    offset = fixed_offset_us(str(params.values["tz"]))
+    if offset is not None:
+        params.values["tz_offset_us"] = offset
+        return f"(epoch_us({column}) + $tz_offset_us)"
+    return f"epoch_us(timezone($tz, {column}))"
+
+
+def time_key_expr(key: str, params: Params, column: str = "enqueued_at") -> str:
+    """SQL of a time-of-week key (`TIME_KEYS`) of `column` in the reporting time zone.
+
+    Integer arithmetic on the local epoch rather than `hour()` / `isodow()`: it means the same
+    on Spark (sqlglot turns DuckDB's `isodow` into a Spark expression with another weekday
+    numbering). 1970-01-01 was a Thursday (ISO weekday 4).
+    """
+    local_us = local_epoch_us(column, params)
+    if key == "hour":
+        return f"CAST(({local_us} // {_US_PER_HOUR}) % 24 AS INTEGER)"
+    if key == "weekday":
+        return f"CAST(((({local_us} // {_US_PER_DAY}) + 3) % 7) + 1 AS INTEGER)"
+    raise ValueError(f"unknown time key {key!r}; use one of {', '.join(TIME_KEYS)}")
+
+
 def _dim_expr(source: str, dim: str) -> str:
     if dim not in DIMENSIONS:
         raise ValueError(f"unknown dimension {dim!r}; use one of {', '.join(DIMENSIONS)}")
@@ -157,13 +192,18 @@ def source_sql(
     tz: str,
     actioning: list[str],
     b: Bounds,
+    time_keys: tuple[str, ...] = (),
 ) -> tuple[str, dict[str, Any]]:
-    """One aggregate query for the measures of `source`, grouped by dimensions and period."""
+    """One aggregate query for the measures of `source`, grouped by dimensions, time keys
+    (`TIME_KEYS` of enqueued_at; decisions and audits only) and period."""
     params = Params()
     params.values["tz"] = tz
     dims = [f"{_dim_expr(source, d)} AS {d}" for d in query.by]
     if source == "backlog":
+        if time_keys:
+            raise ValueError("the backlog cannot be cut by time keys")
         return _backlog_sql(measures, query, scope, params, b)
+    dims += [f"{time_key_expr(k, params)} AS {k}" for k in time_keys]
     table = "decisions" if source == "decisions" else "audit_facts"
     columns = DECISION_COLUMNS if source == "decisions" else AUDIT_COLUMNS
     if source == "audits":
@@ -186,14 +226,14 @@ def source_sql(
         m = MEASURES[name]
         if m.agg != "quantile":
             select.append(f"{_aggregate(m, columns)} AS {name}")
-    group_by = [str(i + 1) for i in range(len(query.by) + 1)]
+    group_by = [str(i + 1) for i in range(len(dims) + 1)]
     sql = (
         f"SELECT {', '.join(select)}\nFROM {table}\nWHERE {' AND '.join(where)}\n"
         f"GROUP BY {', '.join(group_by)}"
     )
     # Unpack list quantiles in an outer query.
     if by_expr:
-        outer = [d for d in query.by] + ["period_start"]
+        outer = [*query.by, *time_keys, "period_start"]
         for group in by_expr.values():
             for i, m in enumerate(group):
                 outer.append(f"q_{group[0].name}[{i + 1}] AS {m.name}")
@@ -274,13 +314,16 @@ def _backlog_sql(
     return sql, used(sql, params.values)
 
 
-def kappa_sql(query: KpiQuery, scope: Scope, tz: str, b: Bounds) -> tuple[str, dict[str, Any]]:
+def kappa_sql(
+    query: KpiQuery, scope: Scope, tz: str, b: Bounds, time_keys: tuple[str, ...] = ()
+) -> tuple[str, dict[str, Any]]:
     """Per group: sum over labels k of (#decision = k) * (#qa_decision = k), for Cohen's pe."""
     params = Params()
     params.values["tz"] = tz
     where = window_filters("audits", query, scope, b, params)
     dims = [f"{_dim_expr('audits', d)} AS {d}" for d in query.by]
-    keys = [*query.by, "period_start"]
+    dims += [f"{time_key_expr(k, params)} AS {k}" for k in time_keys]
+    keys = [*query.by, *time_keys, "period_start"]
     select = ", ".join(
         [*dims, f"{period_expr(query.period, 'decided_at', params)} AS period_start"]
     )

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import binomtest
+from scipy.stats import binomtest, fisher_exact
 
 from bpo_kpi.config import Config, Targets, WorkflowTargets
 from bpo_kpi.db import AUDIT_COLUMNS, DECISION_COLUMNS, connect
@@ -32,6 +32,7 @@ from kpi.gaps import (
     audited_decisions,
     error_types,
     quality_gaps,
+    reviewer_error_type_outliers,
     reviewer_outliers,
     segment_label,
 )
@@ -260,6 +261,48 @@ def test_small_samples_are_never_flagged(sample, gw):
     assert len(table) > 20
     assert not table["outlier"].any()
     assert (table["sample"] == "too few audits").all()
+
+
+def test_reviewers_by_error_type(sample, gw, audited):
+    """Per-error-type reviewer tables: counts of that error type only (pandas oracle), Fisher's
+    exact test against the peers' counts, Benjamini-Hochberg by hand, and the per-type errors
+    add up to each reviewer's errors."""
+    data, _ = sample
+    gap = _gap_manifest(data, "under_enforcement")["dimensions"]
+    segment = {"vendor": gap["vendor"], "workflow": gap["workflow"]}
+    mine = audited[_in_segment(audited, segment)]
+    types = sorted(mine.loc[mine["is_error"], "etype"].unique())
+    assert len(types) >= 3
+    every = reviewer_outliers(gw, segment).set_index("reviewer_id")["errors"]
+    summed = pd.Series(0, index=every.index)
+    for error_type in types:
+        ranked = reviewer_error_type_outliers(gw, segment, error_type)
+        # A total order (outliers, errors, audits, then id), so the page lists it the same way
+        # every time, whatever order the aggregate returned its rows in.
+        key = list(zip(~ranked["outlier"], -ranked["errors"], -ranked["audits"],
+                       ranked["reviewer_id"], strict=True))  # fmt: skip
+        assert key == sorted(key)
+        table = ranked.set_index("reviewer_id")
+        hit = mine["is_error"] & (mine["etype"] == error_type)
+        counts = mine.assign(hit=hit).groupby("reviewer_id")["hit"].agg(["size", "sum"])
+        assert table["audits"].to_dict() == counts["size"].to_dict()
+        assert table["errors"].to_dict() == counts["sum"].to_dict()
+        eligible = table[table["audits"] >= 10]
+        assert len(eligible) >= 5
+        total_e, total_n = int(counts["sum"].sum()), int(counts["size"].sum())
+        for reviewer, row in eligible.iterrows():
+            e, n = int(row["errors"]), int(row["audits"])
+            peers = [total_e - e, total_n - n - (total_e - e)]
+            want = fisher_exact([[e, n - e], peers], alternative="greater").pvalue
+            assert row["p_value"] == pytest.approx(want), reviewer
+        p = eligible["p_value"].sort_values()
+        raw = p.to_numpy() * len(p) / np.arange(1, len(p) + 1)
+        q = pd.Series(np.minimum.accumulate(raw[::-1])[::-1].clip(max=1.0), index=p.index)
+        assert eligible["q_value"].to_dict() == pytest.approx(q.to_dict())
+        assert set(table.index[table["outlier"]]) == set(q.index[q < 0.05])
+        assert not table.loc[table["audits"] < 10, "outlier"].any()
+        summed = summed.add(table["errors"], fill_value=0)
+    assert summed.astype(int).to_dict() == every.to_dict()
 
 
 def test_error_type_pareto_of_the_gap(sample, gw, audited):

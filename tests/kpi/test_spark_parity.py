@@ -239,3 +239,35 @@ def test_cli_publish_then_kpis_on_spark(
     # The engine found the test's Spark session running and left it running.
     assert spark.sparkContext._jsc is not None
     assert main(["kpis", "--engine", "spark", "--parquet", str(tmp_path / "nowhere")]) == 1
+
+
+@pytest.mark.parametrize("config", [CONFIG, NY_CONFIG], ids=["utc", "new_york"])
+def test_time_keys_and_tat_functions_are_the_same_on_duckdb_and_spark(
+    published: Published, spark: Any, config: Config
+) -> None:
+    """kpi_table's arrival weekday/hour keys (decision, audit and kappa queries) and kpi.tat's
+    own queries give the same frames on both engines (New York: daylight saving time)."""
+    from kpi import tat
+
+    window = KpiQuery(by=("vendor",), start=dt.date(2026, 10, 26), end=dt.date(2026, 11, 8))
+    calls = {
+        "time_of_week": lambda e: tat.time_of_week(e, window, AS_OF),
+        "audit_kpis_by_weekday": lambda e: kpi_table(
+            e, KpiQuery(kpis=("audits", "quality_score", "cohen_kappa")), AS_OF,
+            time_keys=("weekday",),
+        ),
+        "histogram": lambda e: tat.tat_histogram(e, window),
+        "due_time_sources": lambda e: tat.due_time_sources(e, window),
+        "backlog_ageing": lambda e: tat.backlog_ageing(e, window, AS_OF),
+    }  # fmt: skip
+    with (
+        Gateway(published.db, config=config) as gw,
+        SparkEngine(published.parquet, config=config, spark=spark) as engine,
+    ):
+        for name, call in calls.items():
+            duck, on_spark = call(gw), call(engine)
+            assert len(duck) > 0, name
+            pd.testing.assert_frame_equal(
+                on_spark, duck, check_dtype=False, check_exact=False, rtol=1e-9, atol=1e-9,
+                obj=name,
+            )  # fmt: skip

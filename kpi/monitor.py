@@ -1,0 +1,702 @@
+"""Daily monitor: per-vendor KPI tiles for one day against targets, the change against the day
+before and the same weekday a week earlier (with significance), and the alert list.
+
+"Today" is the day being monitored (the dashboard's "To" day, `bpo-kpi alerts --day`); the
+*window* is the filters' date range ending that day (default: the 28 days up to it).
+
+**Tiles** (`daily`, `tiles`): one `kpi_table` by vendor and day from the window's first day (or
+a week before the day, if earlier) to the day gives every tile value, both comparisons and the
+daily sparklines; `window_table` adds the window's value for context. A change of a share
+KPI (quality score, SLA attainment, QA coverage, agreement...) is tested with a pooled
+two-proportion z test on its counts (errors / audits, sla_met / sla_known, audited_decisions /
+decisions); quantiles (TAT p90), backlog counts and kappa get no test. A
+tile's target is resolved for the row's vendor and, when the filters pin one workflow, that
+workflow (`kpi.targets.target_for`); a vendor's tile across several workflows is held to the
+default target (per-workflow targets apply in the alert list, which is per vendor x workflow).
+The tests are not corrected for multiplicity: with 6 tiles x 2 comparisons per vendor, expect
+about one "significant" change in 20 tests by chance alone.
+
+**Alerts** (`alerts`), one row per alert, most severe first:
+
+- `stale_data` (critical): a vendor's newest decision or enqueue is older than the
+  configuration's `freshness_hours` at `as_of` (now). The vendor filter applies, the other
+  filters do not: freshness is a property of the vendor's feed.
+- `out_of_control`: a day of the window whose error rate (errors / audits, per vendor) lies
+  outside its p-chart limits p̄ ± 3·sqrt(p̄(1-p̄)/n_day), p̄ over the window
+  (`kpi.stats.p_chart`). Critical above the upper limit (more errors than day-to-day variation
+  explains), info below the lower one (unusually few: worth checking QA sampled as usual).
+- `sla_breach`: a vendor x workflow whose SLA attainment on the day is below its target
+  (per workflow and vendor). Critical when the Wilson 95% upper bound is below the target too
+  (a miss beyond day-to-day noise), else warning.
+- `backlog_past_due` (warning): a vendor x workflow with pending items past their due time at
+  the end of the day (now, for a day that has not ended).
+- `qa_coverage` (warning): a vendor x workflow whose QA coverage (audited decisions / decided
+  decisions) over the window is below its target. Only days whose audits are complete count
+  (`audits_complete_through`): judged on days whose audits are still arriving, every vendor
+  would look under-audited every morning. Coverage is a count, not an estimate, so there is
+  no significance test: the message says how many more audited decisions meet the target.
+
+**Audit lag.** QA audits arrive up to `qa_lag_days` (default 3) days after the decision. A day
+counts as fully audited once that many days have passed between its end and the newest audit
+(or `as_of`, if earlier: a QA feed that stopped does not make days complete). Tiles of
+audit-based KPIs (quality score, QA coverage, kappa) on a later day are *provisional*: shown,
+but their changes are not tested (coverage there is biased low, not just noisy).
+
+Within a severity, alerts are ordered by kind (in the order above) and then by impact: most recent
+day (out of control), late decisions beyond what the target allows (SLA), items past due
+(backlog), audits missing (coverage), hours since data (freshness).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Hashable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+
+from bpo_kpi.config import Config
+from kpi.catalog import KPIS, MEASURES
+from kpi.compute import kpi_table
+from kpi.engines import Engine
+from kpi.gateway import Gateway
+from kpi.health import freshness
+from kpi.query import KpiQuery
+from kpi.sql import local_midnight_utc
+from kpi.stats import p_chart, two_proportion_test
+from kpi.targets import status, target_for
+
+DEFAULT_WINDOW_DAYS = 28  # the dashboard's default window (app_pages.common)
+QA_LAG_DAYS = 3  # audits arrive up to ~72 h after the decision
+TILE_KPIS = (
+    "quality_score",
+    "sla_attainment",
+    "tat_p90",
+    "qa_coverage",
+    "backlog_over_sla",
+    "cohen_kappa",
+)
+DAILY_KPIS = ("decisions", "audits", "backlog", *TILE_KPIS)
+COMPARISONS = {"yesterday": 1, "last_week": 7}  # name -> days before the monitored day
+COMPARISON_TEXT = {"yesterday": "yesterday", "last_week": "a week ago"}
+
+SEVERITIES = ("critical", "warning", "info")
+ALERT_KINDS = {
+    "stale_data": "Data not fresh",
+    "out_of_control": "Error rate out of control",
+    "sla_breach": "SLA breach",
+    "backlog_past_due": "Backlog past due",
+    "qa_coverage": "QA coverage below target",
+}
+ALERT_COLUMNS = [
+    "severity",
+    "kind",
+    "vendor",
+    "workflow",
+    "start",
+    "end",
+    "measure",
+    "value",
+    "threshold",
+    "n",
+    "message",
+]
+# How a tile's value is backed: the count shown next to it.
+_BASIS = {"tat_p90": "decisions", "cohen_kappa": "audits", "backlog_over_sla": "backlog"}
+_BASIS_UNIT = {  # (one, many)
+    "audits": ("audit", "audits"),
+    "sla_known": ("decision with a due time", "decisions with a due time"),
+    "decisions": ("decision", "decisions"),
+    "backlog": ("pending", "pending"),
+}
+
+
+# --- window ----------------------------------------------------------------------------------
+
+
+def monitored_day(base: KpiQuery, day: dt.date | None = None) -> dt.date:
+    """The day being monitored: `day`, else the query's last day."""
+    day = day or base.end
+    if day is None:
+        raise ValueError("the monitored day is needed: give `day` or a query with an end date")
+    return day
+
+
+def window_start(base: KpiQuery, day: dt.date) -> dt.date:
+    """First day of the window ending on `day`: the query's start (not after `day`), else
+    `DEFAULT_WINDOW_DAYS` days up to `day`."""
+    if base.start is not None:
+        return min(base.start, day)
+    return day - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+
+
+def audits_complete_through(
+    gw: Gateway, as_of: dt.datetime | None = None, qa_lag_days: int = QA_LAG_DAYS
+) -> dt.date:
+    """The last local day whose QA audits can be taken as complete: `qa_lag_days` days have
+    passed between its end and the newest audit (or `as_of`, default now, if that is earlier).
+    Without any audit, `as_of` is the reference."""
+    as_of = as_of or dt.datetime.now(dt.UTC)
+    newest = gw.frame("SELECT max(audited_at) AS newest FROM audit_facts")["newest"].iat[0]
+    reference = pd.Timestamp(as_of)
+    if newest is not None and not pd.isna(newest):
+        reference = min(reference, pd.Timestamp(newest))
+    local = reference.tz_convert(gw.config.reporting_timezone) - pd.Timedelta(days=qa_lag_days)
+    return local.date() - dt.timedelta(days=1)
+
+
+def audit_based(kpi: str) -> bool:
+    """Whether a KPI rests on QA audits (and so lags behind decisions)."""
+    k = KPIS[kpi]
+    measures = [m for m in (k.measure, k.numerator, k.denominator) if m]
+    return kpi == "cohen_kappa" or any(MEASURES[m].source == "audits" for m in measures)
+
+
+# --- tiles -----------------------------------------------------------------------------------
+
+
+def daily(
+    gw: Engine,
+    base: KpiQuery,
+    day: dt.date | None = None,
+    by: tuple[str, ...] = ("vendor",),
+    as_of: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """The tile KPIs (`DAILY_KPIS`) by `by` and day, with their counts, from the window's first
+    day (or 7 days before `day`, whichever is earlier) to `day`: one `kpi_table` query.
+
+    Backlog columns are the state at each day's end (now, for a day that has not ended).
+    """
+    day = monitored_day(base, day)
+    start = min(window_start(base, day), day - dt.timedelta(days=max(COMPARISONS.values())))
+    query = base.model_copy(
+        update={"by": tuple(by), "period": "day", "start": start, "end": day, "kpis": DAILY_KPIS}
+    )
+    return kpi_table(gw, query, as_of=as_of, counts=True)
+
+
+def window_table(
+    gw: Engine,
+    base: KpiQuery,
+    by: tuple[str, ...] = ("vendor",),
+    period: str | None = None,
+    as_of: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """The tile KPIs (`DAILY_KPIS`) with their counts by `by` over the query's own window: one
+    row per group (the window's totals, for `tiles(window=...)`), or per group and `period`
+    (a weekly or monthly sparkline)."""
+    query = base.model_copy(update={"by": tuple(by), "period": period, "kpis": DAILY_KPIS})
+    return kpi_table(gw, query, as_of=as_of, counts=True)
+
+
+def _counts(kpi: str) -> tuple[str, str] | None:
+    """(numerator, denominator) of a share KPI, or None when its change cannot be tested."""
+    k = KPIS[kpi]
+    if k.unit == "share" and k.numerator and k.denominator:
+        return k.numerator, k.denominator
+    return None
+
+
+def _basis(kpi: str) -> str:
+    counts = _counts(kpi)
+    return counts[1] if counts else _BASIS.get(kpi, "decisions")
+
+
+def _num(value: Any) -> float:
+    return math.nan if value is None or pd.isna(value) else float(value)
+
+
+def _count(value: Any) -> int:
+    n = _num(value)
+    return 0 if math.isnan(n) else int(n)
+
+
+def tiles(
+    frame: pd.DataFrame,
+    day: dt.date,
+    config: Config,
+    workflow: str | None = None,
+    vendor: str | None = None,
+    kpis: tuple[str, ...] = TILE_KPIS,
+    window: pd.DataFrame | None = None,
+    complete_through: dt.date | None = None,
+) -> pd.DataFrame:
+    """One row per (vendor, KPI) from a `daily` frame: the day's value, its basis count `n`,
+    target and status, and for each comparison (`yesterday`, `last_week`): the earlier value,
+    the change (today - earlier, in the KPI's unit), the two-proportion test's p-value and
+    whether it is significant at 5% (share KPIs only; NaN / False otherwise). With `window`
+    (a `window_table` by the same dimension, no period), `window_value` and `window_n` give the
+    KPI over the whole window: the context for a day with few audits.
+
+    `provisional` marks an audit-based KPI on a day after `complete_through` (its audits are
+    still arriving): its changes get no test (p-value NaN, not significant).
+
+    `frame` without a vendor column (a `daily` by no dimension) gives rows with vendor None.
+    Targets are resolved for the row's vendor (else `vendor`, the one the filters pin) and
+    `workflow` (the one the filters pin, if any).
+    """
+    has_vendor = "vendor" in frame.columns
+    groups = sorted(v for v in frame["vendor"].dropna().unique()) if has_vendor else [None]
+    rows: list[dict[str, Any]] = []
+    for group in groups:
+        sub = frame[frame["vendor"] == group] if has_vendor else frame
+        by_day = {
+            d: rec for d, rec in zip(sub["period_start"], sub.to_dict("records"), strict=True)
+        }
+        today = by_day.get(day, {})
+        whole: dict[str, Any] = {}
+        if window is not None and len(window):
+            match = window[window["vendor"] == group] if has_vendor else window
+            whole = match.iloc[0].to_dict() if len(match) else {}
+        for kpi in kpis:
+            value = _num(today.get(kpi))
+            provisional = bool(
+                complete_through is not None and day > complete_through and audit_based(kpi)
+            )
+            tgt = target_for(config, kpi, workflow, group if group is not None else vendor)
+            row: dict[str, Any] = {
+                "vendor": group,
+                "kpi": kpi,
+                "value": value,
+                "n": _count(today.get(_basis(kpi))),
+                "target": math.nan if tgt is None else tgt,
+                "status": status(kpi, None if math.isnan(value) else value, tgt),
+                "window_value": _num(whole.get(kpi)),
+                "window_n": _count(whole.get(_basis(kpi))),
+                "provisional": provisional,
+            }
+            for name, days in COMPARISONS.items():
+                before = by_day.get(day - dt.timedelta(days=days), {})
+                prev = _num(before.get(kpi))
+                row[name] = prev
+                row[f"change_{name}"] = value - prev
+                p_value, significant = math.nan, False
+                counts = _counts(kpi)
+                if counts and today and before and not provisional:
+                    num, den = counts
+                    test = two_proportion_test(
+                        _num(before[num]), _num(before[den]), _num(today[num]), _num(today[den])
+                    )
+                    p_value, significant = test.p_value, test.significant
+                row[f"p_{name}"] = p_value
+                row[f"significant_{name}"] = significant
+            rows.append(row)
+    columns = ["vendor", "kpi", "value", "n", "target", "status", "window_value", "window_n",
+               "provisional"]  # fmt: skip
+    for name in COMPARISONS:
+        columns += [name, f"change_{name}", f"p_{name}", f"significant_{name}"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def vendor_snapshot(
+    gw: Gateway,
+    base: KpiQuery,
+    day: dt.date | None = None,
+    as_of: dt.datetime | None = None,
+) -> pd.DataFrame:
+    """`tiles` per vendor for the monitored day, with the window's values; the workflow and
+    vendor the query pins to a single value resolve targets."""
+    day = monitored_day(base, day)
+    pinned = {d: v[0] for d, v in base.where.items() if len(v) == 1}
+    return tiles(
+        daily(gw, base, day, as_of=as_of),
+        day,
+        gw.config,
+        workflow=pinned.get("workflow"),
+        vendor=pinned.get("vendor"),
+        window=window_table(gw, base.model_copy(update={"end": day}), as_of=as_of),
+        complete_through=audits_complete_through(gw, as_of),
+    )
+
+
+def change_magnitude(kpi: str, change: float) -> str:
+    """An absolute change in the KPI's unit: percentage points, minutes/hours, count, kappa."""
+    unit = KPIS[kpi].unit
+    size = abs(change)
+    if unit == "share":
+        return f"{size * 100:.1f} pp"
+    if unit == "minutes":
+        return f"{size:,.0f} min" if size < 120 else f"{size / 60:,.1f} h"
+    if unit == "count":
+        return f"{size:,.0f}"
+    return f"{size:.2f}"
+
+
+def format_p(p_value: float) -> str:
+    return "p<0.001" if p_value < 0.001 else f"p={p_value:.3f}"
+
+
+def change_verdict(kpi: str, change: float) -> str | None:
+    """ "better" / "worse" for the KPI's direction, None for no change or a neutral KPI."""
+    direction = KPIS[kpi].direction
+    if math.isnan(change) or change == 0 or direction == "neutral":
+        return None
+    up_is_good = direction == "higher"
+    return "better" if (change > 0) == up_is_good else "worse"
+
+
+def change_text(
+    kpi: str,
+    change: float,
+    p_value: float,
+    significant: bool,
+    against: str = "yesterday",
+    provisional: bool = False,
+) -> str:
+    """A change in words (never colour alone), e.g.
+    "▲ 1.2 pp vs yesterday, better (significant, p=0.010)".
+
+    Share KPIs state the two-proportion test's verdict ("no test" when it is undefined: too few
+    counts or no variance); other KPIs carry no test.
+    """
+    if math.isnan(change):
+        return f"no data to compare with {against}"
+    if change == 0:
+        text = f"= no change vs {against}"
+    else:
+        arrow = "▲" if change > 0 else "▼"
+        text = f"{arrow} {change_magnitude(kpi, change)} vs {against}"
+        verdict = change_verdict(kpi, change)
+        if verdict:
+            text += f", {verdict}"
+    if provisional:
+        text += " (audits still arriving: no test)"
+    elif _counts(kpi):
+        if math.isnan(p_value):
+            text += " (no test: too few counts)"
+        else:
+            word = "significant" if significant else "not significant"
+            text += f" ({word}, {format_p(p_value)})"
+    return text
+
+
+def basis_text(kpi: str, n: int) -> str:
+    """What a tile's value rests on, e.g. "57 audits", "312 decisions with a due time"."""
+    one, many = _BASIS_UNIT.get(_basis(kpi), (_basis(kpi), _basis(kpi)))
+    return f"{n:,} {one if n == 1 else many}"
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+def _fmt_day(day: dt.date) -> str:
+    return f"{day:%a %d %b}"
+
+
+def describe_period(start: Any, end: Any) -> str:
+    """ "Sun 22 Nov", "12 Oct – 19 Nov", or "now" for an alert without a period."""
+    if start is None or pd.isna(start):
+        return "now"
+    if end is None or pd.isna(end) or start == end:
+        return _fmt_day(start)
+    return f"{start:%d %b} – {end:%d %b}"
+
+
+def format_measure(measure: str, value: Any) -> str:
+    """An alert's value or threshold for people: shares in %, counts, hours."""
+    if value is None or pd.isna(value):
+        return "–"
+    if measure == "hours_since_data":
+        return f"{value:,.0f} h"
+    if measure == "backlog_over_sla":
+        return f"{int(value):,}"
+    return f"{value:.1%}"
+
+
+def _alert(
+    severity: str,
+    kind: str,
+    vendor: Any,
+    workflow: Any,
+    start: dt.date | None,
+    end: dt.date | None,
+    measure: str,
+    value: float,
+    threshold: float,
+    n: int | None,
+    message: str,
+    impact: float,
+) -> dict[str, Any]:
+    return {
+        "severity": severity,
+        "kind": kind,
+        "vendor": vendor,
+        "workflow": workflow,
+        "start": start,
+        "end": end,
+        "measure": measure,
+        "value": float(value),
+        "threshold": float(threshold),
+        "n": n,
+        "message": message,
+        "_impact": float(impact),
+    }
+
+
+def alerts(
+    gw: Gateway,
+    base: KpiQuery,
+    day: dt.date | None = None,
+    as_of: dt.datetime | None = None,
+    qa_lag_days: int = QA_LAG_DAYS,
+) -> pd.DataFrame:
+    """The alert list for the monitored `day` (default: the query's end) within the query's
+    filters: one row per alert, columns `ALERT_COLUMNS`, most severe first (see the module
+    docstring for the definitions).
+
+    `start` / `end` is the period a value covers (None for data freshness, which is measured at
+    `as_of`); `measure` names the value (`error_rate`, `sla_attainment`, `backlog_over_sla`,
+    `qa_coverage`, `hours_since_data`); `threshold` is the target, control limit or freshness
+    limit it is compared with; `n` the count it rests on (audits, decisions with a due time,
+    pending items, decisions). `as_of` (default now) is the instant of the freshness check and
+    of the backlog of a day that has not ended.
+    """
+    as_of = as_of or dt.datetime.now(dt.UTC)
+    day = monitored_day(base, day)
+    start = window_start(base, day)
+    rows = [
+        *_stale_alerts(gw, base, as_of),
+        *_out_of_control_alerts(gw, base, start, day),
+        *_sla_and_backlog_alerts(gw, base, day, as_of),
+        *_qa_coverage_alerts(gw, base, start, day, as_of, qa_lag_days),
+    ]
+    out = pd.DataFrame(rows, columns=[*ALERT_COLUMNS, "_impact"])
+    if out.empty:
+        return out.drop(columns="_impact").astype({"value": float, "threshold": float})
+    out["_severity"] = out["severity"].map(SEVERITIES.index)
+    out["_kind"] = out["kind"].map(list(ALERT_KINDS).index)
+    out = out.sort_values(
+        ["_severity", "_kind", "_impact", "vendor", "workflow"],
+        ascending=[True, True, False, True, True],
+        na_position="first",
+    )
+    out["n"] = out["n"].astype("Int64")
+    return out[ALERT_COLUMNS].reset_index(drop=True)
+
+
+def _stale_alerts(gw: Gateway, base: KpiQuery, as_of: dt.datetime) -> list[dict[str, Any]]:
+    limit = gw.config.freshness_hours
+    tz = ZoneInfo(gw.config.reporting_timezone)
+    fresh = freshness(gw, as_of)
+    vendors = base.where.get("vendor")
+    rows = []
+    for rec in fresh.to_dict("records"):
+        if rec["fresh"] or (vendors and rec["vendor"] not in vendors):
+            continue
+        hours = float(rec["hours_since_data"])
+        newest = max(
+            (pd.Timestamp(t) for t in (rec["last_decided_at"], rec["last_enqueued_at"])
+             if t is not None and not pd.isna(t)),
+            default=None,
+        )  # fmt: skip
+        when = f" (newest item {newest.tz_convert(tz):%d %b %H:%M %Z})" if newest else ""
+        rows.append(
+            _alert(
+                "critical", "stale_data", rec["vendor"], None, None, None, "hours_since_data",
+                hours, limit, None,
+                f"No new data from {rec['vendor']} for {hours:,.0f} h{when}, more than the "
+                f"{limit:g} h freshness limit: the latest days may be incomplete. Check the "
+                "vendor's feed and the ingest runs (Data health).",
+                hours,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _out_of_control_alerts(
+    gw: Gateway, base: KpiQuery, start: dt.date, day: dt.date
+) -> list[dict[str, Any]]:
+    query = base.model_copy(
+        update={
+            "by": ("vendor",),
+            "period": "day",
+            "start": start,
+            "end": day,
+            "kpis": ("quality_score",),
+        }
+    )
+    table = kpi_table(gw, query, counts=True)
+    rows = []
+    for vendor, group in table.groupby("vendor", sort=True):
+        chart = p_chart(group["errors"].to_numpy(), group["audits"].to_numpy())
+        chart["day"] = group["period_start"].to_numpy()
+        centre = float(chart["center"].iat[0]) if len(chart) else math.nan
+        for rec, errors in zip(chart.to_dict("records"), group["errors"].to_numpy(), strict=True):
+            if not rec["out_of_control"]:
+                continue
+            d, p, audits = rec["day"], rec["p"], int(rec["n"])
+            period = f"{start:%d %b} – {day:%d %b}"
+            if rec["direction"] == "above":
+                rows.append(
+                    _alert(
+                        "critical", "out_of_control", vendor, None, d, d, "error_rate", p,
+                        rec["ucl"], audits,
+                        f"{vendor}'s error rate on {_fmt_day(d)} was {p:.1%} ({int(errors)} "
+                        f"errors in {audits} audits), above the upper control limit "
+                        f"{rec['ucl']:.1%} (daily p-chart, centre line {centre:.1%} over "
+                        f"{period}): more errors than day-to-day variation explains. Look for "
+                        "a special cause: new reviewers, a policy change, a queue mix shift.",
+                        d.toordinal(),
+                    )
+                )  # fmt: skip
+            else:
+                rows.append(
+                    _alert(
+                        "info", "out_of_control", vendor, None, d, d, "error_rate", p,
+                        rec["lcl"], audits,
+                        f"{vendor}'s error rate on {_fmt_day(d)} was {p:.1%} ({int(errors)} "
+                        f"errors in {audits} audits), below the lower control limit "
+                        f"{rec['lcl']:.1%} (centre line {centre:.1%} over {period}): unusually "
+                        "few errors. Check that QA sampled and graded as usual.",
+                        d.toordinal(),
+                    )
+                )  # fmt: skip
+    return rows
+
+
+def _sla_and_backlog_alerts(
+    gw: Gateway, base: KpiQuery, day: dt.date, as_of: dt.datetime
+) -> list[dict[str, Any]]:
+    query = base.model_copy(
+        update={
+            "by": ("vendor", "workflow"),
+            "period": None,
+            "start": day,
+            "end": day,
+            "kpis": ("sla_attainment", "backlog", "backlog_over_sla"),
+        }
+    )
+    table = kpi_table(gw, query, as_of=as_of, counts=True)
+    day_ended = local_midnight_utc(day + dt.timedelta(days=1), gw.config.reporting_timezone)
+    at = f"at the end of {_fmt_day(day)}" if as_of >= day_ended else "now"
+    rows = []
+    for rec in table.to_dict("records"):
+        vendor, workflow = rec["vendor"], rec["workflow"]
+        attainment, known = _num(rec["sla_attainment"]), int(rec["sla_known"])
+        target = target_for(gw.config, "sla_attainment", workflow, vendor)
+        if known > 0 and target is not None and attainment < target:
+            met = int(rec["sla_met"])
+            late = known - met
+            high = _num(rec["sla_attainment_high"])
+            clear = high < target
+            excess = late - (1.0 - target) * known
+            message = (
+                f"{vendor} / {workflow}: {attainment:.1%} of decisions on {_fmt_day(day)} met "
+                f"their SLA ({met} of {known}; {late} late), below the {target:.1%} target"
+            )
+            if clear:
+                message += (
+                    f". Below target beyond day-to-day noise (95% interval up to {high:.1%})."
+                )
+            else:
+                message += f" (95% interval up to {high:.1%}: could be day-to-day noise)."
+            rows.append(
+                _alert(
+                    "critical" if clear else "warning", "sla_breach", vendor, workflow, day, day,
+                    "sla_attainment", attainment, target, known, message, excess,
+                )
+            )  # fmt: skip
+        past_due = int(rec["backlog_over_sla"])
+        if past_due > 0:
+            pending = int(rec["backlog"])
+            rows.append(
+                _alert(
+                    "warning", "backlog_past_due", vendor, workflow, day, day,
+                    "backlog_over_sla", past_due, 0, pending,
+                    f"{vendor} / {workflow}: {past_due:,} pending "
+                    f"{'item is past its' if past_due == 1 else 'items are past their'} SLA "
+                    f"due time {at} ({pending:,} pending in all): content waiting for review "
+                    "beyond its deadline.",
+                    past_due,
+                )
+            )  # fmt: skip
+    return rows
+
+
+def _qa_coverage_alerts(
+    gw: Gateway,
+    base: KpiQuery,
+    start: dt.date,
+    day: dt.date,
+    as_of: dt.datetime,
+    qa_lag_days: int,
+) -> list[dict[str, Any]]:
+    end = min(day, audits_complete_through(gw, as_of, qa_lag_days))
+    if end < start:
+        return []  # no day of the window is fully audited yet
+    query = base.model_copy(
+        update={
+            "by": ("vendor", "workflow"),
+            "period": None,
+            "start": start,
+            "end": end,
+            "kpis": ("qa_coverage",),
+        }
+    )
+    table = kpi_table(gw, query, counts=True)
+    rows = []
+    for rec in table.to_dict("records"):
+        vendor, workflow = rec["vendor"], rec["workflow"]
+        coverage, decisions = _num(rec["qa_coverage"]), int(rec["decisions"])
+        target = target_for(gw.config, "qa_coverage", workflow, vendor)
+        if decisions == 0 or target is None or not coverage < target:
+            continue
+        audited = int(rec["audited_decisions"])
+        # The tolerance keeps float noise (0.05 * 300 = 15.000000000000002) from adding one.
+        missing = math.ceil(target * decisions - 1e-9) - audited
+        lag = (
+            f" Decisions after {end:%d %b} are left out: their audits are still arriving."
+            if end < day
+            else ""
+        )
+        rows.append(
+            _alert(
+                "warning", "qa_coverage", vendor, workflow, start, end, "qa_coverage", coverage,
+                target, decisions,
+                f"{vendor} / {workflow}: QA audited {coverage:.1%} of decisions "
+                f"({audited:,} of {decisions:,}) from {start:%d %b} to {end:%d %b}, below the "
+                f"{target:.1%} target: {missing:,} more audited "
+                f"{'decision' if missing == 1 else 'decisions'} needed.{lag}",
+                missing,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def readable_alerts(frame: pd.DataFrame) -> pd.DataFrame:
+    """The alert list as people read it (dashboard and `bpo-kpi alerts`): severity, alert (the
+    kind's label), vendor, workflow, when, value and limit formatted, details (the message)."""
+    return pd.DataFrame(
+        {
+            "severity": frame["severity"],
+            "alert": frame["kind"].map(ALERT_KINDS),
+            "vendor": frame["vendor"].fillna("–"),
+            "workflow": frame["workflow"].fillna("–"),
+            "when": [
+                describe_period(s, e) for s, e in zip(frame["start"], frame["end"], strict=True)
+            ],
+            "value": [
+                format_measure(m, v) for m, v in zip(frame["measure"], frame["value"], strict=True)
+            ],
+            "limit": [
+                format_measure(m, v)
+                for m, v in zip(frame["measure"], frame["threshold"], strict=True)
+            ],
+            "details": frame["message"],
+        }
+    )
+
+
+def alert_counts(frame: pd.DataFrame) -> dict[str, int]:
+    """Alerts per severity, every severity present (0 when none)."""
+    counts = frame["severity"].value_counts() if len(frame) else pd.Series(dtype=int)
+    return {s: int(counts.get(s, 0)) for s in SEVERITIES}
+
+
+def group_label(vendor: Hashable | None) -> str:
+    """A tile row's name: the vendor, or "All vendors" for the total row."""
+    missing = vendor is None or (isinstance(vendor, float) and np.isnan(vendor))
+    return "All vendors" if missing else str(vendor)
