@@ -34,11 +34,11 @@ from bpo_kpi.db import default_db_path
 from kpi.catalog import KPIS
 from kpi.data_summary import FILTER_DIMENSIONS, DataSummary, database_summary
 from kpi.gateway import Gateway
+from kpi.monitor import DEFAULT_WINDOW_DAYS
 from kpi.query import KpiQuery
 from kpi.targets import format_value, status, target_for
 
 ROLE_ENV = "BPO_KPI_ROLE"
-DEFAULT_WINDOW_DAYS = 28
 PERIODS = ("day", "week", "month")
 DIMENSION_LABELS = {"vendor": "Vendor", "site": "Site", "workflow": "Workflow", "market": "Market"}
 
@@ -244,16 +244,25 @@ def set_drill_path(steps: list[tuple[str, str]]) -> None:
         del st.query_params[DRILL_PARAM]
 
 
-def breadcrumb(steps: list[tuple[str, str]], root: str, labels: Mapping[str, str]) -> None:
-    """The drill path as buttons; clicking one steps back to that level."""
-    cols = st.columns(len(steps) + 1, gap="small")
-    if cols[0].button(root, key="crumb_root", type="tertiary", icon=":material/home:"):
+def breadcrumb(
+    steps: list[tuple[str, str]],
+    root: str,
+    labels: Mapping[str, str],
+    show: Callable[[str, str], str] | None = None,
+) -> None:
+    """The drill path as a row of buttons; clicking one steps back to that level.
+
+    `show(level, value)` formats a step's value (default: as stored in the URL).
+    """
+    row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+    if row.button(root, key="crumb_root", type="tertiary", icon=":material/home:"):
         set_drill_path([])
         st.rerun()
     for i, (level, value) in enumerate(steps):
-        label = f"› {labels.get(level, level)}: {value}"
+        text = show(level, value) if show else value
+        label = f"› {labels.get(level, level)}: {text}"
         last = i == len(steps) - 1
-        if cols[i + 1].button(label, key=f"crumb_{i}", type="tertiary", disabled=last):
+        if row.button(label, key=f"crumb_{i}", type="tertiary", disabled=last):
             set_drill_path(steps[: i + 1])
             st.rerun()
 

@@ -651,7 +651,9 @@ def audits_level(drill: Drill) -> None:
 def drill_down(f: common.Filters) -> None:
     st.subheader("Drill-down: vendor × workflow")
     steps, ignored = parse_path(common.drill_path())
-    common.breadcrumb(steps, "Vendor × workflow", LEVEL_LABELS)
+    common.breadcrumb(
+        steps, "Vendor × workflow", LEVEL_LABELS, show=lambda level, v: v.replace("|", " × ")
+    )
     if ignored:
         st.warning(
             "Part of the drill path in the link was not understood and is ignored: "

@@ -69,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_query_args(kp)
     kp.add_argument("--kpis", help="comma-separated KPI names (default: all)")
     kp.add_argument(
+        "--time-keys",
+        default="",
+        help="also group by local arrival time: weekday (1 = Monday) and/or hour "
+        "(the Turnaround page's hour x weekday heatmap: --time-keys weekday,hour)",
+    )
+    kp.add_argument(
         "--engine",
         choices=["duckdb", "spark"],
         default="duckdb",
@@ -211,6 +217,18 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(demo)
     demo.set_defaults(func=cmd_demo)
 
+    srv = sub.add_parser(
+        "serve",
+        help="start the dashboard on a database",
+        description="Serve the Streamlit dashboard on the database (it reads a replica that "
+        "`bpo-kpi ingest` refreshes after each commit, so ingests and the dashboard never wait "
+        "for each other).",
+    )
+    srv.add_argument("--port", type=int, default=8501)
+    srv.add_argument("--role", help="viewer role from the configuration (default: admin)")
+    _add_common(srv)
+    srv.set_defaults(func=cmd_serve)
+
     bench = sub.add_parser(
         "bench",
         help="run a benchmark from bench/ (ingest or kpi); figures, not pass/fail",
@@ -319,6 +337,7 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     from kpi.gateway import Gateway
 
     query = _query_from_args(args, args.kpis)
+    time_keys = tuple(k.strip() for k in args.time_keys.split(",") if k.strip())
     if args.engine == "spark":
         from kpi.engines import SparkEngine
 
@@ -333,13 +352,13 @@ def cmd_kpis(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
         with engine:
-            frame = kpi_table(engine, query, as_of=args.as_of)
+            frame = kpi_table(engine, query, as_of=args.as_of, time_keys=time_keys)
         _emit(frame, args.fmt)
         return EXIT_OK
     if args.parquet is not None:
         raise ValueError("--parquet is read by --engine spark only")
     with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
-        frame = kpi_table(gw, query, as_of=args.as_of)
+        frame = kpi_table(gw, query, as_of=args.as_of, time_keys=time_keys)
     _emit(frame, args.fmt)
     return EXIT_OK
 
@@ -584,28 +603,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
         con.close()
     if args.no_serve:
         return EXIT_OK
-    app = Path(__file__).resolve().parent.parent / "app.py"
-    env = {**os.environ, DB_ENV: str(Path(db).resolve())}
-    if args.config:
-        env["BPO_KPI_CONFIG"] = str(Path(args.config).resolve())
     report(f"starting the dashboard on http://localhost:{args.port}")
+    return _serve(Path(db), args.config, args.port)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    db = args.db or default_db_path()
+    if not Path(db).exists():
+        print(f"note: {db} does not exist yet; the dashboard explains how to load data")
+    print(f"starting the dashboard on http://localhost:{args.port}", flush=True)
+    return _serve(Path(db), args.config, args.port, role=args.role)
+
+
+def _serve(db: Path, config: Path | None, port: int, role: str | None = None) -> int:
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    env = {**os.environ, DB_ENV: str(db.resolve())}
+    if config:
+        load_config(config)  # a bad file fails here, with the field named, not in the browser
+        env["BPO_KPI_CONFIG"] = str(Path(config).resolve())
+    if role:
+        env["BPO_KPI_ROLE"] = role
     return subprocess.call(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(app),
-            "--server.port",
-            str(args.port),
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         env=env,
         cwd=app.parent,  # so the project's .streamlit/config.toml applies
-    )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

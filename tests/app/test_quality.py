@@ -312,7 +312,7 @@ def test_drill_down_levels_from_the_url(sample_db, run_page, gw):
     tgt = target(gw, workflow, vendor)
     assert policies["vs_target"].tolist() == [words(q, tgt) for q in policies["quality_score"]]
     assert "(no policy cited)" in policies["policy"].tolist()
-    assert at.button(key="crumb_0").label == f"› Cell: {vendor}|{workflow}"
+    assert at.button(key="crumb_0").label == f"› Cell: {vendor} × {workflow}"
 
     # Policy -> error-type Pareto, for the whole cell and for one cited policy.
     at = run_page(PAGE, {"drill": [cell, "policy:(all)"]})
@@ -415,7 +415,7 @@ def test_breadcrumb_steps_back(sample_db, run_page, gw):
     at = run_page(PAGE, {"drill": path})
     assert [b.label for b in at.button if b.key.startswith("crumb_")] == [
         "Vendor × workflow",
-        f"› Cell: {vendor}|{workflow}",
+        f"› Cell: {vendor} × {workflow}",
         "› Policy: (all)",
         "› Error type: (all)",
     ]

@@ -430,3 +430,30 @@ def test_backlog_age_boundaries_are_exact(kpi_data, gw):
         expected = np.zeros(len(tat.AGE_BUCKETS), dtype=int)
         expected[[bucket - 1, bucket]] = [-1, 1]
         assert moved.tolist() == expected.tolist()
+
+
+def test_cli_time_keys_print_the_library_table(kpi_data, capsys) -> None:
+    """`bpo-kpi kpis --time-keys weekday,hour` reproduces the page's hour x weekday numbers."""
+    import json
+
+    from bpo_kpi.cli import main
+    from kpi.compute import kpi_table
+    from kpi.gateway import Gateway
+    from kpi.query import KpiQuery
+
+    args = ["kpis", "--db", str(kpi_data.db), "--config", str(kpi_data.config_file),
+            "--kpis", "decisions,sla_attainment,tat_p90", "--by", "vendor",
+            "--time-keys", "weekday,hour", "--as-of", kpi_data.as_of.isoformat(),
+            "--format", "json"]  # fmt: skip
+    assert main(args) == 0
+    shown = json.loads(capsys.readouterr().out)
+    query = KpiQuery(by=("vendor",), kpis=("decisions", "sla_attainment", "tat_p90"))
+    with Gateway(kpi_data.db, config=kpi_data.config) as gw:
+        expected = kpi_table(gw, query, as_of=kpi_data.as_of, time_keys=("weekday", "hour"))
+    assert len(shown) == len(expected) > 24
+    for got, (_, want) in zip(shown, expected.iterrows(), strict=True):
+        assert (got["vendor"], got["weekday"], got["hour"]) == (
+            want["vendor"], want["weekday"], want["hour"],
+        )  # fmt: skip
+        assert got["decisions"] == want["decisions"]
+        assert got["tat_p90"] == pytest.approx(want["tat_p90"], nan_ok=True)
