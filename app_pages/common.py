@@ -122,7 +122,11 @@ def start() -> Context | None:
         return None
     ctx = Context(db, viewer_role(), os.environ.get("BPO_KPI_CONFIG"), version, DataSummary({}))
     st.session_state["_ctx"] = ctx
-    ctx.summary = call(database_summary)
+    try:
+        ctx.summary = call(database_summary)
+    except PermissionError as exc:  # an unknown BPO_KPI_ROLE: say so instead of a traceback
+        st.error(f"{exc}. Set {ROLE_ENV} to one of the configured roles.")
+        st.stop()
     return ctx
 
 

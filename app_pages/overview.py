@@ -11,7 +11,6 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import common
@@ -20,12 +19,6 @@ from kpi.catalog import KPIS
 
 SEVERITY_TEXT = {"critical": "🔴 critical", "warning": "🟠 warning", "info": "🔵 info"}
 PERIOD_WORD = {"day": "daily", "week": "weekly", "month": "monthly"}
-HOVER = {
-    "share": "%{y:.1%}",
-    "minutes": "%{y:,.0f} min",
-    "count": "%{y:,.0f}",
-    "kappa": "%{y:.2f}",
-}
 
 
 def cli_command(f: common.Filters) -> str:
@@ -53,40 +46,20 @@ def colour_change(kpi: str, text: str, change: float, significant: bool) -> str:
     return text
 
 
-def sparkline(points: pd.DataFrame, kpi: str, target: float | None) -> go.Figure:
-    """A small line of the KPI over the window, its last point marked, the target dotted."""
-    last = points.dropna(subset=[kpi]).tail(1)
-    shapes = []
-    if target is not None:
-        line = {"dash": "dot", "width": 1, "color": "gray"}
-        shapes.append(
-            {"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": target, "y1": target,
-             "line": line}
-        )  # fmt: skip
-    # One constructor call: plotly's add_* / update_* helpers cost ~30 ms per chart.
-    return go.Figure(
-        data=[
-            go.Scatter(
-                x=points["period_start"], y=points[kpi], mode="lines", line={"width": 1.5},
-                hovertemplate=f"%{{x|%a %d %b}}: {HOVER[KPIS[kpi].unit]}<extra></extra>",
-            ),
-            go.Scatter(
-                x=last["period_start"], y=last[kpi], mode="markers", marker={"size": 5},
-                hoverinfo="skip",
-            ),
-        ],
-        layout={
-            "height": 56, "margin": {"l": 0, "r": 0, "t": 2, "b": 2}, "showlegend": False,
-            "xaxis": {"visible": False}, "yaxis": {"visible": False}, "shapes": shapes,
-        },
-    )  # fmt: skip
-
-
 def tile(col: Any, rec: dict[str, Any], points: pd.DataFrame, window_label: str, key: str) -> None:
     kpi = rec["kpi"]
     value = rec["value"]
     target = None if pd.isna(rec["target"]) else float(rec["target"])
-    col.metric(common.label(kpi), common.fmt(kpi, value), help=KPIS[kpi].definition)
+    # The metric's own sparkline (daily values over the window): a plotly chart per tile made
+    # the page several times slower to draw in the browser (30 charts), for a line this small.
+    series = points[kpi].dropna()
+    col.metric(
+        common.label(kpi),
+        common.fmt(kpi, value),
+        help=KPIS[kpi].definition,
+        chart_data=series.tolist() if len(series) > 1 else None,
+        chart_type="line",
+    )
     status = common.status_text(kpi, None if pd.isna(value) else value, target)
     if rec["provisional"]:
         status = ":gray[⏳ provisional: audits still arriving]"
@@ -100,8 +73,6 @@ def tile(col: Any, rec: dict[str, Any], points: pd.DataFrame, window_label: str,
         text = monitor.change_text(kpi, change, p, bool(sig), against, rec["provisional"])
         lines.append(colour_change(kpi, text, change, bool(sig)))
     col.markdown("  \n".join(lines))
-    if points[kpi].notna().any():
-        col.plotly_chart(sparkline(points, kpi, target), key=key, config={"displayModeBar": False})
 
 
 f = common.filters()
@@ -177,8 +148,7 @@ st.caption(
     "are tested with a two-proportion z test (5% level, not corrected for the many tiles). QA "
     f"audits arrive up to {monitor.QA_LAG_DAYS} days after the decision: audits are complete "
     f"through {complete_through:%a %d %b}, quality, QA coverage and kappa of later days are "
-    f"provisional. Sparklines: {PERIOD_WORD[f.period]} values over the window; dotted line: the "
-    "target."
+    f"provisional. Sparklines: {PERIOD_WORD[f.period]} values over the window."
 )
 
 for frame, totals, by in sections:

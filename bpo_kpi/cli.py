@@ -618,9 +618,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _serve(db: Path, config: Path | None, port: int, role: str | None = None) -> int:
     app = Path(__file__).resolve().parent.parent / "app.py"
     env = {**os.environ, DB_ENV: str(db.resolve())}
+    # A bad file or an unknown role fails here, with the field named, not in the browser.
+    loaded = load_config(config)
     if config:
-        load_config(config)  # a bad file fails here, with the field named, not in the browser
         env["BPO_KPI_CONFIG"] = str(Path(config).resolve())
+    if role and role not in loaded.roles:
+        raise ValueError(f"unknown role {role!r}; configured roles: {', '.join(loaded.roles)}")
     if role:
         env["BPO_KPI_ROLE"] = role
     return subprocess.call(
