@@ -231,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench",
-        help="run a benchmark from bench/ (ingest or kpi); figures, not pass/fail",
+        help="run a benchmark from bench/ (ingest, kpi or dashboard); figures, not pass/fail",
         description="Run bench/<NAME>_bench.py with the arguments that follow, e.g. "
         "`bpo-kpi bench kpi --sizes 1000000`. `bpo-kpi bench kpi --help` lists its options.",
     )
@@ -241,7 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-BENCHMARKS = {"ingest": "ingest_bench.py", "kpi": "kpi_bench.py"}
+BENCHMARKS = {
+    "ingest": "ingest_bench.py",
+    "kpi": "kpi_bench.py",
+    "dashboard": "dashboard_bench.py",
+}
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
