@@ -170,312 +170,353 @@ def add_sla_lines(fig: go.Figure, prio: str, vertical: bool = False, **cell: int
     return float(lines["sla_minutes"].max()) if len(lines) else 0.0
 
 
-# --- TAT distribution -------------------------------------------------------------------------
+# --- sections, one tab each ------------------------------------------------------------------
+# Only the selected tab runs and is drawn (on_change=rerun makes tabs lazy): in a browser
+# without a GPU each plotly chart costs ~0.2-0.3 s to draw, and five on one page took the
+# page switch past 2 s at 10M decisions. The tab is in the URL (`tat_view`).
 
-st.subheader("TAT distribution")
-hist = common.call(tat.tat_histogram, f.query(by=("vendor",), where=where))
-colors = vendor_colors(list(hist["vendor"].unique()))
-bins = tat.tat_bins()
-ratio = 10**0.25
-x_lo = [
-    lo if lo > 0 else hi / ratio
-    for lo, hi in zip(bins["lower_minutes"], bins["upper_minutes"], strict=True)
-]
-x_end = bins["lower_minutes"].iat[-1] * ratio
-fig = go.Figure()
-for vendor, grp in hist.groupby("vendor", sort=True):
-    grp = grp.sort_values("bin")
-    fig.add_trace(
-        go.Scatter(
-            x=[*x_lo, x_end],
-            y=[*(grp["share"] * 100), grp["share"].iat[-1] * 100],
-            mode="lines",
-            line_shape="hv",
-            name=str(vendor),
-            line_color=colors[str(vendor)],
-            customdata=[*zip(grp["label"], grp["decisions"], strict=True), ("", 0)],
-            hovertemplate="%{customdata[0]}: %{y:.1f}% (%{customdata[1]:,} decisions)"
-            "<extra>" + str(vendor) + "</extra>",
-        )
-    )
-if priority != ALL:
-    add_sla_lines(fig, priority, vertical=True)
-fig.update_xaxes(type="log", title="TAT (minutes, log scale)")
-fig.update_yaxes(title="% of the vendor's decisions", rangemode="tozero")
-fig.update_layout(height=360, margin=dict(t=30, b=10), legend_title="Vendor")
-st.plotly_chart(fig, key="tat_hist_chart")
-st.caption(
-    "Decided decisions by TAT, in bins of equal width on the log axis (4 per decade, from 1 "
-    "minute to 22 days; the first bin holds everything under a minute, the last everything "
-    "longer). Shares of each vendor's own decisions, so vendors of different volume compare."
+tabs = st.tabs(
+    [
+        "TAT distribution",
+        "Quantiles over time",
+        "SLA by vendor × workflow",
+        "Hour × weekday",
+        "Backlog ageing",
+    ],
+    key="tat_view",
+    bind="query-params",
+    on_change="rerun",
 )
-with st.expander("Distribution table (decisions per bin)"):
-    table = hist.pivot_table(
-        index=["bin", "label"], columns="vendor", values="decisions", aggfunc="sum"
-    )
-    table["All vendors"] = table.sum(axis=1)
-    table = table.reset_index(level="bin", drop=True).rename_axis("TAT bin")
-    st.dataframe(table, key="tat_hist_table")
 
-# --- quantiles over time ----------------------------------------------------------------------
-
-st.subheader("TAT quantiles over time")
-period = f.period
-if priority == ALL:
-    quant = common.call(kpi_table, f.query(by=("priority",), period=period, kpis=QUANTILE_KPIS))
-    quant["priority"] = quant["priority"].fillna(NO_PRIORITY)
-else:
-    quant = common.call(kpi_table, f.query(period=period, where=where, kpis=QUANTILE_KPIS))
-    quant.insert(0, "priority", priority)
-quant = quant[quant["decisions"] > 0]
-panels = sorted(quant["priority"].unique(), key=lambda p: (p == NO_PRIORITY, p))
-if not panels:
-    common.empty_state("No decided decisions for these filters.")
-else:
-    n_cols = 1 if len(panels) == 1 else 2
-    n_rows = math.ceil(len(panels) / n_cols)
-    fig = make_subplots(
-        rows=n_rows,
-        cols=n_cols,
-        subplot_titles=[f"Priority {p}" for p in panels],
-        shared_xaxes=True,
-        vertical_spacing=0.12,
-    )
-    for i, prio in enumerate(panels):
-        r, c = i // n_cols + 1, i % n_cols + 1
-        grp = quant[quant["priority"] == prio]
-        for name, dash in QUANTILE_STYLE.items():
+# --- TAT distribution -------------------------------------------------------------------------
+with tabs[0]:
+    if tabs[0].open:
+        st.subheader("TAT distribution")
+        hist = common.call(tat.tat_histogram, f.query(by=("vendor",), where=where))
+        colors = vendor_colors(list(hist["vendor"].unique()))
+        bins = tat.tat_bins()
+        ratio = 10**0.25
+        x_lo = [
+            lo if lo > 0 else hi / ratio
+            for lo, hi in zip(bins["lower_minutes"], bins["upper_minutes"], strict=True)
+        ]
+        x_end = bins["lower_minutes"].iat[-1] * ratio
+        fig = go.Figure()
+        for vendor, grp in hist.groupby("vendor", sort=True):
+            grp = grp.sort_values("bin")
             fig.add_trace(
                 go.Scatter(
-                    x=grp["period_start"],
-                    y=grp[name],
-                    name=common.label(name),
-                    mode="lines+markers",
-                    line_dash=dash,
-                    line_color="#1f5f99",
-                    legendgroup=name,
-                    showlegend=i == 0,
-                    customdata=grp["decisions"],
-                    hovertemplate="%{x}: %{y:,.0f} min (%{customdata:,} decisions)",
-                ),
-                row=r,
-                col=c,
-            )
-        top_sla = add_sla_lines(fig, prio, row=r, col=c) if prio != NO_PRIORITY else 0.0
-        high = max(float(grp["tat_p95"].max()), top_sla) * 1.1
-        fig.update_yaxes(range=[0, high], title_text="minutes" if c == 1 else None, row=r, col=c)
-    fig.update_layout(height=300 * n_rows + 40, margin=dict(t=40, b=10))
-    st.plotly_chart(fig, key="tat_quantile_chart")
-    st.caption(sla_caption(None if priority == ALL else priority))
-    with st.expander("Quantile table (minutes) and SLA reference"):
-        st.dataframe(
-            quant[["priority", "period_start", *QUANTILE_KPIS]],
-            hide_index=True,
-            key="tat_quantile_table",
-            column_config={
-                k: st.column_config.NumberColumn(common.label(k), format="%.1f")
-                for k in QUANTILE_KPIS[1:]
-            },
-        )
-        st.dataframe(
-            reference.rename(columns={"sla_minutes": "configured SLA (min)"}),
-            hide_index=True,
-            key="tat_sla_reference",
-        )
-
-# --- SLA attainment by vendor x workflow ------------------------------------------------------
-
-st.subheader("SLA attainment by vendor and workflow")
-if attain.empty:
-    common.empty_state("No decided decisions for these filters.")
-else:
-    att = attain.copy()
-    att["target"] = [
-        common.target("sla_attainment", w, v)
-        for w, v in zip(att["workflow"], att["vendor"], strict=True)
-    ]
-    att["status"] = [
-        STATUS_WORDS[status("sla_attainment", v, t)]
-        for v, t in zip(att["sla_attainment"], att["target"], strict=True)
-    ]
-    att["vs_target"] = [
-        confidence_text(lo, hi, t)
-        for lo, hi, t in zip(
-            att["sla_attainment_low"], att["sla_attainment_high"], att["target"], strict=True
-        )
-    ]
-    z = att.pivot(index="vendor", columns="workflow", values="sla_attainment")
-    gap = att.assign(gap=(att["sla_attainment"] - att["target"]) * 100).pivot(
-        index="vendor", columns="workflow", values="gap"
-    )
-    mark = att.assign(
-        m=[
-            f"{s[0]} {common.fmt('sla_attainment', v)}" if s[:1] in ("✔", "✘") else ""
-            for s, v in zip(att["status"], att["sla_attainment"], strict=True)
-        ]
-    )
-    text = mark.pivot(index="vendor", columns="workflow", values="m").reindex_like(z)
-    span = max(5.0, float(gap.abs().max().max()) if gap.notna().any().any() else 5.0)
-    fig = go.Figure(
-        go.Heatmap(
-            z=gap.reindex_like(z).to_numpy(),
-            x=list(z.columns),
-            y=list(z.index),
-            text=text.fillna("").to_numpy(),
-            texttemplate="%{text}",
-            colorscale="RdBu",
-            zmid=0,
-            zmin=-span,
-            zmax=span,
-            colorbar=dict(title="points vs<br>target"),
-            hovertemplate="%{y} · %{x}: %{text} (%{z:+.1f} pts vs target)<extra></extra>",
-        )
-    )
-    fig.update_layout(height=max(180, 80 + 45 * len(z.index)), margin=dict(t=10, b=10))
-    fig.update_yaxes(autorange="reversed")
-    st.plotly_chart(fig, key="tat_attainment_chart")
-    st.caption(
-        "SLA attainment = decided by their due time / decided decisions with a due time. Colour "
-        "is the distance to the target of that workflow and vendor (targets.sla_attainment), in "
-        "percentage points; ✔ meets, ✘ misses. The table gives the 95% Wilson interval."
-    )
-    st.dataframe(
-        att[list(ATTAINMENT_COLUMNS)],
-        hide_index=True,
-        key="tat_attainment_table",
-        column_config={
-            name: st.column_config.NumberColumn(label, format="percent")
-            if name.startswith(("sla", "target"))
-            else label
-            for name, label in ATTAINMENT_COLUMNS.items()
-        },
-    )
-
-# --- hour x weekday ---------------------------------------------------------------------------
-
-st.subheader("When items arrive: hour × weekday")
-heat_kpi = st.radio(
-    "Show",
-    HEAT_KPIS,
-    format_func=common.label,
-    key="tat_heat_kpi",
-    bind="query-params",
-    horizontal=True,
-)
-week = common.call(
-    tat.time_of_week, f.query(where=where, kpis=("decisions", "sla_attainment", "tat_p90"))
-)
-values = tat.time_of_week_grid(week, heat_kpi)
-counts = tat.time_of_week_grid(week, "decisions")
-shown = values.where(counts >= MIN_CELL)
-is_share = heat_kpi == "sla_attainment"
-sparse = int((counts >= MIN_CELL).sum().sum()) < int((counts > 0).sum().sum()) / 2
-fig = go.Figure(
-    go.Heatmap(
-        z=(shown * 100 if is_share else shown).to_numpy(),
-        x=list(values.columns),
-        y=list(values.index),
-        customdata=counts.to_numpy(),
-        colorscale="RdYlBu" if is_share else "YlOrRd",
-        zmid=sla_target * 100 if is_share and sla_target is not None else None,
-        colorbar=dict(title="%" if is_share else "min"),
-        hovertemplate="%{y} %{x}:00 · %{z:.1f}"
-        + ("%" if is_share else " min")
-        + " (%{customdata:,} decisions)<extra></extra>",
-    )
-)
-fig.update_yaxes(autorange="reversed")
-fig.update_xaxes(title=f"hour the item entered the queue ({tz})")
-fig.update_layout(height=320, margin=dict(t=10, b=10))
-if sparse:
-    common.empty_state(
-        f"Too few decisions per hour of the week for a heatmap: most cells have fewer than "
-        f"{MIN_CELL}. Widen the dates or filters; the table below still shows every cell."
-    )
-else:
-    st.plotly_chart(fig, key="tat_week_chart")
-st.caption(
-    f"{common.label(heat_kpi)} of the window's decided decisions by the local weekday and hour "
-    f"({tz}) at which they entered the queue (enqueued_at) — the same KPI definition, cut by "
-    f"arrival time. Cells with fewer than {MIN_CELL} decisions are blank in the chart; the "
-    "table shows every cell."
-    + (
-        f" Colours are centred on the SLA attainment target ({sla_target:.0%}): red is below it."
-        if is_share and sla_target is not None
-        else ""
-    )
-)
-with st.expander("Hour × weekday table"):
-    st.markdown(f"**{common.label(heat_kpi)}**")
-    st.dataframe(values, key="tat_week_table")
-    st.markdown("**Decisions**")
-    st.dataframe(counts, key="tat_week_counts")
-
-# --- backlog ageing ---------------------------------------------------------------------------
-
-st.subheader("Backlog ageing")
-backlog_query = f.query(by=("vendor", "workflow"), where=where)
-ageing = common.call(tat.backlog_ageing, backlog_query, as_of)
-cut = tat.backlog_instant(backlog_query, tz, as_of).astimezone(ZoneInfo(tz))
-if ageing["backlog"].sum() == 0:
-    common.empty_state(f"No pending decisions at {cut:%d %b %Y %H:%M} ({tz}).")
-else:
-    per_vendor = ageing.groupby(["vendor", "bucket", "age"], as_index=False)[
-        ["backlog", "backlog_over_sla"]
-    ].sum()
-    vendors = sorted(per_vendor["vendor"].unique(), reverse=True)
-    shades = sequential.YlOrRd[1:]
-    fig = go.Figure()
-    for bucket, (label, _) in enumerate(tat.AGE_BUCKETS):
-        grp = per_vendor[per_vendor["bucket"] == bucket].set_index("vendor").reindex(vendors)
-        color = shades[min(bucket, len(shades) - 1)]
-        within = grp["backlog"] - grp["backlog_over_sla"]
-        for part, values_, pattern in (
-            ("within SLA", within, ""),
-            ("past due", grp["backlog_over_sla"], "/"),
-        ):
-            fig.add_trace(
-                go.Bar(
-                    y=vendors,
-                    x=values_.fillna(0),
-                    orientation="h",
-                    name=label,
-                    legendgroup=label,
-                    showlegend=part == "within SLA",
-                    marker_color=color,
-                    marker_pattern_shape=pattern,
-                    hovertemplate=f"%{{y}} · {label} · {part}: %{{x:,}}<extra></extra>",
+                    x=[*x_lo, x_end],
+                    y=[*(grp["share"] * 100), grp["share"].iat[-1] * 100],
+                    mode="lines",
+                    line_shape="hv",
+                    name=str(vendor),
+                    line_color=colors[str(vendor)],
+                    customdata=[*zip(grp["label"], grp["decisions"], strict=True), ("", 0)],
+                    hovertemplate="%{customdata[0]}: %{y:.1f}% (%{customdata[1]:,} decisions)"
+                    "<extra>" + str(vendor) + "</extra>",
                 )
             )
-    fig.update_layout(
-        barmode="stack",
-        height=140 + 40 * len(vendors),
-        margin=dict(t=40, b=10),
-        legend=dict(title="Age", orientation="h", x=0, y=1.02, yanchor="bottom"),
-    )
-    fig.update_xaxes(title="pending decisions (hatched: past their due time)")
-    st.plotly_chart(fig, key="tat_backlog_chart")
-    st.caption(
-        f"Decisions pending at {cut:%d %b %Y %H:%M} ({tz}) — the end of the window, or now if "
-        "earlier — by age since they entered the queue; hatched: already past their due time. "
-        "The totals are the Backlog and Backlog past SLA tiles above."
-    )
-    table = ageing.pivot_table(
-        index=["vendor", "workflow"], columns="bucket", values="backlog", aggfunc="sum"
-    )
-    table.columns = [label for label, _ in tat.AGE_BUCKETS]
-    sums = ageing.groupby(["vendor", "workflow"])[["backlog", "backlog_over_sla"]].sum()
-    table["Backlog"] = sums["backlog"]
-    table["Past SLA"] = sums["backlog_over_sla"]
-    table["Oldest (h)"] = ageing.groupby(["vendor", "workflow"])["oldest_minutes"].max() / 60
-    table = table[table["Backlog"] > 0].reset_index()
-    st.dataframe(
-        table,
-        hide_index=True,
-        key="tat_backlog_table",
-        column_config={
-            "vendor": "Vendor",
-            "workflow": "Workflow",
-            "Oldest (h)": st.column_config.NumberColumn(format="%.1f"),
-        },
-    )
+        if priority != ALL:
+            add_sla_lines(fig, priority, vertical=True)
+        fig.update_xaxes(type="log", title="TAT (minutes, log scale)")
+        fig.update_yaxes(title="% of the vendor's decisions", rangemode="tozero")
+        fig.update_layout(height=360, margin=dict(t=30, b=10), legend_title="Vendor")
+        st.plotly_chart(fig, key="tat_hist_chart")
+        st.caption(
+            "Decided decisions by TAT, in bins of equal width on the log axis (4 per decade, "
+            "from 1 minute to 22 days; the first bin holds everything under a minute, the last "
+            "everything longer). Shares of each vendor's own decisions, so vendors of different "
+            "volume compare."
+        )
+        with st.expander("Distribution table (decisions per bin)"):
+            table = hist.pivot_table(
+                index=["bin", "label"], columns="vendor", values="decisions", aggfunc="sum"
+            )
+            table["All vendors"] = table.sum(axis=1)
+            table = table.reset_index(level="bin", drop=True).rename_axis("TAT bin")
+            st.dataframe(table, key="tat_hist_table")
+
+
+# --- quantiles over time ----------------------------------------------------------------------
+with tabs[1]:
+    if tabs[1].open:
+        st.subheader("TAT quantiles over time")
+        period = f.period
+        if priority == ALL:
+            quant = common.call(
+                kpi_table, f.query(by=("priority",), period=period, kpis=QUANTILE_KPIS)
+            )
+            quant["priority"] = quant["priority"].fillna(NO_PRIORITY)
+        else:
+            quant = common.call(kpi_table, f.query(period=period, where=where, kpis=QUANTILE_KPIS))
+            quant.insert(0, "priority", priority)
+        quant = quant[quant["decisions"] > 0]
+        panels = sorted(quant["priority"].unique(), key=lambda p: (p == NO_PRIORITY, p))
+        if not panels:
+            common.empty_state("No decided decisions for these filters.")
+        else:
+            n_cols = 1 if len(panels) == 1 else 2
+            n_rows = math.ceil(len(panels) / n_cols)
+            fig = make_subplots(
+                rows=n_rows,
+                cols=n_cols,
+                subplot_titles=[f"Priority {p}" for p in panels],
+                shared_xaxes=True,
+                vertical_spacing=0.12,
+            )
+            for i, prio in enumerate(panels):
+                r, c = i // n_cols + 1, i % n_cols + 1
+                grp = quant[quant["priority"] == prio]
+                for name, dash in QUANTILE_STYLE.items():
+                    fig.add_trace(
+                        go.Scatter(
+                            x=grp["period_start"],
+                            y=grp[name],
+                            name=common.label(name),
+                            mode="lines+markers",
+                            line_dash=dash,
+                            line_color="#1f5f99",
+                            legendgroup=name,
+                            showlegend=i == 0,
+                            customdata=grp["decisions"],
+                            hovertemplate="%{x}: %{y:,.0f} min (%{customdata:,} decisions)",
+                        ),
+                        row=r,
+                        col=c,
+                    )
+                top_sla = add_sla_lines(fig, prio, row=r, col=c) if prio != NO_PRIORITY else 0.0
+                high = max(float(grp["tat_p95"].max()), top_sla) * 1.1
+                fig.update_yaxes(
+                    range=[0, high], title_text="minutes" if c == 1 else None, row=r, col=c
+                )
+            fig.update_layout(height=300 * n_rows + 40, margin=dict(t=40, b=10))
+            st.plotly_chart(fig, key="tat_quantile_chart")
+            st.caption(sla_caption(None if priority == ALL else priority))
+            with st.expander("Quantile table (minutes) and SLA reference"):
+                st.dataframe(
+                    quant[["priority", "period_start", *QUANTILE_KPIS]],
+                    hide_index=True,
+                    key="tat_quantile_table",
+                    column_config={
+                        k: st.column_config.NumberColumn(common.label(k), format="%.1f")
+                        for k in QUANTILE_KPIS[1:]
+                    },
+                )
+                st.dataframe(
+                    reference.rename(columns={"sla_minutes": "configured SLA (min)"}),
+                    hide_index=True,
+                    key="tat_sla_reference",
+                )
+
+
+# --- SLA attainment by vendor x workflow ------------------------------------------------------
+with tabs[2]:
+    if tabs[2].open:
+        st.subheader("SLA attainment by vendor and workflow")
+        if attain.empty:
+            common.empty_state("No decided decisions for these filters.")
+        else:
+            att = attain.copy()
+            att["target"] = [
+                common.target("sla_attainment", w, v)
+                for w, v in zip(att["workflow"], att["vendor"], strict=True)
+            ]
+            att["status"] = [
+                STATUS_WORDS[status("sla_attainment", v, t)]
+                for v, t in zip(att["sla_attainment"], att["target"], strict=True)
+            ]
+            att["vs_target"] = [
+                confidence_text(lo, hi, t)
+                for lo, hi, t in zip(
+                    att["sla_attainment_low"],
+                    att["sla_attainment_high"],
+                    att["target"],
+                    strict=True,
+                )
+            ]
+            z = att.pivot(index="vendor", columns="workflow", values="sla_attainment")
+            gap = att.assign(gap=(att["sla_attainment"] - att["target"]) * 100).pivot(
+                index="vendor", columns="workflow", values="gap"
+            )
+            mark = att.assign(
+                m=[
+                    f"{s[0]} {common.fmt('sla_attainment', v)}" if s[:1] in ("✔", "✘") else ""
+                    for s, v in zip(att["status"], att["sla_attainment"], strict=True)
+                ]
+            )
+            text = mark.pivot(index="vendor", columns="workflow", values="m").reindex_like(z)
+            span = max(5.0, float(gap.abs().max().max()) if gap.notna().any().any() else 5.0)
+            fig = go.Figure(
+                go.Heatmap(
+                    z=gap.reindex_like(z).to_numpy(),
+                    x=list(z.columns),
+                    y=list(z.index),
+                    text=text.fillna("").to_numpy(),
+                    texttemplate="%{text}",
+                    colorscale="RdBu",
+                    zmid=0,
+                    zmin=-span,
+                    zmax=span,
+                    colorbar=dict(title="points vs<br>target"),
+                    hovertemplate="%{y} · %{x}: %{text} (%{z:+.1f} pts vs target)<extra></extra>",
+                )
+            )
+            fig.update_layout(height=max(180, 80 + 45 * len(z.index)), margin=dict(t=10, b=10))
+            fig.update_yaxes(autorange="reversed")
+            st.plotly_chart(fig, key="tat_attainment_chart")
+            st.caption(
+                "SLA attainment = decided by their due time / decided decisions with a due time. "
+                "Colour is the distance to the target of that workflow and vendor "
+                "(targets.sla_attainment), in "
+                "percentage points; ✔ meets, ✘ misses. The table gives the 95% Wilson interval."
+            )
+            st.dataframe(
+                att[list(ATTAINMENT_COLUMNS)],
+                hide_index=True,
+                key="tat_attainment_table",
+                column_config={
+                    name: st.column_config.NumberColumn(label, format="percent")
+                    if name.startswith(("sla", "target"))
+                    else label
+                    for name, label in ATTAINMENT_COLUMNS.items()
+                },
+            )
+
+
+# --- hour x weekday ---------------------------------------------------------------------------
+with tabs[3]:
+    if tabs[3].open:
+        st.subheader("When items arrive: hour × weekday")
+        heat_kpi = st.radio(
+            "Show",
+            HEAT_KPIS,
+            format_func=common.label,
+            key="tat_heat_kpi",
+            bind="query-params",
+            horizontal=True,
+        )
+        week = common.call(
+            tat.time_of_week, f.query(where=where, kpis=("decisions", "sla_attainment", "tat_p90"))
+        )
+        values = tat.time_of_week_grid(week, heat_kpi)
+        counts = tat.time_of_week_grid(week, "decisions")
+        shown = values.where(counts >= MIN_CELL)
+        is_share = heat_kpi == "sla_attainment"
+        sparse = int((counts >= MIN_CELL).sum().sum()) < int((counts > 0).sum().sum()) / 2
+        fig = go.Figure(
+            go.Heatmap(
+                z=(shown * 100 if is_share else shown).to_numpy(),
+                x=list(values.columns),
+                y=list(values.index),
+                customdata=counts.to_numpy(),
+                colorscale="RdYlBu" if is_share else "YlOrRd",
+                zmid=sla_target * 100 if is_share and sla_target is not None else None,
+                colorbar=dict(title="%" if is_share else "min"),
+                hovertemplate="%{y} %{x}:00 · %{z:.1f}"
+                + ("%" if is_share else " min")
+                + " (%{customdata:,} decisions)<extra></extra>",
+            )
+        )
+        fig.update_yaxes(autorange="reversed")
+        fig.update_xaxes(title=f"hour the item entered the queue ({tz})")
+        fig.update_layout(height=320, margin=dict(t=10, b=10))
+        if sparse:
+            common.empty_state(
+                f"Too few decisions per hour of the week for a heatmap: most cells have fewer than "
+                f"{MIN_CELL}. Widen the dates or filters; the table below still shows every cell."
+            )
+        else:
+            st.plotly_chart(fig, key="tat_week_chart")
+        st.caption(
+            f"{common.label(heat_kpi)} of the window's decided decisions by the local weekday "
+            f"and hour ({tz}) at which they entered the queue (enqueued_at) — the same KPI "
+            f"definition, cut by arrival time. Cells with fewer than {MIN_CELL} decisions are "
+            "blank in the chart; the table shows every cell."
+            + (
+                f" Colours are centred on the SLA attainment target ({sla_target:.0%}): red is "
+                "below it."
+                if is_share and sla_target is not None
+                else ""
+            )
+        )
+        with st.expander("Hour × weekday table"):
+            st.markdown(f"**{common.label(heat_kpi)}**")
+            st.dataframe(values, key="tat_week_table")
+            st.markdown("**Decisions**")
+            st.dataframe(counts, key="tat_week_counts")
+
+
+# --- backlog ageing ---------------------------------------------------------------------------
+with tabs[4]:
+    if tabs[4].open:
+        st.subheader("Backlog ageing")
+        backlog_query = f.query(by=("vendor", "workflow"), where=where)
+        ageing = common.call(tat.backlog_ageing, backlog_query, as_of)
+        cut = tat.backlog_instant(backlog_query, tz, as_of).astimezone(ZoneInfo(tz))
+        if ageing["backlog"].sum() == 0:
+            common.empty_state(f"No pending decisions at {cut:%d %b %Y %H:%M} ({tz}).")
+        else:
+            per_vendor = ageing.groupby(["vendor", "bucket", "age"], as_index=False)[
+                ["backlog", "backlog_over_sla"]
+            ].sum()
+            vendors = sorted(per_vendor["vendor"].unique(), reverse=True)
+            shades = sequential.YlOrRd[1:]
+            fig = go.Figure()
+            for bucket, (label, _) in enumerate(tat.AGE_BUCKETS):
+                grp = (
+                    per_vendor[per_vendor["bucket"] == bucket].set_index("vendor").reindex(vendors)
+                )
+                color = shades[min(bucket, len(shades) - 1)]
+                within = grp["backlog"] - grp["backlog_over_sla"]
+                for part, values_, pattern in (
+                    ("within SLA", within, ""),
+                    ("past due", grp["backlog_over_sla"], "/"),
+                ):
+                    fig.add_trace(
+                        go.Bar(
+                            y=vendors,
+                            x=values_.fillna(0),
+                            orientation="h",
+                            name=label,
+                            legendgroup=label,
+                            showlegend=part == "within SLA",
+                            marker_color=color,
+                            marker_pattern_shape=pattern,
+                            hovertemplate=f"%{{y}} · {label} · {part}: %{{x:,}}<extra></extra>",
+                        )
+                    )
+            fig.update_layout(
+                barmode="stack",
+                height=140 + 40 * len(vendors),
+                margin=dict(t=40, b=10),
+                legend=dict(title="Age", orientation="h", x=0, y=1.02, yanchor="bottom"),
+            )
+            fig.update_xaxes(title="pending decisions (hatched: past their due time)")
+            st.plotly_chart(fig, key="tat_backlog_chart")
+            st.caption(
+                f"Decisions pending at {cut:%d %b %Y %H:%M} ({tz}) — the end of the window, or "
+                "now if earlier — by age since they entered the queue; hatched: already past "
+                "their due time. The totals are the Backlog and Backlog past SLA tiles above."
+            )
+            table = ageing.pivot_table(
+                index=["vendor", "workflow"], columns="bucket", values="backlog", aggfunc="sum"
+            )
+            table.columns = [label for label, _ in tat.AGE_BUCKETS]
+            sums = ageing.groupby(["vendor", "workflow"])[["backlog", "backlog_over_sla"]].sum()
+            table["Backlog"] = sums["backlog"]
+            table["Past SLA"] = sums["backlog_over_sla"]
+            table["Oldest (h)"] = (
+                ageing.groupby(["vendor", "workflow"])["oldest_minutes"].max() / 60
+            )
+            table = table[table["Backlog"] > 0].reset_index()
+            st.dataframe(
+                table,
+                hide_index=True,
+                key="tat_backlog_table",
+                column_config={
+                    "vendor": "Vendor",
+                    "workflow": "Workflow",
+                    "Oldest (h)": st.column_config.NumberColumn(format="%.1f"),
+                },
+            )

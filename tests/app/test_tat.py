@@ -44,8 +44,28 @@ def shown(at: AppTest, *columns: str) -> pd.DataFrame:
     return found[0]
 
 
-def check_page(at: AppTest, gw: Gateway, where: dict[str, tuple[str, ...]], heat_kpi: str) -> None:
-    assert not at.exception, at.exception
+TABS = ("TAT distribution", "Quantiles over time", "SLA by vendor × workflow", "Hour × weekday",
+        "Backlog ageing")  # fmt: skip
+
+
+def views(run_page, query: dict[str, object]):
+    """`view(tab)`: the page run with that tab selected (only the selected tab is drawn)."""
+    runs: dict[str, AppTest] = {}
+
+    def view(tab: str) -> AppTest:
+        if tab not in runs:
+            at = run_page(PAGE, {**query, "tat_view": tab})
+            assert not at.exception, at.exception
+            # The other tabs' charts and tables are not drawn.
+            assert at.get("plotly_chart") or at.info or at.warning
+            runs[tab] = at
+        return runs[tab]
+
+    return view
+
+
+def check_page(view, gw: Gateway, where: dict[str, tuple[str, ...]], heat_kpi: str) -> None:
+    at = view(TABS[0])
     assert [t.value for t in at.title] == ["Turnaround & SLA"]
     config = gw.config
     as_of = dt.datetime.now(dt.UTC)
@@ -60,6 +80,7 @@ def check_page(at: AppTest, gw: Gateway, where: dict[str, tuple[str, ...]], heat
     # TAT distribution: decisions per bin and vendor.
     hist = tat.tat_histogram(gw, q(by=("vendor",)))
     table = shown(at, "All vendors")
+    assert len(at.get("plotly_chart")) == 1
     want = hist.pivot(index="label", columns="vendor", values="decisions")
     want = want.loc[tat.tat_bins()["label"]]
     assert list(table.index) == list(want.index)
@@ -70,6 +91,8 @@ def check_page(at: AppTest, gw: Gateway, where: dict[str, tuple[str, ...]], heat
 
     # Quantiles per period (and per priority when all priorities are shown).
     period = at.selectbox(key="period").value
+    at = view(TABS[1])
+    assert not [d for d in at.dataframe if "All vendors" in d.value.columns]
     quant = shown(at, "period_start", "tat_p90")
     all_prios = "priority" not in where
     expected = kpi_table(
@@ -92,6 +115,7 @@ def check_page(at: AppTest, gw: Gateway, where: dict[str, tuple[str, ...]], heat
         np.testing.assert_allclose(merged[col], merged[f"{col}_want"], rtol=1e-12)
 
     # SLA attainment by vendor x workflow, against the target of each pair.
+    at = view(TABS[2])
     att = shown(at, "vendor", "workflow", "sla_attainment", "status")
     expected = kpi_table(
         gw, q(by=("vendor", "workflow"), kpis=("decisions", "sla_attainment")), as_of
@@ -111,6 +135,7 @@ def check_page(at: AppTest, gw: Gateway, where: dict[str, tuple[str, ...]], heat
         assert word in row.status
 
     # Hour x weekday of arrival: the selected KPI and the decisions, every cell.
+    at = view(TABS[3])
     week = tat.time_of_week(gw, q(kpis=("decisions", "sla_attainment", "tat_p90")), as_of)
     grids = [d.value for d in at.dataframe if list(d.value.columns[:2]) == ["00", "01"]]
     assert len(grids) == 2
@@ -123,6 +148,7 @@ def check_page(at: AppTest, gw: Gateway, where: dict[str, tuple[str, ...]], heat
     assert counts.to_numpy().sum() == head["decisions"]
 
     # Backlog ageing per vendor x workflow; totals are the tiles.
+    at = view(TABS[4])
     ageing = tat.backlog_ageing(gw, q(by=("vendor", "workflow")), as_of)
     backlog = shown(at, "vendor", "workflow", "Backlog", "Past SLA")
     expected = ageing.pivot_table(index=["vendor", "workflow"], columns="age", values="backlog")
@@ -141,8 +167,12 @@ def check_page(at: AppTest, gw: Gateway, where: dict[str, tuple[str, ...]], heat
 def test_default_view(sample_db, run_page, gw) -> None:
     at = run_page(PAGE)
     assert at.selectbox(key="tat_priority").value == "All priorities"
-    assert at.radio(key="tat_heat_kpi").value == "sla_attainment"
-    check_page(at, gw, {}, "sla_attainment")
+    # The first tab is drawn by default.
+    assert [c.proto.id for c in at.get("plotly_chart")] and shown(at, "All vendors") is not None
+    view = views(run_page, {})
+    assert view(TABS[3]).radio(key="tat_heat_kpi").value == "sla_attainment"
+    check_page(view, gw, {}, "sla_attainment")
+    at = view(TABS[1])
     # All priorities: one quantile panel each, every configured SLA listed as a reference.
     quant = shown(at, "period_start", "tat_p90")
     assert set(quant["priority"]) == {"p0", "p1", "p2", "p3"}
@@ -155,13 +185,17 @@ def test_default_view(sample_db, run_page, gw) -> None:
 
 
 def test_filtered_view(sample_db, run_page, gw) -> None:
-    at = run_page(PAGE, {"vendor": ["northwind"], "tat_priority": "p1", "tat_heat_kpi": "TAT p90"})
+    view = views(
+        run_page, {"vendor": ["northwind"], "tat_priority": "p1", "tat_heat_kpi": "TAT p90"}
+    )
+    at = view(TABS[0])
     assert at.selectbox(key="tat_priority").value == "p1"
-    assert at.radio(key="tat_heat_kpi").value == "tat_p90"
+    assert view(TABS[3]).radio(key="tat_heat_kpi").value == "tat_p90"
     where = {"vendor": ("northwind",), "priority": ("p1",)}
-    check_page(at, gw, where, "tat_p90")
+    check_page(view, gw, where, "tat_p90")
     assert list(shown(at, "All vendors").columns) == ["northwind", "All vendors"]
-    assert set(shown(at, "vendor", "workflow", "Backlog")["vendor"]) == {"northwind"}
+    assert set(shown(view(TABS[4]), "vendor", "workflow", "Backlog")["vendor"]) == {"northwind"}
+    at = view(TABS[1])
     # The SLA line is the configured p1 SLA of the pairs in view.
     ref = shown(at, "configured SLA (min)")
     p1 = ref[ref["priority"] == "p1"]
@@ -173,4 +207,5 @@ def test_filtered_view(sample_db, run_page, gw) -> None:
     tiles = {m.label: m.value for m in at.metric}
     shown_decisions = int(tiles["Decisions"].replace(",", ""))
     assert 0 < shown_decisions < overall
-    assert not math.isnan(float(shown(at, "sla_attainment", "status")["sla_attainment"].iat[0]))
+    att = shown(view(TABS[2]), "sla_attainment", "status")
+    assert not math.isnan(float(att["sla_attainment"].iat[0]))

@@ -49,3 +49,19 @@ def test_bpo_kpi_serve_starts_the_dashboard(e2e_db, chromium) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_turnaround_tabs_draw_only_the_chosen_section(server, page, screenshot) -> None:
+    """The Turnaround page draws one section at a time; picking a tab draws it and puts it in
+    the URL, so a link opens that section."""
+    page.goto(f"{server}/tat")
+    browser.wait_until_rendered(page)
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
+    page.get_by_role("tab", name="Backlog ageing").click()
+    page.wait_for_function("location.search.includes('tat_view=')", timeout=60_000)
+    page.get_by_text("pending decisions (hatched").first.wait_for(timeout=60_000)
+    browser.wait_until_rendered(page)
+    assert browser.exceptions(page) == []
+    assert page.locator('[data-testid="stPlotlyChart"]').count() == 1
+    assert "tat_view=Backlog" in page.evaluate("location.href")
+    screenshot(page, "tat_backlog_tab")
