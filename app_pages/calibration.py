@@ -150,208 +150,260 @@ vendor = c3.selectbox(
 vendors = (vendor,) if vendor != ALL_VENDORS else tuple(vendor_filter)
 trend_sessions = choices[choices["workflow"].isin(set(selected["workflow"]))]["session_id"]
 
-with st.spinner("Computing agreement statistics (bootstrap intervals)…"):
-    review = common.call(cal.review, tuple(selected["session_id"]), vendors, tuple(trend_sessions))
-if review.empty:
-    common.empty_state("No ratings by these vendors' raters in this selection.")
-    st.stop()
-
-who = vendor if vendor != ALL_VENDORS else (", ".join(vendor_filter) or ALL_VENDORS)
-what = (
-    f"{len(selected)} sessions of week {week}" if session == ALL_SESSIONS else f"session {session}"
-)
-st.markdown(
-    f"Reviewing **{what}** ({', '.join(sorted(set(selected['workflow'])))}) · raters: **{who}**"
-)
-
-# --- headline ----------------------------------------------------------------------------------
-
-head = review.overall[review.overall["vendor"] == "all"].iloc[0]
-m = st.columns(4)
-m[0].metric(
-    "Accuracy vs golden",
-    pct(head["accuracy"]),
-    help=f"95% Wilson interval {pct(head['accuracy_low'])} – {pct(head['accuracy_high'])}",
-)
-for col, (name, label) in zip(m[1:], STATISTICS.items(), strict=True):
-    col.metric(
-        label,
-        num(head[name]),
-        help=f"95% bootstrap interval {num(head[f'{name}_low'])} – {num(head[f'{name}_high'])}; "
-        f"{head[f'{name}_reading']}",
-    )
-st.markdown(reading_sentence(head, who))
-
-st.subheader("Agreement by vendor")
-table, config = summary_table(review.overall, with_session=False, everyone=who)
-st.caption(
-    "Pooled over the selection (a week's items counted together, each keyed by its session); "
-    "95% intervals: Wilson for accuracy, item bootstrap for the agreement statistics."
-)
-st.dataframe(table, hide_index=True, column_config=config)
-if len(selected) > 1:
-    st.subheader("By session")
-    st.caption(f"Each session's own statistics ({who}); pick a session to compare its vendors.")
-    table, config = summary_table(review.by_session, with_session=True, everyone=who)
-    st.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
-
-# --- raters ------------------------------------------------------------------------------------
-
-st.subheader("Rater accuracy against the golden answer")
-raters = review.raters
-fig = go.Figure()
-for i, (name, part) in enumerate(raters.groupby("vendor", sort=True)):
-    fig.add_trace(
-        go.Bar(
-            x=part["rater_id"],
-            y=part["accuracy"],
-            name=name,
-            marker_color=COLORS[i % len(COLORS)],
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": part["accuracy_high"] - part["accuracy"],
-                "arrayminus": part["accuracy"] - part["accuracy_low"],
-            },
-            hovertemplate="%{x}: %{y:.1%}<extra>" + str(name) + "</extra>",
-        )
-    )
-fig.update_xaxes(categoryorder="array", categoryarray=list(raters["rater_id"]))
-fig.add_hline(y=float(head["accuracy"]), line_dash="dot", annotation_text="selection accuracy")
-fig.update_layout(
-    yaxis_tickformat=".0%",
-    yaxis_title="Accuracy (95% CI)",
-    xaxis_title="Rater",
-    barmode="overlay",
-    height=360,
-    margin={"t": 20},
-)
-st.plotly_chart(fig, key="calibration_raters_chart")
-st.dataframe(
-    raters[
-        ["vendor", "rater_id", "judged", "correct", "accuracy", "accuracy_low", "accuracy_high"]
+# Sections are tabs; only the chosen one runs and is drawn (on_change=rerun makes tabs lazy):
+# each plotly chart or table grid costs ~0.2-0.3 s to draw in a browser without a GPU, and the
+# trend's bootstrap over every session of the workflows is only computed when it is looked at.
+# The tab is in the URL (`calibration_view`).
+top = st.container()
+tabs = st.tabs(
+    [
+        "Agreement by vendor",
+        "Rater accuracy",
+        "Confusion matrix",
+        "Contested items",
+        "Trend across sessions",
     ],
-    hide_index=True,
-    column_config={
-        "vendor": "Vendor",
-        "rater_id": "Rater",
-        "judged": "Ratings with a golden answer",
-        "correct": "Correct",
-        "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),
-        "accuracy_low": st.column_config.NumberColumn("Low (95%)", format="percent"),
-        "accuracy_high": st.column_config.NumberColumn("High (95%)", format="percent"),
-    },
+    key="calibration_view",
+    bind="query-params",
+    on_change="rerun",
 )
-
-# --- confusion ---------------------------------------------------------------------------------
-
-st.subheader("Confusion matrix: golden answer × rater label")
-conf = review.confusion
-if conf.empty:
-    common.empty_state("No rating in this selection has a golden answer.")
-else:
-    heat = go.Figure(
-        go.Heatmap(
-            z=conf.to_numpy(),
-            x=list(conf.columns),
-            y=list(conf.index),
-            colorscale="Blues",
-            text=conf.to_numpy(),
-            texttemplate="%{text}",
-            hovertemplate="golden %{y}, rated %{x}: %{z}<extra></extra>",
+if not tabs[4].open:
+    trend_sessions = trend_sessions.iloc[:0]
+with top:
+    with st.spinner("Computing agreement statistics (bootstrap intervals)…"):
+        review = common.call(
+            cal.review, tuple(selected["session_id"]), vendors, tuple(trend_sessions)
         )
+    if review.empty:
+        common.empty_state("No ratings by these vendors' raters in this selection.")
+        st.stop()
+
+    who = vendor if vendor != ALL_VENDORS else (", ".join(vendor_filter) or ALL_VENDORS)
+    what = (
+        f"{len(selected)} sessions of week {week}"
+        if session == ALL_SESSIONS
+        else f"session {session}"
     )
-    heat.update_layout(
-        xaxis_title="Rater label",
-        yaxis_title="Golden label",
-        height=360,
-        yaxis_autorange="reversed",
-        margin={"t": 20},
+    st.markdown(
+        f"Reviewing **{what}** ({', '.join(sorted(set(selected['workflow'])))}) · raters: **{who}**"
     )
-    st.plotly_chart(heat, key="calibration_confusion_chart")
-    st.dataframe(conf.rename_axis(index="Golden \\ rated", columns=None))
 
-# --- contested items ---------------------------------------------------------------------------
+    # --- headline ---------------------------------------------------------------------------------
 
-st.subheader("Contested items")
-items = review.items
-n_contested = int(items["contested"].sum())
-st.markdown(
-    f"**{n_contested} of {len(items)} items contested**: the raters' majority label differs "
-    f"from the golden answer, or fewer than {review.threshold:.0%} of the raters chose it. "
-    "Contested items come first, least agreement first: candidates for policy clarification."
-)
-show_all = st.toggle("Show every item", key="calibration_all_items", bind="query-params")
-shown = items if show_all else items[items["contested"]]
-st.dataframe(
-    shown[
-        [
-            "session_id",
-            "item_id",
-            "golden_label",
-            "golden_policy",
-            "majority_label",
-            "agreement_share",
-            "raters",
-            "contested",
-            "labels",
-        ]
-    ],
-    hide_index=True,
-    column_config={
-        "session_id": "Session",
-        "item_id": "Item",
-        "golden_label": "Golden label",
-        "golden_policy": "Golden policy",
-        "majority_label": "Majority label",
-        "agreement_share": st.column_config.NumberColumn("Majority share", format="percent"),
-        "raters": "Raters",
-        "contested": "Contested",
-        "labels": st.column_config.TextColumn("Every rater's label", width="large"),
-    },
-)
+    head = review.overall[review.overall["vendor"] == "all"].iloc[0]
+    m = st.columns(4)
+    m[0].metric(
+        "Accuracy vs golden",
+        pct(head["accuracy"]),
+        help=f"95% Wilson interval {pct(head['accuracy_low'])} – {pct(head['accuracy_high'])}",
+    )
+    for col, (name, label) in zip(m[1:], STATISTICS.items(), strict=True):
+        col.metric(
+            label,
+            num(head[name]),
+            help=f"95% bootstrap interval {num(head[f'{name}_low'])} – "
+            f"{num(head[f'{name}_high'])}; {head[f'{name}_reading']}",
+        )
+    st.markdown(reading_sentence(head, who))
 
-# --- trend -------------------------------------------------------------------------------------
 
-st.subheader("Trend across sessions")
-trend = review.trend
-st.caption(
-    f"Every session of {', '.join(sorted(set(selected['workflow'])))} from {f.start:%d %b} to "
-    f"{f.end:%d %b %Y}, raters: {who}. Error bars: 95% bootstrap intervals of Fleiss' κ."
-)
-tfig = go.Figure()
-for workflow, part in trend.groupby("workflow", sort=True):
-    tfig.add_trace(
-        go.Scatter(
-            x=part["session_date"],
-            y=part["fleiss_kappa"],
-            mode="lines+markers",
-            name=workflow,
-            error_y={
-                "type": "data",
-                "symmetric": False,
-                "array": part["fleiss_kappa_high"] - part["fleiss_kappa"],
-                "arrayminus": part["fleiss_kappa"] - part["fleiss_kappa_low"],
+with tabs[0]:
+    if tabs[0].open:
+        st.subheader("Agreement by vendor")
+        table, config = summary_table(review.overall, with_session=False, everyone=who)
+        st.caption(
+            "Pooled over the selection (a week's items counted together, each keyed by its "
+            "session); 95% intervals: Wilson for accuracy, item bootstrap for the agreement "
+            "statistics."
+        )
+        st.dataframe(table, hide_index=True, column_config=config)
+        if len(selected) > 1:
+            st.subheader("By session")
+            st.caption(
+                f"Each session's own statistics ({who}); pick a session to compare its vendors."
+            )
+            table, config = summary_table(review.by_session, with_session=True, everyone=who)
+            st.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
+
+with tabs[1]:
+    if tabs[1].open:
+        # --- raters -------------------------------------------------------------------------------
+
+        st.subheader("Rater accuracy against the golden answer")
+        raters = review.raters
+        fig = go.Figure()
+        for i, (name, part) in enumerate(raters.groupby("vendor", sort=True)):
+            fig.add_trace(
+                go.Bar(
+                    x=part["rater_id"],
+                    y=part["accuracy"],
+                    name=name,
+                    marker_color=COLORS[i % len(COLORS)],
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": part["accuracy_high"] - part["accuracy"],
+                        "arrayminus": part["accuracy"] - part["accuracy_low"],
+                    },
+                    hovertemplate="%{x}: %{y:.1%}<extra>" + str(name) + "</extra>",
+                )
+            )
+        fig.update_xaxes(categoryorder="array", categoryarray=list(raters["rater_id"]))
+        fig.add_hline(
+            y=float(head["accuracy"]), line_dash="dot", annotation_text="selection accuracy"
+        )
+        fig.update_layout(
+            yaxis_tickformat=".0%",
+            yaxis_title="Accuracy (95% CI)",
+            xaxis_title="Rater",
+            barmode="overlay",
+            height=360,
+            margin={"t": 20},
+        )
+        st.plotly_chart(fig, key="calibration_raters_chart")
+        st.dataframe(
+            raters[
+                [
+                    "vendor",
+                    "rater_id",
+                    "judged",
+                    "correct",
+                    "accuracy",
+                    "accuracy_low",
+                    "accuracy_high",
+                ]
+            ],
+            hide_index=True,
+            column_config={
+                "vendor": "Vendor",
+                "rater_id": "Rater",
+                "judged": "Ratings with a golden answer",
+                "correct": "Correct",
+                "accuracy": st.column_config.NumberColumn("Accuracy", format="percent"),
+                "accuracy_low": st.column_config.NumberColumn("Low (95%)", format="percent"),
+                "accuracy_high": st.column_config.NumberColumn("High (95%)", format="percent"),
             },
-            customdata=part[["session_id", "accuracy"]],
-            hovertemplate="%{customdata[0]}<br>κ %{y:.2f}, accuracy %{customdata[1]:.1%}"
-            "<extra></extra>",
         )
-    )
-for upper, band in cal.LANDIS_KOCH:
-    tfig.add_hline(
-        y=upper,
-        line_dash="dot",
-        line_color="gray",
-        opacity=0.4,
-        annotation_text=band,
-        annotation_position="bottom right",
-    )
-tfig.update_layout(
-    yaxis_title="Fleiss' κ", xaxis_title="Session date", height=380, margin={"t": 20}
-)
-st.plotly_chart(tfig, key="calibration_trend_chart")
-table, config = summary_table(trend, with_session=True, everyone=who)
-table.insert(0, "session_date", trend["session_date"])
-config["session_date"] = st.column_config.DateColumn("Date")
-st.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
+
+with tabs[2]:
+    if tabs[2].open:
+        # --- confusion ----------------------------------------------------------------------------
+
+        st.subheader("Confusion matrix: golden answer × rater label")
+        conf = review.confusion
+        if conf.empty:
+            common.empty_state("No rating in this selection has a golden answer.")
+        else:
+            heat = go.Figure(
+                go.Heatmap(
+                    z=conf.to_numpy(),
+                    x=list(conf.columns),
+                    y=list(conf.index),
+                    colorscale="Blues",
+                    text=conf.to_numpy(),
+                    texttemplate="%{text}",
+                    hovertemplate="golden %{y}, rated %{x}: %{z}<extra></extra>",
+                )
+            )
+            heat.update_layout(
+                xaxis_title="Rater label",
+                yaxis_title="Golden label",
+                height=360,
+                yaxis_autorange="reversed",
+                margin={"t": 20},
+            )
+            st.plotly_chart(heat, key="calibration_confusion_chart")
+            st.dataframe(conf.rename_axis(index="Golden \\ rated", columns=None))
+
+with tabs[3]:
+    if tabs[3].open:
+        # --- contested items ----------------------------------------------------------------------
+
+        st.subheader("Contested items")
+        items = review.items
+        n_contested = int(items["contested"].sum())
+        st.markdown(
+            f"**{n_contested} of {len(items)} items contested**: the raters' majority label "
+            f"differs from the golden answer, or fewer than {review.threshold:.0%} of the raters "
+            "chose it. Contested items come first, least agreement first: candidates for policy "
+            "clarification."
+        )
+        show_all = st.toggle("Show every item", key="calibration_all_items", bind="query-params")
+        shown = items if show_all else items[items["contested"]]
+        st.dataframe(
+            shown[
+                [
+                    "session_id",
+                    "item_id",
+                    "golden_label",
+                    "golden_policy",
+                    "majority_label",
+                    "agreement_share",
+                    "raters",
+                    "contested",
+                    "labels",
+                ]
+            ],
+            hide_index=True,
+            column_config={
+                "session_id": "Session",
+                "item_id": "Item",
+                "golden_label": "Golden label",
+                "golden_policy": "Golden policy",
+                "majority_label": "Majority label",
+                "agreement_share": st.column_config.NumberColumn(
+                    "Majority share", format="percent"
+                ),
+                "raters": "Raters",
+                "contested": "Contested",
+                "labels": st.column_config.TextColumn("Every rater's label", width="large"),
+            },
+        )
+
+with tabs[4]:
+    if tabs[4].open:
+        # --- trend --------------------------------------------------------------------------------
+
+        st.subheader("Trend across sessions")
+        trend = review.trend
+        st.caption(
+            f"Every session of {', '.join(sorted(set(selected['workflow'])))} from "
+            f"{f.start:%d %b} to {f.end:%d %b %Y}, raters: {who}. Error bars: 95% bootstrap "
+            "intervals of Fleiss' κ."
+        )
+        tfig = go.Figure()
+        for workflow, part in trend.groupby("workflow", sort=True):
+            tfig.add_trace(
+                go.Scatter(
+                    x=part["session_date"],
+                    y=part["fleiss_kappa"],
+                    mode="lines+markers",
+                    name=workflow,
+                    error_y={
+                        "type": "data",
+                        "symmetric": False,
+                        "array": part["fleiss_kappa_high"] - part["fleiss_kappa"],
+                        "arrayminus": part["fleiss_kappa"] - part["fleiss_kappa_low"],
+                    },
+                    customdata=part[["session_id", "accuracy"]],
+                    hovertemplate="%{customdata[0]}<br>κ %{y:.2f}, accuracy %{customdata[1]:.1%}"
+                    "<extra></extra>",
+                )
+            )
+        for upper, band in cal.LANDIS_KOCH:
+            tfig.add_hline(
+                y=upper,
+                line_dash="dot",
+                line_color="gray",
+                opacity=0.4,
+                annotation_text=band,
+                annotation_position="bottom right",
+            )
+        tfig.update_layout(
+            yaxis_title="Fleiss' κ", xaxis_title="Session date", height=380, margin={"t": 20}
+        )
+        st.plotly_chart(tfig, key="calibration_trend_chart")
+        table, config = summary_table(trend, with_session=True, everyone=who)
+        table.insert(0, "session_date", trend["session_date"])
+        config["session_date"] = st.column_config.DateColumn("Date")
+        st.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)

@@ -19,6 +19,39 @@ PAGE = "app_pages/calibration.py"
 WINDOW_DAYS = 28  # the sidebar's default window
 
 
+TABS = ("Agreement by vendor", "Rater accuracy", "Confusion matrix", "Contested items",
+        "Trend across sessions")  # fmt: skip
+
+
+class AllTabs:
+    """The page run once per tab (only the selected tab is drawn): tables of every tab, the
+    rest (pickers, headline) from the first tab's run."""
+
+    def __init__(self, run_page, query: dict | None = None) -> None:
+        self.runs = [run_page(PAGE, {**(query or {}), "calibration_view": t}) for t in TABS]
+        self.first = self.runs[0]
+        for i, run in enumerate(self.runs):
+            assert not run.exception, run.exception
+            # Each run draws its own tab's tables only (the trend table is the last tab's).
+            has_trend = any("session_date" in d.value.columns for d in run.dataframe)
+            assert has_trend == (i == len(TABS) - 1)
+
+    @property
+    def dataframe(self) -> list:
+        return [d for run in self.runs for d in run.dataframe]
+
+    @property
+    def markdown(self) -> list:
+        return [m for run in self.runs for m in run.markdown]
+
+    @property
+    def caption(self) -> list:
+        return [c for run in self.runs for c in run.caption]
+
+    def __getattr__(self, name: str):
+        return getattr(self.first, name)
+
+
 def iso_week(day: dt.date) -> str:
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
@@ -146,7 +179,7 @@ def test_default_view_is_the_latest_week_for_every_vendor(sample_db, ratings, ru
     selection = raters_of(in_window[in_window["week"] == week])
     want = stats(selection)
 
-    at = run_page(PAGE)
+    at = AllTabs(run_page)
     assert not at.exception
     assert at.selectbox(key="calibration_week").value == week
     assert at.selectbox(key="calibration_session").value == "All sessions of the week"
@@ -221,8 +254,8 @@ def test_one_session_and_vendor_from_the_url(sample_db, ratings, run_page):
     selection = raters_of(frame[frame["session_id"] == session], ["northwind"])
     want = stats(selection)
 
-    at = run_page(
-        PAGE,
+    at = AllTabs(
+        run_page,
         {
             "vendor": ["northwind", "apex_bpo"],
             "calibration_week": week,
@@ -271,7 +304,9 @@ def test_sidebar_filters_limit_sessions_and_raters(sample_db, ratings, run_page)
     selection = raters_of(in_window[in_window["week"] == week], vendors)
     assert selection["session_id"].nunique() == 1
 
-    at = run_page(PAGE, {"workflow": ["spam"], "vendor": vendors, "calibration_all_items": "true"})
+    at = AllTabs(
+        run_page, {"workflow": ["spam"], "vendor": vendors, "calibration_all_items": "true"}
+    )
     assert not at.exception
     assert at.selectbox(key="calibration_week").options == sorted(
         in_window["week"].unique(), reverse=True
