@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 from pydantic import ValidationError
@@ -497,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _progress(quiet: bool):  # type: ignore[no-untyped-def]
+def _progress(quiet: bool) -> Callable[[str], None]:
     start = time.perf_counter()
 
     def report(message: str) -> None:
@@ -592,15 +592,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
             data = generate(seed=args.seed, decisions=args.decisions, weeks=args.weeks)
             files = write_canonical(data, args.data_dir, fmt="parquet")
             for kind, file in files.items():
-                ingest_files(con, kind, [file], config=config, progress=report)
+                ingest_files(con, kind, [file], config=config, progress=report)  # type: ignore[arg-type]
             vendors = Path(__file__).resolve().parent.parent / "sample_data"
             for vendor in ("northwind", "apex_bpo"):
                 raw_dir = vendors / "raw" / vendor
                 mapping = load_mapping(vendors / "vendors" / f"{vendor}.toml")
-                for kind in ("decisions", "audits"):
-                    for file in sorted(raw_dir.glob(f"{kind}.*")):
+                raw_kinds: tuple[Literal["decisions", "audits"], ...] = ("decisions", "audits")
+                for raw_kind in raw_kinds:
+                    for file in sorted(raw_dir.glob(f"{raw_kind}.*")):
                         ingest_files(
-                            con, kind, [file], config=config, mapping=mapping, progress=report
+                            con, raw_kind, [file], config=config, mapping=mapping, progress=report
                         )
             report(f"database ready: {db}")
     finally:

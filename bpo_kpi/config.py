@@ -95,7 +95,7 @@ _DEFAULT_TARGETS = {
 
 class Targets(_Strict):
     default: TargetValues = Field(
-        default_factory=lambda: TargetValues(**_DEFAULT_TARGETS),  # type: ignore[arg-type]
+        default_factory=lambda: TargetValues(**_DEFAULT_TARGETS),
         description="Targets that apply to every workflow and vendor unless overridden; a "
         "file's [targets.default] overrides only the fields it sets.",
     )
@@ -140,7 +140,7 @@ class Targets(_Strict):
             for name in ("quality", "kappa", "sla_attainment", "qa_coverage"):
                 if getattr(scope, name) is not None:
                     values[name] = getattr(scope, name)
-        return ResolvedTargets(sla_minutes=sla, **values)  # type: ignore[arg-type]
+        return ResolvedTargets(sla_minutes=sla, **values)
 
 
 class SeverityRule(_Strict):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bpo_kpi.config import config_reference
@@ -39,7 +40,11 @@ def render(text: str) -> str:
         pattern = re.compile(
             rf"(<!-- BEGIN GENERATED {name} -->\n).*?(<!-- END GENERATED {name} -->)", re.S
         )
-        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text)
+
+        def replace(m: re.Match[str], make: Callable[[], str] = make) -> str:
+            return m.group(1) + make() + "\n" + m.group(2)
+
+        text = pattern.sub(replace, text)
     return text
 
 

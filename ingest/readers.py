@@ -181,7 +181,7 @@ def _csv_scan(
         f"SELECT {'row_number() OVER ()' if numbered else 'CAST(NULL AS BIGINT)'} AS _rec, * "
         f"FROM read_csv($csv_path, columns := $csv_columns, {args})"
     )
-    params = {"csv_path": str(path), "csv_columns": columns}
+    params: dict[str, object] = {"csv_path": str(path), "csv_columns": columns}
     params.update({f"csv_{k}": v for k, v in options.items()})
     return sql, params, header_row
 

@@ -126,7 +126,7 @@ def _explained_by(gaps: pd.DataFrame) -> list[str | None]:
 
 def _segment_query(base: KpiQuery | None, segment: Mapping[str, Any]) -> KpiQuery:
     base = base or KpiQuery()
-    where = dict(base.where)
+    where: dict[str, tuple[str, ...]] = {str(k): v for k, v in base.where.items()}
     for k, v in segment.items():
         where[k] = (str(v),)
     return base.model_copy(update={"where": where})

@@ -129,8 +129,9 @@ def filters(source: str, query: KpiQuery, scope: Scope, params: Params) -> list[
     conds = []
     for dim, values in query.where.items():
         conds.append(f"{_dim_expr(source, dim)} IN (SELECT unnest({params.bind(list(values))}))")
-    for dim, allowed in scope.restrictions().items():
-        conds.append(f"{_dim_expr(source, dim)} IN (SELECT unnest({params.bind(list(allowed))}))")
+    for scoped, allowed in scope.restrictions().items():
+        cond = f"{_dim_expr(source, scoped)} IN (SELECT unnest({params.bind(list(allowed))}))"
+        conds.append(cond)
     return conds
 
 
