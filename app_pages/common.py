@@ -36,7 +36,7 @@ from kpi.data_summary import FILTER_DIMENSIONS, DataSummary, database_summary
 from kpi.gateway import Gateway
 from kpi.monitor import DEFAULT_WINDOW_DAYS
 from kpi.query import KpiQuery
-from kpi.targets import format_value, status, target_for
+from kpi.targets import STATUS_WORDS, format_value, status, target_for
 
 ROLE_ENV = "BPO_KPI_ROLE"
 PERIODS = ("day", "week", "month")
@@ -274,10 +274,10 @@ def breadcrumb(
 # --- KPI values against targets ---------------------------------------------------------------
 
 STATUS_TEXT = {
-    "met": ":green[✔ meets target]",
-    "missed": ":red[✘ misses target]",
-    "no target": "",
-    "no data": ":gray[no data]",
+    "met": f":green[{STATUS_WORDS['met']}]",
+    "missed": f":red[{STATUS_WORDS['missed']}]",
+    "no target": STATUS_WORDS["no target"],
+    "no data": f":gray[{STATUS_WORDS['no data']}]",
 }
 
 

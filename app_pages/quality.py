@@ -30,7 +30,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import common
-from kpi import gaps
+from kpi import gaps, targets
 from kpi.compute import kpi_table
 from kpi.query import KpiQuery
 from kpi.stats import p_chart
@@ -47,12 +47,7 @@ LEVEL_LABELS = {
 }
 TREND_KPIS = ("audits", "quality_score", "agreement_rate")
 CELL_KPIS = ("decisions", "audits", "quality_score")
-STATUS_WORDS = {
-    "met": "✔ meets target",
-    "missed": "✘ misses target",
-    "no data": "no audits",
-    "no target": "",
-}
+STATUS_WORDS = {**targets.STATUS_WORDS, "no data": "no audits"}
 SHARE_COLUMNS = {
     "quality_score", "quality_score_low", "quality_score_high", "agreement_rate",
     "agreement_rate_low", "agreement_rate_high", "error_rate", "error_rate_low",

@@ -27,7 +27,7 @@ from plotly.colors import qualitative, sequential
 from plotly.subplots import make_subplots
 
 from app_pages import common
-from kpi import tat
+from kpi import targets, tat
 from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.targets import status
@@ -50,12 +50,7 @@ ATTAINMENT_COLUMNS = {
     "status": "Status",
     "vs_target": "Interval vs target",
 }
-STATUS_WORDS = {
-    "met": "✔ meets target",
-    "missed": "✘ misses target",
-    "no data": "no data",
-    "no target": "",
-}
+STATUS_WORDS = targets.STATUS_WORDS
 
 
 def minutes_text(value: float) -> str:

@@ -15,16 +15,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import common
+from kpi import targets
 from kpi.catalog import KPIS
 from kpi.compare import single_workflow, target_summary, vendor_comparison
 
 DIRECTION_TEXT = {"higher": "↑ higher is better", "lower": "↓ lower is better", "neutral": "–"}
-STATUS_WORDS = {
-    "met": "✔ meets target",
-    "missed": "✘ misses target",
-    "no target": "no target",
-    "no data": "no data",
-}
+STATUS_WORDS = {**targets.STATUS_WORDS, "no target": "no target"}
 
 
 def cell(row: pd.Series) -> str:

@@ -577,7 +577,7 @@ def print_reconciliation(results: Sequence[FileResult]) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from ingest import ingest_files, load_mapping
-    from sample_data.generate import generate, write_canonical
+    from sample_data import generate, load_canonical
 
     config = load_config(args.config)
     db = args.db or default_db_path()
@@ -590,9 +590,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         else:
             report(f"generating {args.decisions:,} decisions, {args.weeks} weeks, seed {args.seed}")
             data = generate(seed=args.seed, decisions=args.decisions, weeks=args.weeks)
-            files = write_canonical(data, args.data_dir, fmt="parquet")
-            for kind, file in files.items():
-                ingest_files(con, kind, [file], config=config, progress=report)  # type: ignore[arg-type]
+            load_canonical(data, args.data_dir, con, config=config, progress=report)
             vendors = Path(__file__).resolve().parent.parent / "sample_data"
             for vendor in ("northwind", "apex_bpo"):
                 raw_dir = vendors / "raw" / vendor

@@ -67,7 +67,7 @@ from kpi.health import freshness
 from kpi.query import KpiQuery
 from kpi.sql import local_midnight_utc
 from kpi.stats import p_chart, two_proportion_test
-from kpi.targets import status, target_for
+from kpi.targets import format_value, status, target_for
 
 DEFAULT_WINDOW_DAYS = 28  # the dashboard's default window (app_pages.common)
 QA_LAG_DAYS = 3  # audits arrive up to ~72 h after the decision
@@ -314,15 +314,10 @@ def vendor_snapshot(
 
 def change_magnitude(kpi: str, change: float) -> str:
     """An absolute change in the KPI's unit: percentage points, minutes/hours, count, kappa."""
-    unit = KPIS[kpi].unit
     size = abs(change)
-    if unit == "share":
+    if KPIS[kpi].unit == "share":
         return f"{size * 100:.1f} pp"
-    if unit == "minutes":
-        return f"{size:,.0f} min" if size < 120 else f"{size / 60:,.1f} h"
-    if unit == "count":
-        return f"{size:,.0f}"
-    return f"{size:.2f}"
+    return format_value(kpi, round(size) if KPIS[kpi].unit == "count" else size)
 
 
 def format_p(p_value: float) -> str:

@@ -40,6 +40,15 @@ def status(kpi: str, value: float | None, target: float | None) -> Status:
     return "no target"
 
 
+# A status in words, for tables, exports and the CLI (the dashboard colours these words).
+STATUS_WORDS: dict[str, str] = {
+    "met": "✔ meets target",
+    "missed": "✘ misses target",
+    "no data": "no data",
+    "no target": "",
+}
+
+
 def format_value(kpi: str, value: float | None) -> str:
     """A KPI value for people: shares as percentages, minutes as min/h, counts with separators."""
     if value is None or (isinstance(value, float) and np.isnan(value)):

@@ -21,12 +21,17 @@ from sample_data.generate import (  # noqa: E402
     write_vendor_samples,
 )
 from sample_data.schema import SampleData  # noqa: E402
-from sample_data.writers import write_canonical, write_vendor_exports  # noqa: E402
+from sample_data.writers import (  # noqa: E402
+    load_canonical,
+    write_canonical,
+    write_vendor_exports,
+)
 
 __all__ = [
     "DEFAULT_END",
     "SampleData",
     "generate",
+    "load_canonical",
     "write_canonical",
     "write_parquet_chunks",
     "write_vendor_exports",

@@ -18,6 +18,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -58,6 +59,34 @@ def write_canonical(data: SampleData, out_dir: str | Path, fmt: str = "parquet")
     text = json.dumps(manifest, indent=2, ensure_ascii=False) + "\n"
     (out / "manifest.json").write_text(text, encoding="utf-8")
     return written
+
+
+def load_canonical(
+    data: SampleData,
+    files_dir: str | Path,
+    db: str | Path | duckdb.DuckDBPyConnection,
+    config: Any = None,
+    progress: Any = None,
+) -> None:
+    """Write the canonical Parquet files to `files_dir` and ingest them (decisions, then
+    audits, then calibration ratings) into `db`: a database file, or an open connection.
+
+    The one way the demo and the tests turn generated data into a database, so all of them go
+    through the real ingest.
+    """
+    from bpo_kpi.config import Config
+    from bpo_kpi.db import connect
+    from ingest import ingest_files
+
+    files = write_canonical(data, files_dir, fmt="parquet")
+    con = db if isinstance(db, duckdb.DuckDBPyConnection) else connect(db)
+    try:
+        for kind, file in files.items():
+            extra = {"progress": progress} if progress is not None else {}
+            ingest_files(con, kind, [file], config=config or Config(), **extra)  # type: ignore[arg-type]
+    finally:
+        if con is not db:
+            con.close()
 
 
 def _csv_ready(table: pa.Table) -> pa.Table:

@@ -9,10 +9,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from bpo_kpi.config import Config
-from bpo_kpi.db import connect
-from ingest import ingest_files
-from sample_data.generate import SampleData, generate, write_canonical
+from sample_data import SampleData, generate, load_canonical
 
 APP = Path(__file__).resolve().parents[2] / "app.py"
 
@@ -25,12 +22,8 @@ def sample() -> SampleData:
 @pytest.fixture(scope="session")
 def sample_db_master(sample: SampleData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("app_db")
-    files = write_canonical(sample, root / "data", fmt="parquet")
     db = root / "sample.duckdb"
-    con = connect(db)
-    for kind, file in files.items():
-        ingest_files(con, kind, [file], config=Config())
-    con.close()
+    load_canonical(sample, root / "data", db)
     return db
 
 

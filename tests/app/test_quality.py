@@ -22,9 +22,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.common import DEFAULT_WINDOW_DAYS
-from bpo_kpi.config import Config
-from bpo_kpi.db import connect
-from ingest import ingest_files
 from kpi import gaps
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
@@ -32,7 +29,7 @@ from kpi.gateway import Gateway
 from kpi.query import KpiQuery
 from kpi.stats import p_chart
 from kpi.targets import format_value
-from sample_data.generate import SampleData, generate, write_canonical
+from sample_data import SampleData, generate, load_canonical
 
 PAGE = "app_pages/quality.py"
 CELL_KPIS = ("decisions", "audits", "quality_score")
@@ -217,12 +214,8 @@ def gap_sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[SampleData, Pa
     audits to show (the shared 30k sample has a handful of audits in it, none in error)."""
     data = generate(seed=7, decisions=150_000, weeks=6)
     root = tmp_path_factory.mktemp("quality_gap")
-    files = write_canonical(data, root / "data", fmt="parquet")
     db = root / "gap.duckdb"
-    con = connect(db)
-    for kind, file in files.items():
-        ingest_files(con, kind, [file], config=Config())
-    con.close()
+    load_canonical(data, root / "data", db)
     return data, db
 
 

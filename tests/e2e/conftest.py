@@ -14,10 +14,7 @@ from typing import Any
 
 import pytest
 
-from bpo_kpi.config import Config
-from bpo_kpi.db import connect
-from ingest import ingest_files
-from sample_data.generate import SampleData, generate, write_canonical
+from sample_data import SampleData, generate, load_canonical
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -34,12 +31,8 @@ def e2e_sample() -> SampleData:
 @pytest.fixture(scope="session")
 def e2e_db(e2e_sample: SampleData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("e2e")
-    files = write_canonical(e2e_sample, root / "data", fmt="parquet")
     db = root / "e2e.duckdb"
-    con = connect(db)
-    for kind, file in files.items():
-        ingest_files(con, kind, [file], config=Config())
-    con.close()
+    load_canonical(e2e_sample, root / "data", db)
     return db
 
 

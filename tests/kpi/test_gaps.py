@@ -38,7 +38,7 @@ from kpi.gaps import (
 )
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery
-from sample_data import SampleData, generate, write_canonical
+from sample_data import SampleData, generate, load_canonical
 
 CONFIG = Config()
 ACTIONING = set(CONFIG.actioning_labels)
@@ -66,14 +66,8 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> tuple[SampleData, Path]:
     """The default sample world ingested into a fresh database."""
     root = tmp_path_factory.mktemp("gaps_sample")
     data = generate(seed=42, decisions=200_000)
-    files = write_canonical(data, root / "files", fmt="parquet")
     db = root / "sample.duckdb"
-    con = connect(db)
-    try:
-        for kind in ("decisions", "audits", "calibration"):
-            ingest_files(con, kind, [files[kind]], config=CONFIG)  # type: ignore[arg-type]
-    finally:
-        con.close()
+    load_canonical(data, root / "files", db, config=CONFIG)
     return data, db
 
 

@@ -23,7 +23,7 @@ from bpo_kpi.db import connect
 from ingest import ingest_files
 from kpi.agreement import fleiss_kappa
 from kpi.calibration import landis_koch
-from sample_data import generate, write_canonical
+from sample_data import generate, load_canonical
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "weekly_calibration.ipynb"
@@ -35,14 +35,8 @@ PLOTLY = "application/vnd.plotly.v1+json"
 def database(tmp_path_factory: pytest.TempPathFactory) -> tuple[pd.DataFrame, Path]:
     root = tmp_path_factory.mktemp("notebook_db")
     data = generate(seed=42, decisions=30_000)
-    files = write_canonical(data, root / "files", fmt="parquet")
     db = root / "bpo_kpi.duckdb"
-    con = connect(db)
-    try:
-        for kind in ("decisions", "audits", "calibration"):
-            ingest_files(con, kind, [files[kind]], config=CONFIG)  # type: ignore[arg-type]
-    finally:
-        con.close()
+    load_canonical(data, root / "files", db, config=CONFIG)
     return data.calibration_ratings, db
 
 
