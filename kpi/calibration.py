@@ -18,7 +18,7 @@ import pandas as pd
 
 from kpi.agreement import bootstrap_ci, fleiss_kappa, gwet_ac1, krippendorff_alpha
 from kpi.gateway import Gateway
-from kpi.sql import Params, used
+from kpi.sql import Params, in_values, used
 from kpi.stats import wilson_interval_arrays
 
 STATISTICS = {
@@ -65,7 +65,7 @@ def ratings(
     params = Params()
     conds = ["true"]
     if session_ids:
-        conds.append(f"session_id IN (SELECT unnest({params.bind(list(session_ids))}))")
+        conds.append(in_values("session_id", session_ids, params))
     if workflow:
         conds.append(f"workflow = {params.bind(workflow)}")
     if vendor:
@@ -255,10 +255,9 @@ def session_choices(
     if end:
         conds.append(f"session_date <= {params.bind(end)}")
     if workflows:
-        conds.append(f"workflow IN (SELECT unnest({params.bind(list(workflows))}))")
+        conds.append(in_values("workflow", workflows, params))
     if vendors:
-        chosen = params.bind(list(vendors))
-        conds.append(f"(coalesce(is_golden, false) OR vendor IN (SELECT unnest({chosen})))")
+        conds.append(f"(coalesce(is_golden, false) OR {in_values('vendor', vendors, params)})")
     rater = "NOT coalesce(is_golden, false)"
     sql = (
         "SELECT session_id, session_date, workflow, count(DISTINCT item_id) AS items, "

@@ -12,7 +12,7 @@
   values go to `spark.sql(text, args=...)` (lists become Spark arrays).
 
 sqlglot translates most of the DuckDB dialect correctly (`count(*) FILTER (WHERE ...)`,
-`list_contains` -> `array_contains`, `IN (SELECT unnest($p))` -> `IN (SELECT explode(:p))`,
+`list_contains` -> `array_contains`, `x IN ($a, $b)` -> `x IN (:a, :b)`,
 1-based list indexes -> 0-based, `IS NOT DISTINCT FROM`, `GROUP BY ALL`, `greatest`, which
 skips NULLs on both engines, `date_trunc('week', ...)`, Monday on both). Three functions it
 gets wrong are rewritten on the syntax tree (`_rewrite_for_spark`), never by string replacement:

@@ -124,14 +124,28 @@ def _dim_expr(source: str, dim: str) -> str:
     return dim
 
 
+def in_values(column: str, values: Any, params: Params) -> str:
+    """`column` is one of `values`, each a bound parameter: `col = $v0` or `col IN ($v0, $v1)`.
+
+    DuckDB pushes these into the table scan; `col IN (SELECT unnest($list))` is a semi-join
+    instead, which made a whole-year drill-down to audit rows at 50M decisions 4x slower
+    (67 ms against 17 ms). An empty list matches nothing.
+    """
+    names = [params.bind(v) for v in values]
+    if not names:
+        return "false"
+    if len(names) == 1:
+        return f"{column} = {names[0]}"
+    return f"{column} IN ({', '.join(names)})"
+
+
 def filters(source: str, query: KpiQuery, scope: Scope, params: Params) -> list[str]:
     """WHERE conditions for dimension filters and the viewer's access scope."""
     conds = []
     for dim, values in query.where.items():
-        conds.append(f"{_dim_expr(source, dim)} IN (SELECT unnest({params.bind(list(values))}))")
+        conds.append(in_values(_dim_expr(source, dim), values, params))
     for scoped, allowed in scope.restrictions().items():
-        cond = f"{_dim_expr(source, scoped)} IN (SELECT unnest({params.bind(list(allowed))}))"
-        conds.append(cond)
+        conds.append(in_values(_dim_expr(source, scoped), allowed, params))
     return conds
 
 
@@ -240,6 +254,21 @@ def source_sql(
                 outer.append(f"q_{group[0].name}[{i + 1}] AS {m.name}")
         outer += [n for n in measures if MEASURES[n].agg != "quantile"]
         sql = f"SELECT {', '.join(outer)} FROM (\n{sql}\n)"
+    return sql, used(sql, params.values)
+
+
+def window_extent_sql(
+    source: str, query: KpiQuery, scope: Scope, b: Bounds
+) -> tuple[str, dict[str, Any]]:
+    """Rows of `source` ("decisions" or "audits") in the query's window, and the first and last
+    decided_at among them: one cheap scan of one column (36 ms at 50M decisions)."""
+    params = Params()
+    table = "decisions" if source == "decisions" else "audit_facts"
+    where = window_filters(source, query, scope, b, params)
+    sql = (
+        "SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at "
+        f"FROM {table} WHERE {' AND '.join(where)}"
+    )
     return sql, used(sql, params.values)
 
 
