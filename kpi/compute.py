@@ -137,7 +137,7 @@ def _period_slices(gw: Engine, source: str, query: KpiQuery, b: Bounds) -> list[
 
 
 def _local_date(value: object, tz: str) -> dt.date:
-    ts = pd.Timestamp(value)  # type: ignore[arg-type]
+    ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts  # Spark returns naive UTC
     return ts.tz_convert(tz).date()
 
