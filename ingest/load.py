@@ -19,15 +19,15 @@ from bpo_kpi.config import Config
 from bpo_kpi.db import AUDIT_FACT_DECISION_COLUMNS, get_meta, set_meta
 from ingest.mapping import CANONICAL, Kind, VendorMapping
 from ingest.readers import (
+    FORMATS,
     IngestError,
     RawFile,
     _drop_rejects,
-    _line_count,
     finish_csv,
     read_csv_materialized,
     read_csv_numbered,
     read_raw,
-    sha256_of,
+    sha256_and_lines,
 )
 from ingest.validate import (
     COLUMNS,
@@ -153,7 +153,7 @@ def _ingest_one(
     table = TABLES[kind]
     keys = KEYS[kind]
     canon = [c for c, _, _ in COLUMNS[kind]] + (["due_at_source"] if kind == "decisions" else [])
-    direct = _load_direct(con, kind, raw, spec, run_id, canon, mapping, progress)
+    direct = _load_direct(con, kind, raw, spec, run_id, canon, mapping, digest, progress)
     if direct is not None:
         fault("after_stage")
         result.inserted, result.updated, result.unchanged = direct
@@ -235,24 +235,35 @@ def _ingest_one(
 
 
 class _Digest:
-    """SHA-256 of a file, computed in a thread while the load runs."""
+    """SHA-256 of a file (and the line count of a text file), computed in a thread while the
+    load runs: hashlib releases the GIL, so the read and the hash overlap DuckDB's work."""
 
     def __init__(self, path: Path) -> None:
-        self._value: str | BaseException = ""
-        self._thread = threading.Thread(target=self._run, args=(path,), daemon=True)
+        self._value: tuple[str, int | None] | BaseException = ("", None)
+        lines = FORMATS.get(path.suffix.lower()) == "csv"
+        self._thread = threading.Thread(target=self._run, args=(path, lines), daemon=True)
         self._thread.start()
 
-    def _run(self, path: Path) -> None:
+    def _run(self, path: Path, lines: bool) -> None:
         try:
-            self._value = sha256_of(path)
+            self._value = sha256_and_lines(path, lines)
         except BaseException as exc:  # re-raised in the caller's thread
             self._value = exc
 
-    def value(self) -> str:
+    def _result(self) -> tuple[str, int | None]:
         self._thread.join()
         if isinstance(self._value, BaseException):
             raise self._value
         return self._value
+
+    def value(self) -> str:
+        return self._result()[0]
+
+    def lines(self) -> int:
+        """Lines in the file (`readers._line_count`)."""
+        count = self._result()[1]
+        assert count is not None, "line count of a CSV file only"
+        return count
 
 
 def _record_run(
@@ -337,6 +348,7 @@ def _load_direct(
     run_id: int,
     canon: list[str],
     mapping: VendorMapping,
+    digest: _Digest,
     progress: Progress,
 ) -> tuple[int, int, int] | None:
     """Load a clean file straight from the validating scan; (inserted, updated, unchanged).
@@ -375,7 +387,7 @@ def _load_direct(
         if raw.source_sql == "_raw":
             raise
         raise IngestError(f"{raw.path}: cannot be read as {raw.fmt}: {exc}") from exc
-    clean = inserted == _rows_in_file(con, raw, mapping)
+    clean = inserted == _rows_in_file(con, raw, mapping, digest)
     # Distinct hashes prove distinct keys; a hash collision only sends the file the slow way.
     if clean and inserted:
         clean = bool(
@@ -431,7 +443,7 @@ def _load_direct(
 
 
 def _rows_in_file(
-    con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: VendorMapping
+    con: duckdb.DuckDBPyConnection, raw: RawFile, mapping: VendorMapping, digest: _Digest
 ) -> int | None:
     """Data rows in the file as a clean read sees them, or None when unknown."""
     if raw.rows >= 0:  # materialized (JSON Lines, XLSX, careful CSV)
@@ -446,7 +458,7 @@ def _rows_in_file(
         if con.execute("SELECT count(*) FROM _rejects_errors").fetchone()[0]:  # type: ignore[index]
             return None
         # Every record on one line: data rows = lines after the header.
-        return _line_count(raw.path) - mapping.csv.header_row
+        return digest.lines() - mapping.csv.header_row
     return None
 
 

@@ -81,12 +81,19 @@ def detect_format(path: Path) -> str:
     return fmt
 
 
-def sha256_of(path: Path) -> str:
+def sha256_and_lines(path: Path, lines: bool) -> tuple[str, int | None]:
+    """SHA-256 of a file and, with `lines`, its line count as `_line_count` gives it: one read."""
     digest = hashlib.sha256()
+    newlines = 0
+    last = b""
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
             digest.update(chunk)
-    return digest.hexdigest()
+            if lines:
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+    count = newlines + (0 if last in (b"\n", b"") else 1) if lines else None
+    return digest.hexdigest(), count
 
 
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping) -> RawFile:

@@ -286,3 +286,29 @@ def test_ingest_run_is_recorded(env):
         )
     ]
     assert result.run_id == 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_text_values_are_trimmed_of_spaces_only(env, fmt):
+    """Leading and trailing spaces are cut (labels then match); other blanks inside or at the
+    ends (a tab) are part of the value; a value of spaces only is empty."""
+    rows = [
+        decision(" d1 ", vendor="  acme", workflow="hate_speech  ", decision=" remove "),
+        decision("d2", reviewer_id="\trev-2 ", policy="hs 1", market="   "),
+        decision("d3", reviewer_id="   "),  # required, only spaces: empty
+    ]
+    if fmt == "csv":
+        path = write_csv(env.path("pad.csv"), rows)
+    else:
+        path = env.path("pad.parquet")
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    result = env.one("decisions", path)
+    assert counts(result) == (3, 2, 0, 0, 1)
+    assert env.rows(
+        "decisions", "decision_id, vendor, workflow, decision, reviewer_id, policy, market"
+    ) == [
+        ("d1", "acme", "hate_speech", "remove", "rev-1", "hs_1", "en"),
+        ("d2", "acme", "hate_speech", "remove", "\trev-2", "hs 1", None),
+    ]
+    (reason,) = env.con.execute("SELECT reason FROM rejected_rows").fetchone()
+    assert reason == "reviewer_id is empty (required)"
