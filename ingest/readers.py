@@ -82,18 +82,25 @@ def detect_format(path: Path) -> str:
 
 
 def sha256_and_lines(path: Path, lines: bool) -> tuple[str, int | None]:
-    """SHA-256 of a file and, with `lines`, its line count as `_line_count` gives it: one read."""
+    """SHA-256 of a file and, with `lines`, its line count (`_line_count`): one read."""
     digest = hashlib.sha256()
+    count = _scan(path, digest.update, lines)
+    return digest.hexdigest(), count if lines else None
+
+
+def _scan(path: Path, consume: Callable[[bytes], object] | None, lines: bool) -> int:
+    """Read `path` once in chunks, passing each to `consume`; with `lines`, return its line
+    count (a last line without newline counts; ~0.2 s/GB), else 0."""
     newlines = 0
     last = b""
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(chunk)
+            if consume is not None:
+                consume(chunk)
             if lines:
                 newlines += chunk.count(b"\n")
                 last = chunk[-1:]
-    count = newlines + (0 if last in (b"\n", b"") else 1) if lines else None
-    return digest.hexdigest(), count
+    return newlines + (0 if last in (b"\n", b"") else 1) if lines else 0
 
 
 def read_raw(con: duckdb.DuckDBPyConnection, path: Path, mapping: VendorMapping) -> RawFile:
@@ -340,14 +347,8 @@ def _header(path: Path, sample: str, delimiter: str, quote: str, skip: int = 0) 
 
 
 def _line_count(path: Path) -> int:
-    """Lines in a file (a last line without newline counts); ~0.2 s/GB."""
-    newlines = 0
-    last = b""
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 24), b""):
-            newlines += chunk.count(b"\n")
-            last = chunk[-1:]
-    return newlines + (0 if last in (b"\n", b"") else 1)
+    """Lines in a file (a last line without newline counts)."""
+    return _scan(path, None, lines=True)
 
 
 def _record_lines(
