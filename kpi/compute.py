@@ -127,9 +127,7 @@ def _period_slices(gw: Engine, source: str, query: KpiQuery, b: Bounds) -> list[
         return [b]
     tz = gw.config.reporting_timezone
     first, last = (_local_date(row[c], tz) for c in ("first_at", "last_at"))
-    starts = [_period_start(first, query.period)]
-    while (nxt := _next_period(starts[-1], query.period)) <= last:
-        starts.append(nxt)
+    starts = [d.date() for d in _period_starts(first, last, query.period)]
     per_slice = -(-len(starts) // -(-n // QUANTILE_SLICE_ROWS))  # ceil(periods / slices)
     cuts = [local_midnight_utc(d, tz) for d in starts[per_slice::per_slice]]
     edges = [b.start, *cuts, b.end]
@@ -140,22 +138,6 @@ def _local_date(value: object, tz: str) -> dt.date:
     ts = pd.Timestamp(value)
     ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts  # Spark returns naive UTC
     return ts.tz_convert(tz).date()
-
-
-def _period_start(day: dt.date, period: str) -> dt.date:
-    if period == "week":
-        return day - dt.timedelta(days=day.weekday())
-    if period == "month":
-        return day.replace(day=1)
-    return day
-
-
-def _next_period(start: dt.date, period: str) -> dt.date:
-    if period == "week":
-        return start + dt.timedelta(days=7)
-    if period == "month":
-        return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return start + dt.timedelta(days=1)
 
 
 def _merge(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
@@ -172,6 +154,14 @@ def _merge(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
 _FREQ = {"day": "D", "week": "W-MON", "month": "MS"}
 
 
+def _period_starts(first: object, last: object, period: str) -> pd.DatetimeIndex:
+    """Start dates of the periods (day, ISO week, month) from the one containing `first` to
+    the one containing `last`."""
+    start = pd.Timestamp(first).to_period(_FREQ[period][0]).start_time
+    stop = pd.Timestamp(last).to_period(_FREQ[period][0]).start_time
+    return pd.date_range(start, max(stop, start), freq=_FREQ[period])
+
+
 def _running_backlog(frame: pd.DataFrame, query: KpiQuery, last: dt.date | None) -> pd.DataFrame:
     """Turn per-period backlog increments into the state at each period's end.
 
@@ -184,9 +174,7 @@ def _running_backlog(frame: pd.DataFrame, query: KpiQuery, last: dt.date | None)
         return frame
     frame = frame.sort_values([*dims, "period_start"], na_position="first")
     if query.period is not None and last is not None:
-        start = pd.Timestamp(frame["period_start"].min())
-        stop = pd.Timestamp(last).to_period(_FREQ[query.period][0]).start_time
-        grid = pd.date_range(start, max(stop, start), freq=_FREQ[query.period])
+        grid = _period_starts(frame["period_start"].min(), last, query.period)
         groups = frame[dims].drop_duplicates() if dims else pd.DataFrame(index=[0])
         dense = groups.merge(pd.DataFrame({"period_start": grid}), how="cross")
         frame["period_start"] = pd.to_datetime(frame["period_start"])
