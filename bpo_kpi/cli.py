@@ -552,20 +552,21 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def print_reconciliation(results: Sequence[FileResult]) -> None:
-    counts = ("read", "inserted", "updated", "unchanged", "rejected")
-    header = f"{'file':<40} " + " ".join(f"{c:>10}" for c in counts)
+    counts = ("read", "inserted", "updated", "unchanged", "stale", "rejected", "warnings")
+    header = f"{'file':<32} " + " ".join(f"{c:>9}" for c in counts)
     print(header)
     print("-" * len(header))
     for r in results:
         name = Path(r.file).name
         print(
-            f"{name[-40:]:<40} {r.rows_read:>10,} {r.inserted:>10,} {r.updated:>10,} "
-            f"{r.unchanged:>10,} {r.rejected:>10,}"
+            f"{name[-32:]:<32} {r.rows_read:>9,} {r.inserted:>9,} {r.updated:>9,} "
+            f"{r.unchanged:>9,} {r.stale:>9,} {r.rejected:>9,} {r.warnings:>9,}"
         )
         status = "reconciled" if r.reconciles else "DOES NOT RECONCILE"
         print(
-            f"  run {r.run_id}: read {r.rows_read:,} = {r.inserted:,} + {r.updated:,} + "
-            f"{r.unchanged:,} + {r.rejected:,} ({status}, {r.seconds:.1f}s)"
+            f"  run {r.run_id}: read {r.rows_read:,} = {r.inserted:,} inserted + {r.updated:,} "
+            f"updated + {r.unchanged:,} unchanged + {r.stale:,} stale + {r.rejected:,} rejected "
+            f"({status}, {r.seconds:.1f}s)"
         )
         if r.ignored_columns:
             print(f"  ignored columns: {', '.join(r.ignored_columns)}")
@@ -573,6 +574,9 @@ def print_reconciliation(results: Sequence[FileResult]) -> None:
             print(f"  rejected {n:,}x: {reason}")
         if r.rejected:
             print(f"  see all: bpo-kpi rejects --run {r.run_id}, or the rejected_rows table")
+        if r.warnings:
+            print(f"  {r.warnings:,} warnings (rows loaded, a field fixed or emptied): "
+                  f"bpo-kpi warnings --run {r.run_id}")  # fmt: skip
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

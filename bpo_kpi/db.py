@@ -10,7 +10,7 @@ import duckdb
 
 DB_ENV = "BPO_KPI_DB"
 DEFAULT_DB = "bpo_kpi.duckdb"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Canonical columns per fact table: (name, type, required). Order is the table's column order.
 DECISION_COLUMNS: list[tuple[str, str, bool]] = [
@@ -102,11 +102,23 @@ CREATE TABLE IF NOT EXISTS ingest_runs (
     config_hash VARCHAR
 );
 
+-- Rows that were NOT loaded, with the reason. Rows loaded with a flaw go to ingest_warnings.
 CREATE TABLE IF NOT EXISTS rejected_rows (
     run_id BIGINT NOT NULL,
     file VARCHAR NOT NULL,
     source_line BIGINT,
     raw VARCHAR,
+    reason VARCHAR NOT NULL
+);
+
+-- A flaw in a row that WAS loaded (an optional field emptied or clamped, an unknown error type
+-- kept as `other`, ...): one row per flaw, with the column, the value as read and the reason.
+CREATE TABLE IF NOT EXISTS ingest_warnings (
+    run_id BIGINT NOT NULL,
+    file VARCHAR NOT NULL,
+    source_line BIGINT,
+    column_name VARCHAR,
+    value VARCHAR,
     reason VARCHAR NOT NULL
 );
 
@@ -199,11 +211,28 @@ def connect(
     return con
 
 
+# Columns added after schema version 1: a database written by an older bpo-kpi gets them on
+# its next writable open (ADD COLUMN IF NOT EXISTS is idempotent).
+MIGRATIONS_SQL = """
+ALTER TABLE ingest_runs ADD COLUMN IF NOT EXISTS rows_stale BIGINT DEFAULT 0;
+ALTER TABLE ingest_runs ADD COLUMN IF NOT EXISTS warnings BIGINT DEFAULT 0;
+ALTER TABLE ingest_runs ADD COLUMN IF NOT EXISTS error VARCHAR;
+"""
+
+# Run statuses: `running` is written (and committed) before a run's work begins, so a killed
+# ingest leaves a trace; the next writer marks such rows `interrupted`.
+RUN_STATUSES = (
+    "running", "ok", "ok_with_rejects", "failed", "rolled_back", "interrupted",
+)  # fmt: skip
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the canonical tables if they are missing (idempotent)."""
+    """Create the canonical tables if they are missing and add newer columns (idempotent)."""
     con.execute(SCHEMA_SQL)
+    con.execute(MIGRATIONS_SQL)
     con.execute(
-        "INSERT INTO meta VALUES ('schema_version', ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO meta VALUES ('schema_version', ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [str(SCHEMA_VERSION)],
     )
 

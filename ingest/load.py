@@ -56,14 +56,18 @@ class FileResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    stale: int = 0  # equal to a version already superseded: not applied
     rejected: int = 0
+    warnings: int = 0  # flaws in loaded rows (ingest_warnings); not a row outcome
     ignored_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
     reasons: list[tuple[str, int]] = field(default_factory=list)  # top rejection reasons
 
     @property
     def reconciles(self) -> bool:
-        return self.rows_read == self.inserted + self.updated + self.unchanged + self.rejected
+        return self.rows_read == (
+            self.inserted + self.updated + self.unchanged + self.stale + self.rejected
+        )
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,7 +78,9 @@ class FileResult:
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "stale": self.stale,
             "rejected": self.rejected,
+            "warnings": self.warnings,
             "ignored_columns": self.ignored_columns,
             "seconds": round(self.seconds, 3),
         }
@@ -292,9 +298,11 @@ def _record_run(
     if not result.reconciles:  # a bug, never a data problem: refuse to commit
         raise RuntimeError(f"reconciliation failed for {path}: {result.as_dict()}")
     con.execute(
-        "INSERT INTO ingest_runs VALUES ($run, $file, $sha, $kind, $vendor, $mapping, "
-        "to_timestamp($started), to_timestamp($finished), $read, $ins, $upd, $unch, $rej, "
-        "$status, $cfg)",
+        "INSERT INTO ingest_runs (run_id, file, sha256, kind, vendor, mapping, started_at, "
+        "finished_at, rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected, "
+        "status, config_hash, rows_stale, warnings) VALUES ($run, $file, $sha, $kind, $vendor, "
+        "$mapping, to_timestamp($started), to_timestamp($finished), $read, $ins, $upd, $unch, "
+        "$rej, $status, $cfg, $stale, $warn)",
         {
             "run": run_id,
             "file": str(path.resolve()),
@@ -311,6 +319,8 @@ def _record_run(
             "rej": result.rejected,
             "status": "ok" if result.rejected == 0 else "ok_with_rejects",
             "cfg": config.content_hash(),
+            "stale": result.stale,
+            "warn": result.warnings,
         },
     )
     return result

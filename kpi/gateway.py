@@ -76,7 +76,7 @@ class Gateway:
                 allowed.append("internal")  # golden answers are the platform's own
             con.executemany(f"INSERT INTO _scope_{dim} VALUES (?)", [[v] for v in allowed])
         tables = ["decisions", "audit_facts", "qa_audits", "calibration_ratings", "ingest_runs",
-                  "rejected_rows"]  # fmt: skip
+                  "rejected_rows", "ingest_warnings"]  # fmt: skip
         for table in tables:
             conds = []
             for dim, column in _SCOPED_COLUMNS.get(table, {}).items():
@@ -84,7 +84,7 @@ class Gateway:
                     conds.append(f"{column} IN (SELECT v FROM _scope_{dim})")
             if table == "qa_audits" and restrictions:
                 conds.append("audit_id IN (SELECT audit_id FROM audit_facts)")
-            if table == "rejected_rows" and restrictions:
+            if table in ("rejected_rows", "ingest_warnings") and restrictions:
                 conds.append("run_id IN (SELECT run_id FROM ingest_runs)")
             replace = []
             if not self.scope.see_reviewers:
@@ -96,6 +96,8 @@ class Gateway:
                     replace.append(f"{_pseudonym('rater_id')} AS rater_id")
                 if table == "rejected_rows":
                     replace.append("CAST(NULL AS VARCHAR) AS raw")
+                if table == "ingest_warnings":
+                    replace.append("CAST(NULL AS VARCHAR) AS value")
             select = f"* REPLACE ({', '.join(replace)})" if replace else "*"
             where = f" WHERE {' AND '.join(conds)}" if conds else ""
             con.execute(

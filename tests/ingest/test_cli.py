@@ -39,7 +39,9 @@ def test_json_output_reconciles(env, capsys):
         "inserted": 1,
         "updated": 0,
         "unchanged": 0,
+        "stale": 0,
         "rejected": 2,
+        "warnings": 0,
         "ignored_columns": [],
     }
     # A second file and the same one again: one report per file, in order.
@@ -80,7 +82,10 @@ def test_table_output_lists_reconciliation_and_reasons(env, capsys):
     file = write_csv(env.path("d.csv"), rows, header=[*decision("x"), "extra"])
     code, out, err = run(capsys, "ingest", "decisions", str(file), "--db", str(env.db))
     assert code == 0
-    assert "run 1: read 4 = 2 + 0 + 0 + 2 (reconciled" in out
+    assert (
+        "run 1: read 4 = 2 inserted + 0 updated + 0 unchanged + 0 stale + 2 rejected (reconciled"
+        in out
+    )
     assert "ignored columns: extra" in out
     assert (f"rejected 1x: decision nuke is not a known label (known: {KNOWN_LABELS}); "
             f"{LABEL_HINT}") in out  # fmt: skip
