@@ -16,11 +16,14 @@ from typing import TYPE_CHECKING, Literal
 import pandas as pd
 from pydantic import ValidationError
 
-from bpo_kpi.config import ConfigError, format_validation_error, load_config
-from bpo_kpi.db import DB_ENV, connect, default_db_path
+from bpo_kpi.config import Config, ConfigError, format_validation_error, load_config
+from bpo_kpi.db import DB_ENV, DatabaseBusy, connect, default_db_path
 
 if TYPE_CHECKING:
+    import duckdb
+
     from ingest.load import FileResult
+    from ingest.mapping import VendorMapping
     from kpi.query import KpiQuery
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -49,16 +52,82 @@ def build_parser() -> argparse.ArgumentParser:
         "ingest",
         help="load vendor files (decisions, audits, calibration) into the database",
         description="Validate and upsert vendor files. Every row is inserted, updated, "
-        "unchanged or rejected with a reason; all files load in one transaction.",
+        "unchanged, stale (a re-sent older version: not applied) or rejected with a reason; "
+        "rows kept with a fixed or emptied field carry warnings. Files given by name load in "
+        "one transaction; a FOLDER loads each file not loaded before, in name order, as its "
+        "own run (--watch: keep doing so as files arrive). A file already loaded with the same "
+        "content, mapping and configuration is reported as such and not read again.",
     )
     ing.add_argument("kind", choices=["decisions", "audits", "calibration"])
-    ing.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    ing.add_argument("files", nargs="+", type=Path, metavar="FILE|FOLDER")
     ing.add_argument("--vendor", help="vendor name for rows that carry none (checked if they do)")
     ing.add_argument("--mapping", type=Path, help="vendor mapping TOML (see sample_data/vendors)")
+    ing.add_argument("--force", action="store_true", help="load files even if already loaded")
+    ing.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for another ingest holding the database "
+        "(default: the configuration's ingest.lock_wait_seconds, 600)",
+    )
+    ing.add_argument("--watch", action="store_true", help="with a FOLDER: keep loading new files")
+    ing.add_argument(
+        "--every", type=float, default=30.0, metavar="SECONDS", help="with --watch: poll interval"
+    )
+    ing.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="with a FOLDER: a file modified more recently than this is still being written",
+    )
     ing.add_argument("--format", choices=["table", "json"], default="table", dest="fmt")
     ing.add_argument("--quiet", action="store_true", help="no progress messages")
     _add_common(ing)
     ing.set_defaults(func=cmd_ingest)
+
+    rt = sub.add_parser(
+        "retry",
+        help="validate a run's rejected rows again (after fixing a mapping or the config)",
+        description="Re-validate the rejected rows of ingest run RUN still outstanding, with "
+        "the current configuration and mapping (--mapping, else the run's mapping file as it "
+        "is now), and load those now valid. The retry is a run of its own; rows rejected again "
+        "are recorded under it with their original lines.",
+    )
+    rt.add_argument("run", type=int, metavar="RUN")
+    rt.add_argument("--mapping", type=Path, help="vendor mapping TOML (default: the run's)")
+    rt.add_argument("--wait", type=float, metavar="SECONDS", help="as for ingest")
+    rt.add_argument("--format", choices=["table", "json"], default="table", dest="fmt")
+    rt.add_argument("--quiet", action="store_true", help="no progress messages")
+    _add_common(rt)
+    rt.set_defaults(func=cmd_retry)
+
+    runs = sub.add_parser(
+        "runs",
+        help="ingest runs: counts, status and why a run failed",
+        description="The latest ingest runs with their reconciliation (read = inserted + "
+        "updated + unchanged + stale + rejected), warnings, status (ok, ok_with_rejects, "
+        "failed, rolled_back, interrupted, running) and error.",
+    )
+    runs.add_argument("--status", help="only runs with this status (e.g. failed)")
+    runs.add_argument("--limit", type=int, default=50)
+    runs.add_argument("--role", default="admin")
+    runs.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_common(runs)
+    runs.set_defaults(func=cmd_runs)
+
+    wn = sub.add_parser(
+        "warnings",
+        help="warnings of ingest runs: rows loaded with a field fixed or emptied",
+        description="Show warnings (of one run with --run): the row's line, the column, the "
+        "value as read and what was done (clamped, emptied, kept as an unknown error type).",
+    )
+    wn.add_argument("--run", type=int, help="ingest run id (default: all runs)")
+    wn.add_argument("--limit", type=int, default=1000)
+    wn.add_argument("--role", default="admin")
+    wn.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_common(wn)
+    wn.set_defaults(func=cmd_warnings)
 
     kp = sub.add_parser(
         "kpis",
@@ -229,6 +298,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(srv)
     srv.set_defaults(func=cmd_serve)
 
+    up = sub.add_parser(
+        "upgrade",
+        help="bring a database written by an older bpo-kpi to the current schema",
+        description="Open the database for writing once: missing tables and columns are added "
+        "and derived values filled (any ingest does the same).",
+    )
+    up.add_argument("--wait", type=float, metavar="SECONDS", help="as for ingest")
+    _add_common(up)
+    up.set_defaults(func=cmd_upgrade)
+
     bench = sub.add_parser(
         "bench",
         help="run a benchmark from bench/ (ingest, kpi or dashboard); figures, not pass/fail",
@@ -361,16 +440,23 @@ def cmd_kpis(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.parquet is not None:
         raise ValueError("--parquet is read by --engine spark only")
-    with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
+    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
         frame = kpi_table(gw, query, as_of=args.as_of, time_keys=time_keys)
     _emit(frame, args.fmt)
     return EXIT_OK
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from bpo_kpi.replica import open_for_reading
     from kpi.engines import export_tables
 
-    for table, path in export_tables(args.db or default_db_path(), args.out).items():
+    wait = load_config(args.config).ingest.lock_wait_seconds
+    con, _ = open_for_reading(args.db or default_db_path(), wait=wait, notify=_note)
+    try:
+        written = export_tables(con, args.out)
+    finally:
+        con.close()
+    for table, path in written.items():
         print(f"{table}: {path}")
     return EXIT_OK
 
@@ -380,7 +466,7 @@ def cmd_gaps(args: argparse.Namespace) -> int:
     from kpi.gateway import Gateway
 
     base = _query_from_args(args, None)
-    with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
+    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
         if args.segment:
             segment = dict(
                 (k.strip(), v.strip())
@@ -419,7 +505,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         if not sep or not values:
             raise ValueError(f"--where {item!r}: use DIM=VALUE or DIM=VALUE1,VALUE2")
         merged.setdefault(dim.strip(), []).extend(v.strip() for v in values.split(","))
-    with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
+    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
         day, start = args.day, args.start
         if day is None or start is None:
             summary = database_summary(gw)
@@ -458,7 +544,7 @@ def cmd_rejects(args: argparse.Namespace) -> int:
     from kpi import health
     from kpi.gateway import Gateway
 
-    with Gateway(args.db, config=load_config(args.config), role=args.role) as gw:
+    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
         frame = health.rejected_rows(gw, args.run, args.limit)
     _emit(frame, args.fmt)
     return EXIT_OK
@@ -469,7 +555,7 @@ def cmd_calibration(args: argparse.Namespace) -> int:
     from kpi.gateway import Gateway
 
     config = load_config(args.config)
-    with Gateway(args.db, config=config, role=args.role) as gw:
+    with Gateway(args.db, config=config, role=args.role, notify=_note) as gw:
         frame = calibration.ratings(
             gw, args.session or None, args.workflow, args.vendor, args.start, args.end
         )
@@ -489,6 +575,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"error: {format_validation_error(exc)}", file=sys.stderr)
         return EXIT_USAGE
+    except DatabaseBusy as exc:  # another process held the database longer than we would wait
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except (ConfigError, ValueError, FileNotFoundError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -507,16 +596,31 @@ def _progress(quiet: bool) -> Callable[[str], None]:
     return report
 
 
+def _note(message: str) -> None:
+    """A notice on stderr (not progress: shown with --quiet too), e.g. that we wait for a lock."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def _open_for_writing(args: argparse.Namespace, config: Config) -> duckdb.DuckDBPyConnection:
+    """The ingest's connection: waits for another writer (saying so on stderr) up to `--wait`
+    seconds if given, else the configuration's `ingest.lock_wait_seconds`; then `DatabaseBusy`."""
+    wait = getattr(args, "wait", None)
+    if wait is None:
+        wait = config.ingest.lock_wait_seconds
+    return connect(args.db, wait=wait, on_wait=_note)
+
+
 def _publish_replica(db: Path, report: Callable[[str], None]) -> None:
-    """Refresh the dashboard's read replica (if there is one) now that the ingest committed."""
+    """Publish the committed state as the read replica (creating it if there is none): the
+    dashboard reads it, and so do CLI readers while a later ingest holds the database."""
     from bpo_kpi import replica
 
-    if replica.version(db) is None:
-        return
-    if replica.refresh(db):
-        report(f"dashboard replica refreshed: {replica.replica_path(db)}")
+    # Not waiting: if another writer took the database right after our commit, it publishes
+    # (our data included) when it commits, and the dashboard refreshes a stale replica.
+    if replica.refresh(db, wait=0.0):
+        report(f"replica published: {replica.replica_path(db)}")
     else:
-        report("dashboard replica not refreshed (database busy); the dashboard refreshes it")
+        report("replica not published now (another process writes the database)")
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
@@ -524,7 +628,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     mapping = load_mapping(args.mapping) if args.mapping else None
-    con = connect(args.db)
+    folders = [f for f in args.files if f.is_dir()]
+    if folders:
+        if len(args.files) > 1:
+            raise ValueError("give one FOLDER, or files: not both, nor several folders")
+        return _ingest_folder(args, config, mapping, folders[0])
+    if args.watch:
+        raise ValueError("--watch needs a FOLDER to watch")
+    con = _open_for_writing(args, config)
     if sys.stderr.isatty() and not args.quiet:
         con.execute("SET enable_progress_bar = true")
     try:
@@ -536,19 +647,150 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             mapping=mapping,
             vendor=args.vendor,
             progress=_progress(args.quiet),
+            force=args.force,
         )
     except IngestError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        print("nothing was loaded: the database is unchanged", file=sys.stderr)
+        _print_not_loaded(exc)
         return EXIT_ERROR
     finally:
         con.close()
-    _publish_replica(args.db or default_db_path(), _progress(args.quiet))
+    if any(r.status != "already_loaded" for r in results):
+        _publish_replica(args.db or default_db_path(), _progress(args.quiet))
     if args.fmt == "json":
         print(json.dumps([r.as_dict() for r in results], indent=2))
     else:
         print_reconciliation(results)
     return EXIT_OK
+
+
+def _ingest_folder(
+    args: argparse.Namespace, config: Config, mapping: VendorMapping | None, folder: Path
+) -> int:
+    """`bpo-kpi ingest KIND FOLDER [--watch]`: see `ingest.folder`."""
+    from ingest.folder import Seen, load_folder
+
+    if args.force:
+        raise ValueError("--force loads named files again; with a FOLDER, name the file instead")
+    report = _progress(args.quiet)
+    seen: Seen = {}
+    reported_failure: Path | None = None
+    json_results: list[dict[str, object]] = []
+
+    def show(result: FileResult) -> None:
+        if args.fmt == "json":
+            json_results.append(result.as_dict())
+        else:
+            print_reconciliation([result])
+
+    while True:
+        settle = args.settle
+        one_pass = load_folder(
+            lambda: _open_for_writing(args, config), args.kind, folder, config=config,
+            mapping=mapping, vendor=args.vendor, settle=settle, seen=seen, progress=report,
+            on_result=show,
+        )  # fmt: skip
+        if one_pass.committed:
+            _publish_replica(args.db or default_db_path(), report)
+        if one_pass.already_loaded:
+            report(f"{len(one_pass.already_loaded)} file(s) already loaded")
+        failed = one_pass.failed
+        if failed is not None and (one_pass.error is not None or failed != reported_failure):
+            print(f"error: {one_pass.error or f'{failed}: failed earlier; fix or replace it'}",
+                  file=sys.stderr)  # fmt: skip
+            if one_pass.error is not None:
+                _print_not_loaded(one_pass.error)
+            if one_pass.waiting:
+                names = ", ".join(p.name for p in one_pass.waiting)
+                print(f"not loaded yet, to keep the order of the feed: {names}", file=sys.stderr)
+            reported_failure = failed
+        if not args.watch:
+            if one_pass.settling:
+                # One-shot: wait for files still being written, then take them in a next pass.
+                time.sleep(settle)
+                if failed is None:
+                    continue
+            if args.fmt == "json":
+                print(json.dumps(json_results, indent=2))
+            elif not one_pass.loaded and failed is None and not json_results:
+                print(f"no new files in {folder}")
+            return EXIT_ERROR if failed is not None else EXIT_OK
+        try:
+            time.sleep(args.every)
+        except KeyboardInterrupt:
+            return EXIT_OK
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from bpo_kpi.db import SCHEMA_VERSION, schema_version
+
+    db = args.db or default_db_path()
+    if not Path(db).exists():
+        raise FileNotFoundError(f"database {db} does not exist")
+    con = _open_for_writing(args, load_config(args.config))
+    try:
+        version = schema_version(con)
+    finally:
+        con.close()
+    _publish_replica(db, _progress(False))
+    print(f"{db}: schema {version} (current: {SCHEMA_VERSION})")
+    return EXIT_OK
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from ingest import IngestError, load_mapping
+    from ingest.load import retry_rejected
+
+    config = load_config(args.config)
+    mapping = load_mapping(args.mapping) if args.mapping else None
+    con = _open_for_writing(args, config)
+    try:
+        result = retry_rejected(
+            con, args.run, config=config, mapping=mapping, progress=_progress(args.quiet)
+        )
+    except IngestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        _print_not_loaded(exc)
+        return EXIT_ERROR
+    finally:
+        con.close()
+    _publish_replica(args.db or default_db_path(), _progress(args.quiet))
+    if args.fmt == "json":
+        print(json.dumps([result.as_dict()], indent=2))
+    else:
+        print_reconciliation([result])
+    return EXIT_OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from kpi import health
+    from kpi.gateway import Gateway
+
+    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
+        frame = health.ingest_runs(gw, args.limit, status=args.status)
+    _emit(frame, args.fmt)
+    return EXIT_OK
+
+
+def cmd_warnings(args: argparse.Namespace) -> int:
+    from kpi import health
+    from kpi.gateway import Gateway
+
+    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
+        frame = health.ingest_warnings(gw, args.run, args.limit)
+    _emit(frame, args.fmt)
+    return EXIT_OK
+
+
+def _print_not_loaded(exc: Exception) -> None:
+    runs = list(getattr(exc, "runs", []))
+    if runs:
+        word = "run" if len(runs) == 1 else "runs"
+        listed = ", ".join(str(r) for r in runs)
+        print(f"nothing was loaded; the attempt is recorded as {word} {listed} (bpo-kpi runs)",
+              file=sys.stderr)  # fmt: skip
+    else:
+        print("nothing was loaded: the database is unchanged", file=sys.stderr)
 
 
 def print_reconciliation(results: Sequence[FileResult]) -> None:
@@ -558,25 +800,39 @@ def print_reconciliation(results: Sequence[FileResult]) -> None:
     print("-" * len(header))
     for r in results:
         name = Path(r.file).name
+        if r.status == "already_loaded":
+            print(f"{name[-32:]:<32} already loaded in run {r.run_id} (same content, mapping and "
+                  "configuration; --force loads it again)")  # fmt: skip
+            continue
         print(
             f"{name[-32:]:<32} {r.rows_read:>9,} {r.inserted:>9,} {r.updated:>9,} "
             f"{r.unchanged:>9,} {r.stale:>9,} {r.rejected:>9,} {r.warnings:>9,}"
         )
         status = "reconciled" if r.reconciles else "DOES NOT RECONCILE"
+        retry = f" (retry of run {r.retry_of})" if r.retry_of is not None else ""
         print(
-            f"  run {r.run_id}: read {r.rows_read:,} = {r.inserted:,} inserted + {r.updated:,} "
-            f"updated + {r.unchanged:,} unchanged + {r.stale:,} stale + {r.rejected:,} rejected "
-            f"({status}, {r.seconds:.1f}s)"
+            f"  run {r.run_id}{retry}: read {r.rows_read:,} = {r.inserted:,} inserted + "
+            f"{r.updated:,} updated + {r.unchanged:,} unchanged + {r.stale:,} stale + "
+            f"{r.rejected:,} rejected ({status}, {r.seconds:.1f}s)"
         )
         if r.ignored_columns:
             print(f"  ignored columns: {', '.join(r.ignored_columns)}")
+        if r.stale:
+            print(f"  {r.stale:,} stale: versions already superseded (or older than the stored "
+                  "one), kept in the history and not applied")  # fmt: skip
         for reason, n in r.reasons:
             print(f"  rejected {n:,}x: {reason}")
         if r.rejected:
-            print(f"  see all: bpo-kpi rejects --run {r.run_id}, or the rejected_rows table")
+            print(f"  see all: bpo-kpi rejects --run {r.run_id}; after fixing the mapping or "
+                  f"configuration: bpo-kpi retry {r.run_id}")  # fmt: skip
+        for reason, n in r.warning_reasons:
+            print(f"  warning {n:,}x: {reason}")
         if r.warnings:
             print(f"  {r.warnings:,} warnings (rows loaded, a field fixed or emptied): "
                   f"bpo-kpi warnings --run {r.run_id}")  # fmt: skip
+        if r.edits_after_audit:
+            print(f"  {r.edits_after_audit:,} decisions QA had audited changed label or policy: "
+                  "their audits stay scored against the version QA saw (Data health)")  # fmt: skip
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ value, which beats `[targets.default]`.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -19,7 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 CONFIG_ENV = "BPO_KPI_CONFIG"
 
 Severity = Literal["critical", "major", "minor"]
+# The error types DESIGN §2 derives when QA gives none; each is also its own category.
 ERROR_TYPES = ("over_enforcement", "under_enforcement", "wrong_policy", "wrong_action")
+ErrorCategory = Literal[
+    "over_enforcement", "under_enforcement", "wrong_policy", "wrong_action", "other"
+]
+ERROR_CATEGORIES: tuple[str, ...] = (*ERROR_TYPES, "other")
 DISPUTE_STATUSES = ("none", "pending", "upheld", "overturned")
 
 
@@ -143,20 +149,64 @@ class Targets(_Strict):
         return ResolvedTargets(sla_minutes=sla, **values)
 
 
+class ErrorType(_Strict):
+    """One error type of the QA rubric: the category it counts in and whether it is an error."""
+
+    category: ErrorCategory = Field(
+        "other",
+        description="over_enforcement, under_enforcement, wrong_policy, wrong_action or other; "
+        "the enforcement rates count the first two.",
+    )
+    counts_against_quality: bool = Field(
+        True,
+        description="An audit with this type is an error (lowers the quality score); false for "
+        "findings that are recorded but not scored (e.g. a coaching note).",
+    )
+    description: str = Field("", description="What the type means, for the people who use it.")
+
+
+def _default_error_types() -> dict[str, ErrorType]:
+    return {name: ErrorType(category=name) for name in ERROR_TYPES}
+
+
+class IngestSettings(_Strict):
+    """How ingest treats imperfect rows (a flaw in an optional field keeps the row, with a
+    warning) and how long a writer waits for the database."""
+
+    clock_tolerance_seconds: float = Field(
+        60,
+        ge=0,
+        description="Timestamps out of order by at most this much (clock skew, whole-second "
+        "clocks) are clamped to the earlier one with a warning; further out of order, an "
+        "optional one is emptied (and a decided_at before enqueued_at rejects the row).",
+    )
+    earliest_timestamp: dt.date = Field(
+        dt.date(2000, 1, 1),
+        description="Timestamps before this day are implausible: a required one rejects the "
+        "row, an optional one is emptied with a warning.",
+    )
+    max_future_days: float = Field(
+        7,
+        gt=0,
+        description="Timestamps more than this many days after the ingest are implausible "
+        "(treated as before earliest_timestamp).",
+    )
+    lock_wait_seconds: float = Field(
+        600,
+        ge=0,
+        description="How long an ingest waits for another writer to finish before giving up.",
+    )
+
+
 class SeverityRule(_Strict):
     """First matching rule wins; an empty matcher matches anything."""
 
     severity: Severity = Field(description="Severity given to matching errors.")
-    error_type: str | None = Field(None, description="Match this error type only.")
+    error_type: str | None = Field(
+        None, description="Match this error type only (one of `error_types`)."
+    )
     workflow: str | None = Field(None, description="Match this workflow only.")
     policy: str | None = Field(None, description="Match this policy (QA's, else the vendor's).")
-
-    @field_validator("error_type")
-    @classmethod
-    def _known_error_type(cls, value: str | None) -> str | None:
-        if value is not None and value not in ERROR_TYPES:
-            raise ValueError(f"unknown error_type {value!r}; use one of {', '.join(ERROR_TYPES)}")
-        return value
 
 
 class Role(_Strict):
@@ -196,6 +246,17 @@ class Config(_Strict):
         ],
         description="Rules giving a severity to errors whose audit has none; first match wins.",
     )
+    error_types: dict[str, ErrorType] = Field(
+        default_factory=_default_error_types,
+        description="The QA rubric's error types: name -> category and whether it counts "
+        "against quality. The four derived types (over_enforcement, under_enforcement, "
+        "wrong_policy, wrong_action) are always present, in their own category; an audit "
+        "naming a type not listed here is kept as an error of category `other`, with a "
+        "warning. Vendor words map to these names in the mapping's [values.error_type].",
+    )
+    ingest: IngestSettings = Field(
+        default_factory=IngestSettings, description="How ingest treats imperfect rows."
+    )
     targets: Targets = Field(default_factory=Targets, description="KPI targets.")
     contested_agreement: float = Field(
         0.6,
@@ -222,6 +283,27 @@ class Config(_Strict):
     def _tz(cls, value: str) -> str:
         return _check_timezone(value)
 
+    @field_validator("error_types", mode="before")
+    @classmethod
+    def _with_derived_types(cls, value: object) -> object:
+        # A file lists its own types; the derived four are always there (in their category).
+        if not isinstance(value, dict):
+            return value
+        merged: dict[str, object] = {name: {"category": name} for name in ERROR_TYPES}
+        for name, spec in value.items():
+            key = str(name).strip().lower()
+            if key in ERROR_TYPES and isinstance(spec, dict):
+                if spec.get("category", key) != key:
+                    raise ValueError(
+                        f"{key} is a derived error type: its category is {key}, not "
+                        f"{spec.get('category')!r}"
+                    )
+                spec = {**spec, "category": key}
+            if key in ("", "none"):
+                raise ValueError("'none' (or an empty name) means no error; it is not a type")
+            merged[key] = spec
+        return merged
+
     @model_validator(mode="after")
     def _consistent(self) -> Config:
         if len(set(self.labels)) != len(self.labels):
@@ -229,7 +311,21 @@ class Config(_Strict):
         unknown = sorted(set(self.actioning_labels) - set(self.labels))
         if unknown:
             raise ValueError(f"actioning_labels: {', '.join(unknown)} not in labels")
+        for i, rule in enumerate(self.severity_rules):
+            if rule.error_type is not None and rule.error_type not in self.error_types:
+                raise ValueError(
+                    f"severity_rules[{i}].error_type {rule.error_type!r} is not one of "
+                    f"error_types ({', '.join(self.error_types)})"
+                )
         return self
+
+    def error_types_in(self, category: str) -> list[str]:
+        """Configured error type names of one category."""
+        return [n for n, t in self.error_types.items() if t.category == category]
+
+    def uncounted_error_types(self) -> list[str]:
+        """Configured error types that do not count against quality."""
+        return [n for n, t in self.error_types.items() if not t.counts_against_quality]
 
     def content_hash(self) -> str:
         """Short hash of the effective configuration; stamped on exports and derived data."""
@@ -292,11 +388,13 @@ def config_reference() -> str:
                     else v
                     for k, v in default.items()
                 }
-            shown = json.dumps(default) if default is not None else ""
+            shown = json.dumps(default, default=str) if default is not None else ""
             lines.append(f"| `{prefix}{name}` | `{shown}` | {field.description or ''} |")
 
     walk(Config, "")
     walk(TargetValues, "targets.<scope>.")
     walk(SeverityRule, "severity_rules[].")
+    walk(ErrorType, "error_types.<name>.")
+    walk(IngestSettings, "ingest.")
     walk(Role, "roles.<name>.")
     return "\n".join(lines)

@@ -11,30 +11,42 @@ to the current copy `bpo_kpi.replica-<time>.duckdb`):
   `os.replace`, which is atomic. Readers that have an old copy open keep reading it (its inode
   lives until they close it); nothing they see is ever half-written. The previous copy is
   kept; older ones are deleted.
-- `bpo-kpi ingest` refreshes the replica right after its transaction commits (when a replica
-  exists), so the dashboard shows new data once the ingest has committed.
+- `bpo-kpi ingest` publishes the replica right after its transaction commits (creating it if
+  there is none), so the dashboard shows new data once the ingest has committed, and CLI
+  readers have a copy to read while the next ingest writes (`open_for_reading`).
 - The dashboard calls `ensure` on every rerun: when the database file is newer than the replica
   and no writer holds it, the replica is refreshed; when a writer holds it, the dashboard keeps
   serving the replica it has. `version` identifies the replica file so caches and connections
   can be keyed by it; readers open `current(db)`, the link's target.
 
 A copy costs one sequential read and write of the file (0.3 s for the 10M-decision benchmark
-database, 408 MB) and doubles the disk the database takes.
+database, 408 MB) and doubles the disk the database takes. A refresh that was killed can leave
+its unfinished copy (`.<name>.replica-<time>.duckdb.tmp`) or link behind; the next refresh
+deletes them under the refresh lock, before it copies.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
+import glob
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 
-from bpo_kpi.db import connect
+from bpo_kpi.db import (
+    DEFAULT_LOCK_WAIT,
+    SCHEMA_VERSION,
+    DatabaseBusy,
+    connect,
+    ensure_schema,
+    schema_version,
+)
 
 
 def replica_path(db: str | os.PathLike[str]) -> Path:
@@ -111,10 +123,11 @@ def refresh(db: str | os.PathLike[str], wait: float = 30.0, block: bool = True) 
     with _refresh_lock(db, block) as locked:
         if not locked:
             return False
+        _remove_leftovers(db)
         if not is_stale(db):
             return True
         try:
-            con = connect(db, read_only=True, retries=wait)
+            con = connect(db, read_only=True, wait=wait)
         except duckdb.IOException:
             return False  # a writer holds the database; keep the replica we have
         link = replica_path(db)
@@ -130,6 +143,7 @@ def refresh(db: str | os.PathLike[str], wait: float = 30.0, block: bool = True) 
                 con.execute("DETACH replica_out")
             else:
                 shutil.copyfile(db, tmp)
+            _upgrade(tmp)
             with open(tmp, "rb+") as fh:
                 os.fsync(fh.fileno())
             os.replace(tmp, target)
@@ -145,6 +159,77 @@ def refresh(db: str | os.PathLike[str], wait: float = 30.0, block: bool = True) 
         for old in _files(db)[:-2]:
             old.unlink(missing_ok=True)
     return True
+
+
+def _remove_leftovers(db: Path) -> None:
+    """Delete the unfinished copies and links of refreshes that were killed.
+
+    Only called under the refresh lock: no other process is writing one at the time.
+    """
+    link = replica_path(db)
+    patterns = (
+        f".{glob.escape(link.stem)}-*{glob.escape(link.suffix)}.tmp*",  # copy (and its .wal)
+        f".{glob.escape(link.name)}.*.link",
+    )
+    for pattern in patterns:
+        for leftover in link.parent.glob(pattern):
+            leftover.unlink(missing_ok=True)
+
+
+def open_for_reading(
+    db: str | os.PathLike[str],
+    *,
+    wait: float = DEFAULT_LOCK_WAIT,
+    notify: Callable[[str], None] | None = None,
+) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    """Open `db` for reading without waiting for a writer; returns the connection and the file
+    it reads.
+
+    When another process writes the database, this reads the current replica instead (the
+    state the last ingest published) and tells `notify` so: "database busy (an ingest is
+    running, pid 1234): reading the copy published at 2026-12-05 12:03 UTC". Only when there is
+    no replica yet does it wait for the writer, as `connect` does, up to `wait` seconds (then
+    `DatabaseBusy`).
+    """
+    db = Path(db)
+    try:
+        return connect(db, read_only=True, wait=0), db
+    except DatabaseBusy as busy:
+        holder = busy.holder
+    for _ in range(3):  # a refresh may delete the file we resolved before we open it: look again
+        target = current(db)
+        if target is None:
+            break
+        try:
+            at = dt.datetime.fromtimestamp(target.stat().st_mtime, dt.UTC)
+            con = connect(target, read_only=True, wait=0)
+        except (FileNotFoundError, duckdb.IOException):
+            continue
+        if notify is not None:
+            activity = "an ingest is running" if holder.is_ingest else "another process writes it"
+            if holder.pid is not None:
+                activity += f", pid {holder.pid}"
+            notify(
+                f"database busy ({activity}): reading the copy published at {at:%Y-%m-%d %H:%M} UTC"
+            )
+        return con, target
+
+    def waiting(message: str) -> None:
+        if notify is not None:
+            notify(f"no published copy to read; {message}")
+
+    return connect(db, read_only=True, wait=wait, on_wait=waiting), db
+
+
+def _upgrade(copy: Path) -> None:
+    """A database written by an older bpo-kpi gets the current schema in its (private) copy,
+    so the dashboard can read it before the next ingest upgrades the database itself."""
+    con = duckdb.connect(str(copy))
+    try:
+        if schema_version(con) < SCHEMA_VERSION:
+            ensure_schema(con)
+    finally:
+        con.close()
 
 
 def ensure(db: str | os.PathLike[str]) -> str | None:

@@ -1,28 +1,46 @@
 """Loading: validate, upsert by key and record the run, all in one transaction.
 
-Every input row ends in exactly one of inserted / updated / unchanged / rejected, and
+Every input row ends in exactly one of inserted / updated / unchanged / stale / rejected, and
 `rows_read` is their sum. A failure anywhere rolls the whole load back: the database is left
-exactly as it was.
+as it was, except that the run is recorded as failed (or rolled back), with the reason.
+
+Versions. A fact row's key (decision_id, audit_id, session/item/rater) may arrive many times.
+The table holds the current version; `<table>_history` holds every superseded one. An incoming
+row is applied when it is newer: by the vendor's own update time (`updated_at`, when the
+mapping names such a column) whatever the order of arrival, else by arrival — except that a
+row equal to a version already superseded is a *stale re-send* and never reverts newer data,
+a pending decision never re-opens a decided one, and a retried row never overrides a row from
+a later file. Stale rows are counted, kept as versions in the history, and not applied.
+
+Runs. A run is recorded (`running`) and committed before its work begins, so an ingest that is
+killed leaves a trace (the next writer marks it `interrupted`); a file whose content, mapping
+and configuration were already loaded is recognised by its SHA-256 and not read again.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 
 from bpo_kpi.config import Config
-from bpo_kpi.db import AUDIT_FACT_DECISION_COLUMNS, get_meta, set_meta
+from bpo_kpi.db import AUDIT_FACT_DECISION_COLUMNS, FINISHED_OK, get_meta, set_meta
 from ingest.mapping import CANONICAL, Kind, VendorMapping
 from ingest.readers import (
     FORMATS,
     IngestError,
     RawFile,
     _drop_rejects,
+    detect_format,
     finish_csv,
     read_csv_materialized,
     read_csv_numbered,
@@ -45,6 +63,8 @@ Fault = Callable[[str], None]
 
 # Time column that keeps each fact table in time order.
 TIME_ORDER = {"decisions": "enqueued_at", "audits": "audited_at", "calibration": "session_date"}
+TEMP_TABLES = ("_raw", "_stage", "_act", "_upd", "_dups", "_changed", "_rej", "_lines", "_inc",
+               "_cls", "_retry_raw")  # fmt: skip
 
 
 @dataclass
@@ -56,12 +76,16 @@ class FileResult:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
-    stale: int = 0  # equal to a version already superseded: not applied
+    stale: int = 0  # equal to a version already superseded, or older: not applied
     rejected: int = 0
     warnings: int = 0  # flaws in loaded rows (ingest_warnings); not a row outcome
     ignored_columns: list[str] = field(default_factory=list)
     seconds: float = 0.0
     reasons: list[tuple[str, int]] = field(default_factory=list)  # top rejection reasons
+    warning_reasons: list[tuple[str, int]] = field(default_factory=list)  # top warnings
+    status: str = "ok"  # ok, ok_with_rejects, already_loaded
+    retry_of: int | None = None
+    edits_after_audit: int = 0
 
     @property
     def reconciles(self) -> bool:
@@ -70,10 +94,11 @@ class FileResult:
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "file": self.file,
             "kind": self.kind,
             "run_id": self.run_id,
+            "status": self.status,
             "rows_read": self.rows_read,
             "inserted": self.inserted,
             "updated": self.updated,
@@ -81,13 +106,71 @@ class FileResult:
             "stale": self.stale,
             "rejected": self.rejected,
             "warnings": self.warnings,
+            "edits_after_audit": self.edits_after_audit,
             "ignored_columns": self.ignored_columns,
             "seconds": round(self.seconds, 3),
         }
+        if self.retry_of is not None:
+            out["retry_of"] = self.retry_of
+        return out
 
 
 def _noop(_: str) -> None:
     return None
+
+
+def mapping_hash(mapping: VendorMapping) -> str:
+    """Content hash of a mapping (not its path): a changed mapping means files load again."""
+    payload = mapping.model_dump(mode="json", exclude={"source", "description"})
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def mark_interrupted(con: duckdb.DuckDBPyConnection) -> int:
+    """Runs still `running` when a writer opens the database died with their process (only one
+    process writes at a time): mark them `interrupted`. Returns how many."""
+    n = con.execute(
+        "UPDATE ingest_runs SET status = 'interrupted', error = 'the ingest process ended before "
+        "the run finished (killed or crashed); nothing of it was committed: load the file again' "
+        "WHERE status = 'running'"
+    ).fetchone()[0]  # type: ignore[index]
+    return int(n)
+
+
+def already_loaded(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    path: Path,
+    config: Config,
+    mapping: VendorMapping,
+    vendor: str | None,
+) -> int | None:
+    """The run that already loaded this content with the same mapping and configuration.
+
+    Only runs of a file of the same size are candidates, so a new file is never hashed twice
+    (its SHA-256 is computed during the load).
+    """
+    size = path.stat().st_size
+    params = {
+        "kind": kind,
+        "bytes": size,
+        "mh": mapping_hash(mapping),
+        "cfg": config.content_hash(),
+        "vendor": vendor,
+        "ok": list(FINISHED_OK),
+    }
+    where = (
+        "kind = $kind AND file_bytes = $bytes AND mapping_hash = $mh AND config_hash = $cfg "
+        "AND vendor IS NOT DISTINCT FROM $vendor AND list_contains($ok, status) "
+        "AND retry_of IS NULL"
+    )
+    if not con.execute(f"SELECT count(*) FROM ingest_runs WHERE {where}", params).fetchone()[0]:  # type: ignore[index]
+        return None
+    sha, _ = sha256_and_lines(path, lines=False)
+    row = con.execute(
+        f"SELECT max(run_id) FROM ingest_runs WHERE {where} AND sha256 = $sha",
+        {**params, "sha": sha},
+    ).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
 
 
 def ingest_files(
@@ -100,76 +183,215 @@ def ingest_files(
     vendor: str | None = None,
     progress: Progress = _noop,
     fault: Fault = _noop,
+    force: bool = False,
 ) -> list[FileResult]:
     """Load `files` of one kind in a single transaction; return one reconciliation per file.
 
-    `fault` is called with the name of each step (tests use it to fail half-way).
+    A file already loaded with the same content, mapping and configuration is reported as
+    `already_loaded` (its earlier run) without being read, unless `force`. `fault` is called
+    with the name of each step (tests use it to fail half-way).
     """
     mapping = mapping or CANONICAL
     check_required_mapping(kind, mapping)
-    results: list[FileResult] = []
-    # Text without an offset is cast in the session time zone: make it UTC for the load (as
-    # `bpo_kpi.db.connect` does), whatever the caller's connection says, and restore it after.
-    session_tz = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]  # type: ignore[index]
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("BEGIN TRANSACTION")
-    try:
-        refresh_derived_if_config_changed(con, config, progress)
-        for file in files:
-            results.append(
-                _ingest_one(con, kind, Path(file), config, mapping, vendor, progress, fault)
-            )
-        fault("before_commit")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.execute("DROP VIEW IF EXISTS _cls")
-        for table in ("_raw", "_stage", "_act", "_upd", "_dups", "_changed", "_rej", "_lines"):
-            con.execute(f"DROP TABLE IF EXISTS {table}")
-        con.execute("SET TimeZone = $tz", {"tz": session_tz})
-    return results
+    paths = [Path(f) for f in files]
+    for path in paths:
+        if not path.is_file():
+            problem = "file does not exist" if not path.exists() else "not a file"
+            raise IngestError(f"{path}: {problem}")
+        detect_format(path)
+    with _utc(con):
+        mark_interrupted(con)
+        results: list[FileResult | None] = []
+        todo: list[tuple[int, Path, int]] = []  # (position, path, run id)
+        for path in paths:
+            earlier = None if force else already_loaded(con, kind, path, config, mapping, vendor)
+            if earlier is not None:
+                progress(f"{path.name}: already loaded in run {earlier}")
+                results.append(
+                    FileResult(file=str(path), kind=kind, run_id=earlier, status="already_loaded")
+                )
+                continue
+            run_id = _start_run(con, kind, path, config, mapping, vendor)
+            todo.append((len(results), path, run_id))
+            results.append(None)
+        if not todo:
+            return [r for r in results if r is not None]
+        current: Path | None = None
+        con.execute("BEGIN TRANSACTION")
+        try:
+            refresh_derived_if_config_changed(con, config, progress)
+            for position, path, run_id in todo:
+                current = path
+                results[position] = _ingest_one(
+                    con, kind, path, run_id, config, mapping, vendor, progress, fault
+                )
+            current = None
+            fault("before_commit")
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            _fail_runs(con, todo, current, exc)
+            raise
+        finally:
+            _drop_temp(con)
+    return [r for r in results if r is not None]
 
 
-def _ingest_one(
+class _utc:
+    """Text without an offset is cast in the session time zone: make it UTC for the load (as
+    `bpo_kpi.db.connect` does), whatever the caller's connection says, and restore it after."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def __enter__(self) -> None:
+        self.tz = self.con.execute("SELECT current_setting('TimeZone')").fetchone()[0]  # type: ignore[index]
+        self.con.execute("SET TimeZone = 'UTC'")
+
+    def __exit__(self, *exc: object) -> None:
+        self.con.execute("SET TimeZone = $tz", {"tz": self.tz})
+
+
+def _drop_temp(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DROP VIEW IF EXISTS _cls")
+    for table in TEMP_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _start_run(
     con: duckdb.DuckDBPyConnection,
     kind: Kind,
     path: Path,
     config: Config,
     mapping: VendorMapping,
     vendor: str | None,
+    *,
+    retry_of: int | None = None,
+    sha256: str | None = None,
+) -> int:
+    """Record a run as `running`, committed before its work begins."""
+    run_id = int(con.execute("SELECT nextval('ingest_run_seq')").fetchone()[0])  # type: ignore[index]
+    con.execute(
+        "INSERT INTO ingest_runs (run_id, file, sha256, kind, vendor, mapping, started_at, "
+        "rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected, rows_stale, "
+        "warnings, status, config_hash, mapping_hash, file_bytes, retry_of) VALUES ($run, $file, "
+        "$sha, $kind, $vendor, $mapping, to_timestamp($started), 0, 0, 0, 0, 0, 0, 0, "
+        "'running', $cfg, $mh, $bytes, $retry)",
+        {
+            "run": run_id,
+            "file": str(path.resolve()),
+            "sha": sha256,
+            "kind": kind,
+            "vendor": vendor or mapping.vendor,
+            "mapping": mapping.source,
+            "started": time.time(),
+            "cfg": config.content_hash(),
+            "mh": mapping_hash(mapping),
+            "bytes": path.stat().st_size if path.is_file() else None,
+            "retry": retry_of,
+        },
+    )
+    return run_id
+
+
+def _fail_runs(
+    con: duckdb.DuckDBPyConnection,
+    todo: Sequence[tuple[int, Path, int]],
+    failed: Path | None,
+    exc: BaseException,
+) -> None:
+    """After a rollback: the failing file's run is `failed` with the reason; the others of the
+    same command were rolled back with it."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    interrupted = not isinstance(exc, Exception)
+    if isinstance(exc, IngestError):
+        exc.runs = [run_id for _, _, run_id in todo]
+    for _, path, run_id in todo:
+        if path == failed or failed is None:
+            status = "interrupted" if interrupted else "failed"
+            why = message if failed is not None else f"failed before commit: {message}"
+        else:
+            status = "rolled_back"
+            why = f"not loaded: {failed.name} failed in the same command ({message})"
+        try:
+            con.execute(
+                "UPDATE ingest_runs SET status = $s, error = $e, finished_at = to_timestamp($t) "
+                "WHERE run_id = $run",
+                {"s": status, "e": why, "t": time.time(), "run": run_id},
+            )
+        except duckdb.Error:  # the connection itself failed: nothing more to record
+            return
+
+
+def _ingest_one(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    path: Path,
+    run_id: int,
+    config: Config,
+    mapping: VendorMapping,
+    vendor: str | None,
     progress: Progress,
     fault: Fault,
 ) -> FileResult:
-    started = time.time()
     t0 = time.perf_counter()
-    if not path.is_file():
-        problem = "file does not exist" if not path.exists() else "not a file"
-        raise IngestError(f"{path}: {problem}")
+    now = dt.datetime.now(dt.UTC)
     progress(f"{path.name}: reading")
     # The file's digest is computed while DuckDB loads it (hashlib releases the GIL).
     digest = _Digest(path)
     raw = read_raw(con, path, mapping)
-    run_id = int(con.execute("SELECT nextval('ingest_run_seq')").fetchone()[0])  # type: ignore[index]
     result = FileResult(file=str(path), kind=kind, run_id=run_id)
+    _set_source_columns(con, run_id, raw.columns)
     progress(f"{path.name}: validating" + (f" {raw.rows:,} rows" if raw.rows >= 0 else ""))
-    spec = build_stage(kind, raw, mapping, config, vendor)
+    spec = build_stage(kind, raw, mapping, config, vendor, now=now)
     result.ignored_columns = spec.ignored_columns
-    table = TABLES[kind]
-    keys = KEYS[kind]
-    canon = [c for c, _, _ in COLUMNS[kind]] + (["due_at_source"] if kind == "decisions" else [])
+    canon = _canon(kind)
     direct = _load_direct(con, kind, raw, spec, run_id, canon, mapping, digest, progress)
     if direct is not None:
         fault("after_stage")
-        result.inserted, result.updated, result.unchanged = direct
+        result.inserted, result.updated, result.unchanged, result.stale = direct
         result.rows_read = sum(direct)
         fault("after_update")
         fault("after_insert")
-        changed = f"{table} WHERE run_id = {int(run_id)}"  # inserted and updated rows
-        _refresh_audit_facts_for(con, config, kind, changed, path, progress)
-        fault("after_audit_facts")
-        return _record_run(con, result, path, digest, kind, vendor, mapping, config, started, t0)
+    else:
+        nul = raw.fmt in ("jsonl", "xlsx") or digest.has_nul()
+        raw = _stage(con, kind, path, raw, spec, mapping, config, vendor, now, nul, progress)
+        fault("after_stage")
+        _load_staged(con, kind, raw, run_id, run_id, canon, result, progress, fault)
+    result.edits_after_audit = _after_load(con, config, kind, run_id, path, progress)
+    fault("after_audit_facts")
+    result.seconds = time.perf_counter() - t0
+    return _record_run(con, result, digest.value())
+
+
+def _canon(kind: Kind) -> list[str]:
+    return [c for c, _, _ in COLUMNS[kind]] + (["due_at_source"] if kind == "decisions" else [])
+
+
+def _set_source_columns(con: duckdb.DuckDBPyConnection, run_id: int, columns: list[str]) -> None:
+    con.execute(
+        "UPDATE ingest_runs SET source_columns = $c WHERE run_id = $run",
+        {"c": columns, "run": run_id},
+    )
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    path: Path,
+    raw: RawFile,
+    spec: StageSpec,
+    mapping: VendorMapping,
+    config: Config,
+    vendor: str | None,
+    now: dt.datetime,
+    strip_nul: bool,
+    progress: Progress,
+) -> RawFile:
+    """Stage the file in `_stage` (every row, with `_reason` and `_warn`); return the RawFile as
+    finally read (CSV files with rejected or multi-line records are read again carefully)."""
+    if strip_nul:
+        spec = build_stage(kind, raw, mapping, config, vendor, now=now, strip_nul=True)
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
     except duckdb.Error as exc:
@@ -177,26 +399,24 @@ def _ingest_one(
             raise
         raise IngestError(f"{path}: cannot be read as {raw.fmt}: {exc}") from exc
     if not raw.numbered and _needs_line_numbers(con, kind):
-        # Something is rejected: stage again with line numbers (a serial scan; clean files
-        # never pay for it).
+        # Something is rejected or warned about: stage again with line numbers (a serial scan;
+        # clean files never pay for it).
         progress(f"{path.name}: numbering lines for the rejected rows")
         _drop_rejects(con)
         raw = read_csv_numbered(path, mapping)
-        spec = build_stage(kind, raw, mapping, config, vendor)
+        spec = build_stage(kind, raw, mapping, config, vendor, now=now, strip_nul=strip_nul)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
     if raw.rows < 0:  # staging read the file itself: count what it read
-        staged = int(con.execute("SELECT count(*) FROM _stage").fetchone()[0])  # type: ignore[index]
-        raw.rows = staged
+        raw.rows = int(con.execute("SELECT count(*) FROM _stage").fetchone()[0])  # type: ignore[index]
     if raw.fmt == "csv" and raw.source_sql != "_raw":
         checked = finish_csv(con, raw, raw.rows)
         if checked is None:  # rejected rows or multi-line records: the careful path
             progress(f"{path.name}: re-reading with exact line numbers")
             raw = read_csv_materialized(con, path, mapping)
-            spec = build_stage(kind, raw, mapping, config, vendor)
+            spec = build_stage(kind, raw, mapping, config, vendor, now=now, strip_nul=strip_nul)
             con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
         else:
             raw = checked
-    fault("after_stage")
     _reject_duplicates(con, kind, raw)
     if kind == "calibration":
         _reject_extra_golden(con)
@@ -207,56 +427,241 @@ def _ingest_one(
     ).fetchone()[0]  # type: ignore[index]
     if missing_raw:
         _fill_raw_json(con, spec)
+    return raw
 
+
+def _load_staged(
+    con: duckdb.DuckDBPyConnection,
+    kind: Kind,
+    raw: RawFile,
+    run_id: int,
+    version_run: int,
+    canon: list[str],
+    result: FileResult,
+    progress: Progress,
+    fault: Fault,
+) -> None:
+    """Apply `_stage` (see `_stage`): new keys inserted in time order, known keys reconciled
+    with their stored version, rejects and warnings recorded."""
+    table, keys = TABLES[kind], KEYS[kind]
+    path = raw.path
     progress(f"{path.name}: comparing with the database")
-    _classify(con, table, keys, canon)
-    counts = dict(con.execute("SELECT _action, count(*) FROM _cls GROUP BY ALL").fetchall())
-    result.inserted = counts.get("insert", 0)
-    result.updated = counts.get("update", 0)
-    result.unchanged = counts.get("unchanged", 0)
-    result.rejected = counts.get("reject", 0) + len(raw.structural_rejects)
-    result.rows_read = raw.rows + len(raw.structural_rejects)
-
-    progress(f"{path.name}: writing {result.inserted:,} new and {result.updated:,} changed rows")
-    set_clause = ", ".join(f"{c} = s.{c}" for c in canon)
-    key_match = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    key_cols = ", ".join(keys)
+    # `_older`: an earlier version of a key that appears again later in the file with a newer
+    # update time (a change-log export); it is kept as a version, not applied.
     con.execute(
-        f"UPDATE {table} AS t SET {set_clause}, run_id = $run FROM _cls s "
-        f"WHERE s._action = 'update' AND {key_match}",
-        {"run": run_id},
+        f"CREATE OR REPLACE TEMP TABLE _inc AS SELECT *, $vr AS version_run FROM _stage "
+        f"WHERE _reason IS NULL AND ({key_cols}) IN (SELECT ({key_cols}) FROM {table})"
+        " OR (_reason IS NULL AND _older)",
+        {"vr": version_run},
     )
+    existing = _reconcile(con, kind, run_id, canon)
+    result.updated, result.unchanged, result.stale = existing
     fault("after_update")
-    con.execute(
-        f"INSERT INTO {table} ({', '.join(canon)}, run_id) "
-        f"SELECT {', '.join(canon)}, $run FROM _cls WHERE _action = 'insert' "
-        f"ORDER BY {TIME_ORDER[kind]}, {', '.join(keys)}",
-        {"run": run_id},
-    )
+    progress(f"{path.name}: writing new and changed rows")
+    inserted = con.execute(
+        f"INSERT INTO {table} ({', '.join(canon)}, run_id, version_run) "
+        f"SELECT {', '.join(canon)}, $run, $vr FROM _stage s WHERE _reason IS NULL "
+        f"AND NOT _older AND ({key_cols}) NOT IN (SELECT ({key_cols}) FROM _inc) "
+        f"ORDER BY {TIME_ORDER[kind]}, {key_cols}",
+        {"run": run_id, "vr": version_run},
+    ).fetchone()[0]  # type: ignore[index]
+    result.inserted = int(inserted)
     fault("after_insert")
-    _record_rejects(con, run_id, path, raw)
-    changed = "_cls WHERE _action IN ('insert', 'update')"
-    _refresh_audit_facts_for(con, config, kind, changed, path, progress)
-    fault("after_audit_facts")
-    return _record_run(con, result, path, digest, kind, vendor, mapping, config, started, t0)
+    rejected = con.execute(
+        "INSERT INTO rejected_rows (run_id, file, source_line, raw, reason) "
+        "SELECT $run, $file, _line, _raw_json, _reason FROM _stage "
+        "WHERE _reason IS NOT NULL ORDER BY _line",
+        {"run": run_id, "file": str(path)},
+    ).fetchone()[0]  # type: ignore[index]
+    if raw.structural_rejects:
+        con.executemany(
+            "INSERT INTO rejected_rows (run_id, file, source_line, raw, reason) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(run_id, str(path), line, text, why) for line, text, why in raw.structural_rejects],
+        )
+    result.rejected = int(rejected) + len(raw.structural_rejects)
+    result.rows_read = raw.rows + len(raw.structural_rejects)
+    # Warnings of the rows that were applied (a re-sent row's flaws were reported when it
+    # was first loaded).
+    applied = (
+        f"_reason IS NULL AND _warn IS NOT NULL AND NOT _older AND (({key_cols}) NOT IN "
+        f"(SELECT ({key_cols}) FROM _inc) OR ({key_cols}) IN (SELECT ({key_cols}) FROM _inc "
+        "WHERE _action = 'update'))"
+    )
+    result.warnings = int(
+        con.execute(
+            "INSERT INTO ingest_warnings (run_id, file, source_line, column_name, value, reason) "
+            "SELECT $run, $file, _line, w.column_name, w.value, w.reason FROM (SELECT _line, "
+            f"unnest(_warn) AS w FROM _stage WHERE {applied}) ORDER BY _line",
+            {"run": run_id, "file": str(path)},
+        ).fetchone()[0]  # type: ignore[index]
+    )
+
+
+def _reconcile(
+    con: duckdb.DuckDBPyConnection, kind: Kind, run_id: int, canon: list[str]
+) -> tuple[int, int, int]:
+    """Classify and apply the incoming rows in temp table `_inc` (valid rows whose key the
+    table holds, and older in-file versions): (updated, unchanged, stale).
+
+    Adds `_action` to `_inc`. An update moves the stored version to the history and changes
+    the stored row in place (so it keeps its place in time order); a stale row is kept in the
+    history as a version (unless that version is there already) and not applied.
+    """
+    table, keys = TABLES[kind], KEYS[kind]
+    history = f"{table}_history"
+    on = " AND ".join(f"t.{k} = i.{k}" for k in keys)
+    same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in canon)
+    h_on = " AND ".join(f"h.{k} = i.{k}" for k in keys)
+    h_same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM h.{c}" for c in canon)
+    cols = ", ".join(canon)
+    # Equal update times with different content: the larger content hash wins, so the result
+    # does not depend on the order of arrival either.
+    tie = f"hash({', '.join(f'i.{c}' for c in canon)}) > hash({', '.join(f't.{c}' for c in canon)})"
+    newer = (
+        "CASE WHEN t.updated_at IS NULL THEN true WHEN i.updated_at IS NULL THEN false "
+        f"WHEN i.updated_at <> t.updated_at THEN i.updated_at > t.updated_at ELSE {tie} END"
+    )
+    reopen = "i.decided_at IS NULL AND t.decided_at IS NOT NULL" if kind == "decisions" else "false"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE _inc AS
+        SELECT i.*,
+            CASE WHEN i._older THEN 'stale'
+                 WHEN {same} THEN 'unchanged'
+                 WHEN i.updated_at IS NOT NULL OR t.updated_at IS NOT NULL
+                      THEN CASE WHEN {newer} THEN 'update' ELSE 'stale' END
+                 WHEN i.version_run < t.version_run THEN 'stale'   -- a retry of an older file
+                 WHEN EXISTS (SELECT 1 FROM {history} h WHERE {h_on} AND {h_same}) THEN 'stale'
+                 WHEN {reopen} THEN 'stale'          -- a pending row never re-opens a decision
+                 ELSE 'update' END AS _action,
+            -- a stale version not yet known (older, arrived late): kept in the history
+            CASE WHEN t.{keys[0]} IS NOT NULL AND {same} THEN false
+                 ELSE NOT EXISTS (SELECT 1 FROM {history} h WHERE {h_on} AND {h_same}) END
+                AS _new_version
+        FROM _inc i LEFT JOIN {table} t ON {on}
+        """
+    )
+    updated, unchanged, stale = con.execute(
+        "SELECT count(*) FILTER (WHERE _action = 'update'), "
+        "count(*) FILTER (WHERE _action = 'unchanged'), "
+        "count(*) FILTER (WHERE _action = 'stale') FROM _inc"
+    ).fetchone()  # type: ignore[misc]
+    run = {"run": run_id}
+    if stale:
+        con.execute(
+            f"INSERT INTO {history} ({cols}, run_id, version_run, superseded_run) "
+            f"SELECT {cols}, $run, version_run, $run FROM _inc "
+            "WHERE _action = 'stale' AND _new_version",
+            run,
+        )
+    if updated:
+        system = [c for c in _system_columns(kind)]
+        con.execute(
+            f"INSERT INTO {history} ({cols}, {', '.join(system)}, superseded_run) "
+            f"SELECT {', '.join(f't.{c}' for c in [*canon, *system])}, $run "
+            f"FROM {table} t JOIN _inc i ON {on} WHERE i._action = 'update'",
+            run,
+        )
+        if kind == "decisions":
+            _record_edits_after_audit(con, run_id)
+        set_clause = ", ".join(f"{c} = i.{c}" for c in canon)
+        con.execute(
+            f"UPDATE {table} AS t SET {set_clause}, run_id = $run, version_run = i.version_run "
+            f"FROM _inc i WHERE i._action = 'update' AND {on}",
+            run,
+        )
+    return int(updated), int(unchanged), int(stale)
+
+
+def _system_columns(kind: Kind) -> list[str]:
+    """Bookkeeping columns copied with a version into the history."""
+    extra = ["scored_decision", "scored_policy"] if kind == "audits" else []
+    return ["run_id", "version_run", *extra]
+
+
+def _record_edits_after_audit(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
+    """Updates in `_inc` that change the label or policy of a decision QA has scored."""
+    con.execute(
+        """
+        INSERT INTO edits_after_audit (run_id, decision_id, vendor, workflow, market, audits,
+            old_decision, new_decision, old_policy, new_policy, recorded_at)
+        SELECT $run, i.decision_id, i.vendor, i.workflow, i.market, a.n, t.decision, i.decision,
+               t.policy, i.policy, to_timestamp($now)
+        FROM _inc i
+        JOIN decisions t ON t.decision_id = i.decision_id
+        JOIN (SELECT decision_id, count(*) AS n FROM qa_audits
+              WHERE scored_decision IS NOT NULL GROUP BY ALL) a ON a.decision_id = i.decision_id
+        WHERE i._action = 'update' AND t.decision IS NOT NULL
+          AND (i.decision IS DISTINCT FROM t.decision OR i.policy IS DISTINCT FROM t.policy)
+        """,
+        {"run": run_id, "now": time.time()},
+    )
+
+
+def _after_load(
+    con: duckdb.DuckDBPyConnection,
+    config: Config,
+    kind: Kind,
+    run_id: int,
+    path: Path,
+    progress: Progress,
+) -> int:
+    """Pin audits to the decision version they are scored against, and rebuild audit_facts
+    for the keys this run inserted or changed. Returns the run's edits after audit.
+
+    An audit is scored against the vendor's label and policy as they stood when the audit
+    was loaded (or, for an audit that arrived first, when its decision's label arrived): a
+    later vendor edit cannot make a QA finding disappear. Re-sending the audit re-scores it
+    against the decision as it then stands.
+    """
+    if kind not in ("decisions", "audits"):
+        return 0
+    run = {"run": run_id}
+    if kind == "audits":
+        con.execute(
+            "UPDATE qa_audits SET scored_decision = d.decision, scored_policy = d.policy "
+            "FROM decisions d WHERE qa_audits.run_id = $run AND d.decision_id = "
+            "qa_audits.decision_id AND d.decision IS NOT NULL",
+            run,
+        )
+    else:
+        con.execute(
+            "UPDATE qa_audits SET scored_decision = d.decision, scored_policy = d.policy "
+            "FROM decisions d WHERE d.run_id = $run AND d.decision_id = qa_audits.decision_id "
+            "AND qa_audits.scored_decision IS NULL AND d.decision IS NOT NULL",
+            run,
+        )
+    table = TABLES[kind]
+    _refresh_audit_facts_for(con, config, kind, f"{table} WHERE run_id = {int(run_id)}", path,
+                             progress)  # fmt: skip
+    if kind != "decisions":
+        return 0
+    return int(
+        con.execute("SELECT count(*) FROM edits_after_audit WHERE run_id = $run", run).fetchone()[0]  # type: ignore[index]
+    )
 
 
 class _Digest:
-    """SHA-256 of a file (and the line count of a text file), computed in a thread while the
-    load runs: hashlib releases the GIL, so the read and the hash overlap DuckDB's work."""
+    """SHA-256 of a file (and the line count of a text file, and whether it holds NUL bytes),
+    computed in a thread while the load runs: hashlib releases the GIL, so the read and the
+    hash overlap DuckDB's work."""
 
     def __init__(self, path: Path) -> None:
-        self._value: tuple[str, int | None] | BaseException = ("", None)
+        self._value: tuple[str, int | None, bool] | BaseException = ("", None, False)
         lines = FORMATS.get(path.suffix.lower()) == "csv"
         self._thread = threading.Thread(target=self._run, args=(path, lines), daemon=True)
         self._thread.start()
 
     def _run(self, path: Path, lines: bool) -> None:
         try:
-            self._value = sha256_and_lines(path, lines)
+            sha, count = sha256_and_lines(path, lines)
+            self._value = (sha, count, False)
         except BaseException as exc:  # re-raised in the caller's thread
             self._value = exc
 
-    def _result(self) -> tuple[str, int | None]:
+    def _result(self) -> tuple[str, int | None, bool]:
         self._thread.join()
         if isinstance(self._value, BaseException):
             raise self._value
@@ -271,56 +676,52 @@ class _Digest:
         assert count is not None, "line count of a CSV file only"
         return count
 
+    def has_nul(self) -> bool:
+        """Whether the (decompressed) text holds a NUL byte."""
+        return bool(self._result()[2])
 
-def _record_run(
-    con: duckdb.DuckDBPyConnection,
-    result: FileResult,
-    path: Path,
-    digest: _Digest,
-    kind: Kind,
-    vendor: str | None,
-    mapping: VendorMapping,
-    config: Config,
-    started: float,
-    t0: float,
-) -> FileResult:
-    """Check the reconciliation and record the run in ingest_runs."""
+
+def _record_run(con: duckdb.DuckDBPyConnection, result: FileResult, sha256: str) -> FileResult:
+    """Check the reconciliation and record the run's outcome in its ingest_runs row."""
     run_id = result.run_id
+    run = {"run": run_id}
     result.reasons = [
         (str(r), int(n))
         for r, n in con.execute(
             "SELECT reason, count(*) FROM rejected_rows WHERE run_id = $run "
             "GROUP BY reason ORDER BY count(*) DESC, reason LIMIT 5",
-            {"run": run_id},
+            run,
         ).fetchall()
     ]
-    result.seconds = time.perf_counter() - t0
+    result.warning_reasons = [
+        (str(r), int(n))
+        for r, n in con.execute(
+            "SELECT column_name || ': ' || regexp_replace(reason, ' [^ ]*[0-9][^ ]* ', ' … ', "
+            "'g'), count(*) FROM ingest_warnings WHERE run_id = $run "
+            "GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 5",
+            run,
+        ).fetchall()
+    ]
+    result.status = "ok" if result.rejected == 0 else "ok_with_rejects"
     if not result.reconciles:  # a bug, never a data problem: refuse to commit
-        raise RuntimeError(f"reconciliation failed for {path}: {result.as_dict()}")
+        raise RuntimeError(f"reconciliation failed for {result.file}: {result.as_dict()}")
     con.execute(
-        "INSERT INTO ingest_runs (run_id, file, sha256, kind, vendor, mapping, started_at, "
-        "finished_at, rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected, "
-        "status, config_hash, rows_stale, warnings) VALUES ($run, $file, $sha, $kind, $vendor, "
-        "$mapping, to_timestamp($started), to_timestamp($finished), $read, $ins, $upd, $unch, "
-        "$rej, $status, $cfg, $stale, $warn)",
+        "UPDATE ingest_runs SET sha256 = coalesce($sha, sha256), finished_at = to_timestamp($t), "
+        "rows_read = $read, rows_inserted = $ins, rows_updated = $upd, rows_unchanged = $unch, "
+        "rows_rejected = $rej, rows_stale = $stale, warnings = $warn, status = $status "
+        "WHERE run_id = $run",
         {
             "run": run_id,
-            "file": str(path.resolve()),
-            "sha": digest.value(),
-            "kind": kind,
-            "vendor": vendor or mapping.vendor,
-            "mapping": mapping.source,
-            "started": started,
-            "finished": time.time(),  # not now(): that is the transaction's start time
+            "sha": sha256 or None,
+            "t": time.time(),  # not now(): that is the transaction's start time
             "read": result.rows_read,
             "ins": result.inserted,
             "upd": result.updated,
             "unch": result.unchanged,
             "rej": result.rejected,
-            "status": "ok" if result.rejected == 0 else "ok_with_rejects",
-            "cfg": config.content_hash(),
             "stale": result.stale,
             "warn": result.warnings,
+            "status": result.status,
         },
     )
     return result
@@ -335,8 +736,6 @@ def _refresh_audit_facts_for(
     progress: Progress,
 ) -> None:
     """Rebuild audit_facts for the keys of `changed_rows` (a FROM clause of this module's)."""
-    if kind not in ("decisions", "audits"):
-        return
     progress(f"{path.name}: updating audit facts")
     key = "decision_id" if kind == "decisions" else "audit_id"
     # Only decisions that some audit refers to can change audit_facts.
@@ -360,24 +759,24 @@ def _load_direct(
     mapping: VendorMapping,
     digest: _Digest,
     progress: Progress,
-) -> tuple[int, int, int] | None:
-    """Load a clean file straight from the validating scan; (inserted, updated, unchanged).
+) -> tuple[int, int, int, int] | None:
+    """Load a clean file straight from the validating scan; (inserted, updated, unchanged,
+    stale).
 
     Staging every row in a temporary table and then sorting it on the way into the fact table
     cost more than DuckDB's own load of the file (10M rows: the sort alone ~4.6 s). So the
     scan's valid rows go straight into the table in file order, tagged with this run, and the
     load is then confirmed clean:
 
-    - the file had as many rows as were inserted (nothing failed a check, nothing was
-      rejected by the CSV reader, every CSV record is one line),
+    - the file had as many rows as were inserted (nothing failed a check or drew a warning,
+      nothing was rejected by the CSV reader, every CSV record is one line, no NUL byte),
     - no key appears twice in the file.
 
     If not, this run's rows are deleted again (same transaction; DuckDB drops them before they
     reach the file) and the caller takes the staged path, which reports every rejected row with
     its line. A file not in time order is re-sorted. Rows whose key the table already held are
-    then compared with the stored row: unchanged ones are dropped again, changed ones update
-    the stored row in place (so it keeps its place in time order). Calibration files (golden
-    answers are checked across rows) always take the staged path.
+    then taken out again and reconciled with the stored version (`_reconcile`). Calibration
+    files (golden answers are checked across rows) always take the staged path.
     """
     if kind == "calibration" or raw.structural_rejects:
         return None
@@ -388,8 +787,9 @@ def _load_direct(
     try:
         inserted = int(
             con.execute(
-                f"INSERT INTO {table} ({', '.join(canon)}, run_id) "
-                f"SELECT {', '.join(canon)}, $run FROM ({spec.sql}) WHERE _reason IS NULL",
+                f"INSERT INTO {table} ({', '.join(canon)}, run_id, version_run) "
+                f"SELECT {', '.join(canon)}, $run, $run FROM ({spec.sql}) "
+                "WHERE _reason IS NULL AND _warn IS NULL",
                 {**spec.params, **run},
             ).fetchone()[0]  # type: ignore[index]
         )
@@ -398,6 +798,8 @@ def _load_direct(
             raise
         raise IngestError(f"{raw.path}: cannot be read as {raw.fmt}: {exc}") from exc
     clean = inserted == _rows_in_file(con, raw, mapping, digest)
+    if clean and raw.fmt == "csv":
+        clean = not digest.has_nul()
     # Distinct hashes prove distinct keys; a hash collision only sends the file the slow way.
     # Sorting the hashes and comparing neighbours beat count(DISTINCT) (10M: 0.76 s vs 1.0 s).
     if clean and inserted:
@@ -423,34 +825,22 @@ def _load_direct(
             run,
         )
         con.execute(f"DELETE FROM {mine}", run)
-        con.execute(f"INSERT INTO {table} SELECT * FROM _stage")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _stage")
     if not had_rows:
-        return inserted, 0, 0
+        return inserted, 0, 0, 0
     progress(f"{raw.path.name}: comparing with the database")
-    same = " AND ".join(f"n.{c} IS NOT DISTINCT FROM o.{c}" for c in canon)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _act AS SELECT n.{key}, {same} AS same "
-        f"FROM (SELECT * FROM {mine}) n JOIN (SELECT * FROM {table} WHERE run_id <> $run) o "
-        f"ON o.{key} = n.{key}",
+        f"CREATE OR REPLACE TEMP TABLE _inc AS SELECT {', '.join(canon)}, version_run, "
+        f"false AS _older FROM {mine} AND {key} IN (SELECT {key} FROM {table} "
+        "WHERE run_id <> $run)",
         run,
     )
-    updated, unchanged = con.execute(
-        "SELECT count(*) FILTER (WHERE NOT same), count(*) FILTER (WHERE same) FROM _act"
-    ).fetchone()  # type: ignore[misc]
-    if updated + unchanged:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _upd AS SELECT * FROM {mine} "
-            f"AND {key} IN (SELECT {key} FROM _act WHERE NOT same)",
-            run,
-        )
-        con.execute(f"DELETE FROM {mine} AND {key} IN (SELECT {key} FROM _act)", run)
-        set_clause = ", ".join(f"{c} = u.{c}" for c in canon)
-        con.execute(
-            f"UPDATE {table} AS t SET {set_clause}, run_id = $run FROM _upd u "
-            f"WHERE t.{key} = u.{key}",
-            run,
-        )
-    return inserted - updated - unchanged, updated, unchanged
+    known = con.execute("SELECT count(*) FROM _inc").fetchone()[0]  # type: ignore[index]
+    if not known:
+        return inserted, 0, 0, 0
+    con.execute(f"DELETE FROM {mine} AND {key} IN (SELECT {key} FROM _inc)", run)
+    updated, unchanged, stale = _reconcile(con, kind, run_id, canon)
+    return inserted - known, updated, unchanged, stale
 
 
 def _rows_in_file(
@@ -474,11 +864,11 @@ def _rows_in_file(
 
 
 def _needs_line_numbers(con: duckdb.DuckDBPyConnection, kind: Kind) -> bool:
-    """Whether an unnumbered scan rejected anything (a check, a duplicate key, or a row the
-    CSV reader could not parse)."""
+    """Whether an unnumbered scan rejected or warned about anything (a check, a duplicate key,
+    or a row the CSV reader could not parse): their lines are reported."""
     keys = ", ".join(KEYS[kind])
     bad = con.execute(
-        "SELECT (SELECT count(*) FROM _stage WHERE _reason IS NOT NULL) + "
+        "SELECT (SELECT count(*) FROM _stage WHERE _reason IS NOT NULL OR _warn IS NOT NULL) + "
         "(SELECT count(*) FROM _rejects_errors)"
     ).fetchone()[0]  # type: ignore[index]
     if bad:
@@ -499,22 +889,34 @@ def _fill_raw_json(con: duckdb.DuckDBPyConnection, spec: StageSpec) -> None:
 
 
 def _reject_duplicates(con: duckdb.DuckDBPyConnection, kind: Kind, raw: RawFile) -> None:
-    """Within one file a key may appear once; later copies are rejected, naming the first."""
+    """Within one file a key may appear once; later copies are rejected, naming the first.
+
+    Except versions: copies that all carry distinct update times (a change-log export) are
+    versions of the key; the newest is loaded and the older ones are marked `_older` (kept
+    in the history as versions, counted stale).
+    """
+    con.execute("ALTER TABLE _stage ADD COLUMN IF NOT EXISTS _older BOOLEAN DEFAULT false")
     keys = KEYS[kind]
     cols = ", ".join(keys)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT {cols}, min(_line) AS first_line "
+        f"CREATE OR REPLACE TEMP TABLE _dups AS SELECT {cols}, min(_line) AS first_line, "
+        "count(DISTINCT updated_at) = count(*) AS versions, max(updated_at) AS newest "
         f"FROM _stage WHERE _reason IS NULL GROUP BY {cols} HAVING count(*) > 1"
     )
     if con.execute("SELECT count(*) FROM _dups").fetchone()[0] == 0:  # type: ignore[index]
         return
     match = " AND ".join(f"_stage.{k} = d.{k}" for k in keys)
+    con.execute(
+        f"UPDATE _stage SET _older = true FROM _dups d WHERE {match} AND d.versions "
+        "AND _stage._reason IS NULL AND _stage.updated_at < d.newest"
+    )
     key_text = " || '/' || ".join(f"d.{k}" for k in keys)
     con.execute(
         f"UPDATE _stage SET _reason = printf('duplicate %s %s in this file (first on %s %s); "
-        f"send corrections in a later file', $keyname, {key_text}, $unit, "
-        "CAST(d.first_line AS VARCHAR)) "
-        f"FROM _dups d WHERE {match} AND _stage._line > d.first_line AND _stage._reason IS NULL",
+        f"send corrections in a later file', $keyname, {key_text}, "
+        "$unit, CAST(d.first_line AS VARCHAR)) "
+        f"FROM _dups d WHERE {match} AND NOT d.versions AND _stage._line > d.first_line "
+        "AND _stage._reason IS NULL",
         {"keyname": "/".join(keys), "unit": raw.line_unit},
     )
 
@@ -531,7 +933,7 @@ def _reject_extra_golden(con: duckdb.DuckDBPyConnection) -> None:
                 PARTITION BY session_id, item_id ORDER BY existing DESC, _line) AS n
             FROM (
                 SELECT _line, session_id, item_id, rater_id, false AS existing FROM _stage
-                WHERE is_golden AND _reason IS NULL
+                WHERE is_golden AND _reason IS NULL AND NOT _older
                 UNION ALL
                 SELECT NULL, c.session_id, c.item_id, c.rater_id, true FROM calibration_ratings c
                 WHERE c.is_golden AND (c.session_id, c.item_id) IN (
@@ -546,73 +948,169 @@ def _reject_extra_golden(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
-def _classify(
-    con: duckdb.DuckDBPyConnection, table: str, keys: list[str], canon: list[str]
-) -> None:
-    """View _cls = staged rows with `_action`: reject / insert / update / unchanged.
+# --- retrying rejected rows ------------------------------------------------------------------
 
-    Only rows whose key already exists are materialized (in `_act`); a first load of a table
-    copies nothing.
+
+def retry_rejected(
+    con: duckdb.DuckDBPyConnection,
+    run_id: int,
+    *,
+    config: Config,
+    mapping: VendorMapping | None = None,
+    progress: Progress = _noop,
+    fault: Fault = _noop,
+) -> FileResult:
+    """Validate a run's outstanding rejected rows again, with the current configuration and
+    `mapping` (default: the run's mapping file as it is now), and load those now valid.
+
+    The retry is a run of its own (`retry_of`): its rows read are the rows retried, and they
+    reconcile as any run's do. Each retried row is marked resolved by it (`resolved_run`);
+    rows rejected again are recorded under the retry run, with their original lines. Rows
+    load as of the original file: a row from a later file is never overridden by them.
     """
-    con.execute("DROP VIEW IF EXISTS _cls")
-    con.execute("DROP TABLE IF EXISTS _act")
-    empty = con.execute(f"SELECT count(*) = 0 FROM {table}").fetchone()[0]  # type: ignore[index]
-    if empty:
-        con.execute(
-            "CREATE TEMP VIEW _cls AS SELECT *, "
-            "CASE WHEN _reason IS NULL THEN 'insert' ELSE 'reject' END AS _action FROM _stage"
-        )
-        return
-    same = " AND ".join(f"s.{c} IS NOT DISTINCT FROM t.{c}" for c in canon)
-    join = " AND ".join(f"t.{k} = s.{k}" for k in keys)
-    con.execute(
-        f"""
-        CREATE TEMP TABLE _act AS
-        SELECT {", ".join(f"s.{k}" for k in keys)},
-               CASE WHEN {same} THEN 'unchanged' ELSE 'update' END AS _action
-        FROM _stage s JOIN {table} t ON {join} WHERE s._reason IS NULL
-        """
-    )
-    # Valid rows are unique by key (duplicates were rejected), so the key identifies a row.
-    on = " AND ".join(f"a.{k} = s.{k}" for k in keys)
-    con.execute(
-        f"""
-        CREATE TEMP VIEW _cls AS
-        SELECT s.*, CASE WHEN s._reason IS NOT NULL THEN 'reject'
-                         ELSE coalesce(a._action, 'insert') END AS _action
-        FROM _stage s LEFT JOIN _act a ON {on} AND s._reason IS NULL
-        """
-    )
+    found = con.execute(
+        "SELECT kind, file, sha256, vendor, mapping, source_columns, status FROM ingest_runs "
+        "WHERE run_id = $run",
+        {"run": run_id},
+    ).fetchone()
+    if found is None:
+        raise IngestError(f"run {run_id} does not exist (bpo-kpi runs lists them)")
+    kind, file, sha, vendor, mapping_file, columns, status = found
+    if status not in FINISHED_OK:
+        raise IngestError(f"run {run_id} is {status}: only a loaded run's rejected rows can be "
+                          "retried; load its file again instead")  # fmt: skip
+    if mapping is None:
+        from ingest.mapping import load_mapping
+
+        mapping = load_mapping(mapping_file) if mapping_file else CANONICAL
+    check_required_mapping(kind, mapping)
+    rows = con.execute(
+        "SELECT source_line, raw, reason FROM rejected_rows WHERE run_id = $run "
+        "AND resolved_run IS NULL ORDER BY source_line",
+        {"run": run_id},
+    ).fetchall()
+    path = Path(file)
+    with _utc(con):
+        mark_interrupted(con)
+        new_run = _start_run(con, kind, path, config, mapping, vendor, retry_of=run_id,
+                             sha256=sha)  # fmt: skip
+        todo = [(0, path, new_run)]
+        con.execute("BEGIN TRANSACTION")
+        try:
+            t0 = time.perf_counter()
+            result = FileResult(file=str(path), kind=kind, run_id=new_run, retry_of=run_id)
+            raw = _retry_raw(con, path, list(columns or []), rows, mapping)
+            _set_source_columns(con, new_run, raw.columns)
+            spec = build_stage(kind, raw, mapping, config, vendor)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _stage AS {spec.sql}", spec.params)
+            _reject_duplicates(con, kind, raw)
+            if kind == "calibration":
+                _reject_extra_golden(con)
+            _fill_raw_json(con, spec)
+            fault("after_stage")
+            _load_staged(con, kind, raw, new_run, run_id, _canon(kind), result, progress, fault)
+            result.edits_after_audit = _after_load(con, config, kind, new_run, path, progress)
+            con.execute(
+                "UPDATE rejected_rows SET resolved_run = $new WHERE run_id = $run "
+                "AND resolved_run IS NULL",
+                {"new": new_run, "run": run_id},
+            )
+            result.seconds = time.perf_counter() - t0
+            _record_run(con, result, "")
+            fault("before_commit")
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            _fail_runs(con, todo, path, exc)
+            raise
+        finally:
+            _drop_temp(con)
+    return result
 
 
-def _record_rejects(con: duckdb.DuckDBPyConnection, run_id: int, path: Path, raw: RawFile) -> None:
-    con.execute(
-        "INSERT INTO rejected_rows SELECT $run, $file, _line, _raw_json, _reason FROM _cls "
-        "WHERE _action = 'reject' ORDER BY _line",
-        {"run": run_id, "file": str(path)},
-    )
-    if raw.structural_rejects:
-        con.executemany(
-            "INSERT INTO rejected_rows VALUES (?, ?, ?, ?, ?)",
-            [(run_id, str(path), line, text, why) for line, text, why in raw.structural_rejects],
+def _retry_raw(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    columns: list[str],
+    rows: Sequence[tuple[Any, Any, Any]],
+    mapping: VendorMapping,
+) -> RawFile:
+    """Rejected rows as a `_raw` table again: a row rejected by validation from its stored
+    columns (JSON), a line the reader could not split from its text, split again with the
+    mapping's CSV options (still wrong: rejected again with its reason)."""
+    import csv
+    import io
+
+    if not columns:
+        raise IngestError(
+            f"{path}: this run did not record the file's columns (it predates retries); "
+            "load the corrected file instead"
         )
+    values: list[list[Any]] = []
+    lines: list[int] = []
+    structural: list[tuple[int, str, str]] = []
+    delimiter = mapping.csv.delimiter or ","
+    quote = mapping.csv.quote or '"'
+    for line, raw, reason in rows:
+        record: dict[str, Any] | None = None
+        try:
+            parsed = json.loads(raw) if raw else None
+        except (json.JSONDecodeError, TypeError):
+            parsed = None
+        if isinstance(parsed, dict) and set(parsed) <= set(columns):
+            record = parsed
+        elif raw is not None and path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+            structural.append((int(line), str(raw), str(reason)))
+        elif raw is not None:
+            fields = next(csv.reader(io.StringIO(str(raw)), delimiter=delimiter,
+                                     quotechar=quote), [])  # fmt: skip
+            if len(fields) == len(columns):
+                record = dict(zip(columns, fields, strict=True))
+            else:
+                structural.append((int(line), str(raw), str(reason)))
+        else:  # raw content hidden or lost: nothing to validate again
+            structural.append((int(line), "", str(reason)))
+        if record is not None:
+            lines.append(int(line))
+            values.append([None if record.get(c) is None else str(record.get(c))
+                           for c in columns])  # fmt: skip
+    frame = pd.DataFrame(values, columns=[f"c{i + 1}" for i in range(len(columns))], dtype=object)
+    frame.insert(0, "_line", pd.Series(lines, dtype="int64"))
+    con.execute("DROP TABLE IF EXISTS _raw")
+    con.register("_retry_frame", frame)
+    cast = ", ".join(f"CAST(c{i + 1} AS VARCHAR) AS c{i + 1}" for i in range(len(columns)))
+    con.execute(f"CREATE TEMP TABLE _raw AS SELECT _line, {cast} FROM _retry_frame")
+    con.unregister("_retry_frame")
+    return RawFile(path, "retry", columns, ["VARCHAR"] * len(columns), len(frame), structural)
 
 
 # --- derived data -----------------------------------------------------------------------------
 
 
+AUDIT_FACT_COLUMNS = [
+    "audit_id", "decision_id", "auditor_id", "audited_at", "qa_decision", "qa_policy",
+    "error_type", "error_type_source", "severity", "dispute_status", "comment", "is_error",
+    "is_orphan", "error_category", "error_counts", "edited_after_audit",
+    *AUDIT_FACT_DECISION_COLUMNS,
+]  # fmt: skip
+
+
 def _audit_fact_select(config: Config, where: str) -> tuple[str, dict[str, object]]:
-    """SELECT producing audit_facts rows: qa_audits joined once to their decisions."""
-    params: dict[str, object] = {"act": config.actioning_labels}
+    """SELECT producing audit_facts rows (AUDIT_FACT_COLUMNS): qa_audits joined once to their
+    decisions, scored against the label and policy the audit is pinned to."""
+    params: dict[str, object] = {
+        "act": config.actioning_labels,
+        "uncounted": config.uncounted_error_types(),
+    }
     derived = """
-        CASE WHEN d.decision_id IS NULL OR d.decision IS NULL THEN NULL
-             WHEN list_contains($act, d.decision) AND NOT list_contains($act, a.qa_decision)
+        CASE WHEN is_orphan OR label IS NULL THEN NULL
+             WHEN list_contains($act, label) AND NOT list_contains($act, qa_decision)
                   THEN 'over_enforcement'
-             WHEN NOT list_contains($act, d.decision) AND list_contains($act, a.qa_decision)
+             WHEN NOT list_contains($act, label) AND list_contains($act, qa_decision)
                   THEN 'under_enforcement'
-             WHEN list_contains($act, d.decision) AND a.qa_policy IS NOT NULL
-                  AND d.policy IS DISTINCT FROM a.qa_policy THEN 'wrong_policy'
-             WHEN list_contains($act, d.decision) AND d.decision <> a.qa_decision
+             WHEN list_contains($act, label) AND qa_policy IS NOT NULL
+                  AND label_policy IS DISTINCT FROM qa_policy THEN 'wrong_policy'
+             WHEN list_contains($act, label) AND label <> qa_decision
                   THEN 'wrong_action'
         END"""
     whens = []
@@ -621,7 +1119,7 @@ def _audit_fact_select(config: Config, where: str) -> tuple[str, dict[str, objec
         for attr, expr in (
             ("error_type", "et"),
             ("workflow", "workflow"),
-            ("policy", "coalesce(qa_policy, policy)"),
+            ("policy", "coalesce(qa_policy, label_policy)"),
         ):
             value = getattr(rule, attr)
             if value is not None:
@@ -630,7 +1128,18 @@ def _audit_fact_select(config: Config, where: str) -> tuple[str, dict[str, objec
         params[f"r{i}_sev"] = rule.severity
         whens.append(f"WHEN {' AND '.join(conds)} THEN $r{i}_sev")
     params["default_sev"] = config.default_severity
-    decision_cols = ", ".join(f"d.{c}" for c in AUDIT_FACT_DECISION_COLUMNS)
+    categories = []
+    for category in ("over_enforcement", "under_enforcement", "wrong_policy", "wrong_action"):
+        params[f"cat_{category}"] = config.error_types_in(category)
+        categories.append(f"WHEN list_contains($cat_{category}, et) THEN '{category}'")
+    decision_cols = ", ".join(
+        f"d.{c}" for c in AUDIT_FACT_DECISION_COLUMNS if c not in ("decision", "policy")
+    )
+    outer = [
+        "label AS decision" if c == "decision" else "label_policy AS policy" if c == "policy"
+        else c
+        for c in AUDIT_FACT_DECISION_COLUMNS
+    ]  # fmt: skip
     sql = f"""
         SELECT audit_id, decision_id, auditor_id, audited_at, qa_decision, qa_policy,
                et AS error_type,
@@ -639,16 +1148,34 @@ def _audit_fact_select(config: Config, where: str) -> tuple[str, dict[str, objec
                CASE WHEN et IS NULL THEN NULL WHEN severity IS NOT NULL THEN severity
                     {" ".join(whens)} ELSE $default_sev END,
                dispute_status, comment,
-               et IS NOT NULL AND dispute_status <> 'overturned',
+               counts AND dispute_status <> 'overturned',
                is_orphan,
-               {", ".join(AUDIT_FACT_DECISION_COLUMNS)}
+               CASE WHEN et IS NULL THEN NULL {" ".join(categories)} ELSE 'other' END,
+               counts,
+               edited,
+               {", ".join(outer)}
         FROM (
-            SELECT a.* EXCLUDE (run_id), d.decision_id IS NULL AS is_orphan,
-                   {decision_cols.replace("d.decision_id, ", "")},
-                   CASE WHEN a.error_type IS NOT NULL THEN nullif(a.error_type, 'none')
-                        ELSE {derived} END AS et
-            FROM qa_audits a LEFT JOIN decisions d ON d.decision_id = a.decision_id
-            {where}
+            SELECT *, et IS NOT NULL AND NOT list_contains($uncounted, et) AS counts
+            FROM (
+                SELECT *, CASE WHEN error_type IS NOT NULL THEN nullif(error_type, 'none')
+                               ELSE {derived} END AS et
+                FROM (
+                    SELECT a.* EXCLUDE (run_id, version_run, updated_at, scored_decision,
+                                        scored_policy),
+                           d.decision_id IS NULL AS is_orphan,
+                           {decision_cols},
+                           -- the version the audit is scored against (see ingest.load)
+                           CASE WHEN a.scored_decision IS NOT NULL THEN a.scored_decision
+                                ELSE d.decision END AS label,
+                           CASE WHEN a.scored_decision IS NOT NULL THEN a.scored_policy
+                                ELSE d.policy END AS label_policy,
+                           a.scored_decision IS NOT NULL AND d.decision_id IS NOT NULL
+                               AND (a.scored_decision IS DISTINCT FROM d.decision
+                                    OR a.scored_policy IS DISTINCT FROM d.policy) AS edited
+                    FROM qa_audits a LEFT JOIN decisions d ON d.decision_id = a.decision_id
+                    {where}
+                ) x
+            )
         )
     """
     return sql, params
@@ -667,7 +1194,7 @@ def refresh_audit_facts(
         where = f"WHERE a.{key} IN (SELECT k FROM _changed)"
     select, params = _audit_fact_select(config, where)
     con.execute(
-        f"INSERT INTO audit_facts SELECT * FROM ({select}) "
+        f"INSERT INTO audit_facts ({', '.join(AUDIT_FACT_COLUMNS)}) SELECT * FROM ({select}) "
         "ORDER BY coalesce(decided_at, audited_at), audit_id",
         params,
     )

@@ -34,7 +34,12 @@ FORMATS = {
 
 
 class IngestError(Exception):
-    """A file that cannot be loaded at all; the message says which file and what to do."""
+    """A file that cannot be loaded at all; the message says which file and what to do.
+
+    `runs` lists the ingest runs recorded for the failed attempt (failed or rolled back).
+    """
+
+    runs: list[int] = []
 
 
 @dataclass

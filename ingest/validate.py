@@ -8,11 +8,12 @@ synonyms, constants — is a bound parameter.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bpo_kpi.config import DISPUTE_STATUSES, ERROR_TYPES, Config
+from bpo_kpi.config import DISPUTE_STATUSES, Config
 from bpo_kpi.db import AUDIT_COLUMNS, CALIBRATION_COLUMNS, DECISION_COLUMNS
 from ingest.mapping import Kind, VendorMapping
 from ingest.readers import IngestError, RawFile
@@ -118,7 +119,9 @@ def _synonyms(q: Query, text: str, synonyms: dict[str, str]) -> str:
 
 @dataclass
 class StageSpec:
-    """The staging SELECT for one file: typed canonical columns, `_reason`, `_raw_json`."""
+    """The staging SELECT for one file: typed canonical columns, `_reason` (why the row is
+    rejected, or NULL), `_warn` (flaws of a kept row: a list of {column, value, reason}, or
+    NULL) and `_raw_json`."""
 
     sql: str
     params: dict[str, Any]
@@ -128,14 +131,44 @@ class StageSpec:
     raw_params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class _Fix:
+    """A flaw in a field the KPIs can do without: the row is kept, `column` becomes `value`
+    where `cond` holds, and a warning with `message` (SQL text) is stored."""
+
+    column: str
+    cond: str
+    value: str
+    text: str  # the value as read (SQL text expression)
+    message: str
+
+
+# What each kind's KPIs cannot do without: a row missing one of these (or with an unusable
+# value) is rejected. Everything else is optional: a flaw there empties or clamps the field.
+REQUIRED_NOTE = "keys, vendor, workflow, reviewer, the times that place a fact in a period"
+
+
 def build_stage(
-    kind: Kind, raw: RawFile, mapping: VendorMapping, config: Config, vendor: str | None
+    kind: Kind,
+    raw: RawFile,
+    mapping: VendorMapping,
+    config: Config,
+    vendor: str | None,
+    *,
+    now: dt.datetime | None = None,
+    strip_nul: bool = False,
 ) -> StageSpec:
-    """Map raw columns to canonical ones; raise IngestError if a required column is missing."""
+    """Map raw columns to canonical ones; raise IngestError if a required column is missing.
+
+    `now` is the ingest's time (the plausible range's end); `strip_nul` removes NUL bytes from
+    text values, with a warning (set when the file holds any).
+    """
     q = Query()
     columns = COLUMNS[kind]
     kind_map = mapping.for_kind(kind)
     constants = mapping.constants(kind)
+    settings = config.ingest
+    now = now or dt.datetime.now(dt.UTC)
     if vendor and kind in ("decisions", "calibration"):
         constants.setdefault("vendor", vendor)
     # A mapping's time zone when it is a real mapping (from a file, or set in code); else config.
@@ -149,8 +182,6 @@ def build_stage(
     for name, _typ, required in columns:
         vendor_name = kind_map.columns.get(name, name)
         ref = raw.column_ref(vendor_name)
-        if ref is None and name != vendor_name:
-            ref = None
         source[name] = ref
         if ref is not None:
             used.add(vendor_name)
@@ -171,9 +202,15 @@ def build_stage(
     text_exprs: dict[str, str] = {}
     # (condition, message): the message is only built for rows whose condition holds.
     reasons: list[tuple[str, str]] = []
+    fixes: list[_Fix] = []  # on the typed values, before the order rules
+    earliest = dt.datetime.combine(settings.earliest_timestamp, dt.time(), tzinfo=dt.UTC)
+    latest = now + dt.timedelta(days=settings.max_future_days)
+    shown_range = q.bind(f"{earliest:%Y-%m-%d} to {latest:%Y-%m-%d}")
+    range_hint = "ingest.earliest_timestamp / ingest.max_future_days"
     raw_types = _types_for(columns, raw, source)
     for (name, typ, required), raw_type in zip(columns, raw_types, strict=True):
         ref = source[name]
+        optional = not required and name not in ("decided_at", "decision")
         if ref is None:
             text = q.bind(constants[name]) if name in constants else "CAST(NULL AS VARCHAR)"
             raw_expr = text
@@ -181,12 +218,18 @@ def build_stage(
         else:
             raw_expr = ref
             text = _text(ref, raw_type)
+            if strip_nul and raw_type == "VARCHAR":
+                text = _text(f"replace({ref}, chr(0), '')")
+                fixes.append(
+                    _Fix(name, f"contains({ref}, chr(0))", name, f"replace({ref}, chr(0), '')",
+                         f"'{name} holds NUL bytes (removed); check the export''s encoding'")
+                )  # fmt: skip
             if name in constants:  # a constant fills gaps but never overrides the file
                 text = f"coalesce({text}, {q.bind(constants[name])})"
         typed_source = ref is not None and raw_type != "VARCHAR" and name not in constants
         if typed_source and typ == "TIMESTAMPTZ":
-            # A typed time needs no text but in a rejection message: cast there, for the few
-            # rows that fail (casting every timestamp to text cost ~0.1 s per 1M values).
+            # A typed time needs no text but in a message: cast there, for the few rows that
+            # need one (casting every timestamp to text cost ~0.1 s per 1M values).
             text = f"CAST({ref} AS VARCHAR)"
         else:
             # Each column's text is computed once, in an inner projection, referred to by name.
@@ -194,30 +237,45 @@ def build_stage(
             text = f"t_{name}"
         texts[name] = text
         nulls[name] = f"{ref} IS NULL" if typed_source else f"{text} IS NULL"
-        if typ == "TIMESTAMPTZ":
-            value = _timestamp(q, raw_expr, raw_type, mapping, tz, text)
-            if not (typed_source and value == raw_expr):  # a typed timestamp cannot be bad
+        if typ in ("TIMESTAMPTZ", "DATE"):
+            if typ == "TIMESTAMPTZ":
+                value = _timestamp(q, raw_expr, raw_type, mapping, tz, text)
+                expected = _expected_timestamp(mapping)
+                lo, hi = q.bind(earliest), q.bind(latest)
+            else:
+                fmt = mapping.date_format
+                value = (
+                    f"CAST(try_strptime({text}, {q.bind(fmt)}) AS DATE)"
+                    if fmt
+                    else f"TRY_CAST({text} AS DATE)"
+                )
+                expected = fmt or "YYYY-MM-DD"
+                lo, hi = q.bind(earliest.date()), q.bind(latest.date())
+            unparsed = f"NOT ({nulls[name]}) AND {name} IS NULL"
+            can_fail = not (typed_source and value == raw_expr)  # a typed timestamp cannot
+            kind_word = "a timestamp" if typ == "TIMESTAMPTZ" else "a date"
+            not_parsed = f"'{name} %s is not {kind_word} (expected %s)'"
+            implausible = f"({name} < {lo} OR {name} > {hi})"
+            out_of_range = (
+                f"printf('{name} %s is outside the plausible range %s ({range_hint})', "
+                f"{text}, {shown_range})"
+            )
+            if optional:
+                if can_fail:
+                    fixes.append(
+                        _Fix(name, unparsed, "NULL", text,
+                             f"printf({not_parsed[:-1]}; emptied', {text}, "
+                             f"{q.bind(expected)})")
+                    )  # fmt: skip
+                fixes.append(
+                    _Fix(name, implausible, "NULL", text, f"{out_of_range} || '; emptied'")
+                )
+            else:
+                if can_fail:
+                    reasons.append((unparsed, f"printf({not_parsed}, {text}, {q.bind(expected)})"))
                 reasons.append(
-                    (
-                        f"NOT ({nulls[name]}) AND {name} IS NULL",
-                        f"printf('{name} %s is not a timestamp (expected %s)', {text}, "
-                        f"{q.bind(_expected_timestamp(mapping))})",
-                    )
+                    (implausible, f"{out_of_range} || '; fix the export''s clock or date format'")
                 )
-        elif typ == "DATE":
-            fmt = mapping.date_format
-            value = (
-                f"CAST(try_strptime({text}, {q.bind(fmt)}) AS DATE)"
-                if fmt
-                else f"TRY_CAST({text} AS DATE)"
-            )
-            reasons.append(
-                (
-                    f"{text} IS NOT NULL AND {name} IS NULL",
-                    f"printf('{name} %s is not a date (expected %s)', {text}, "
-                    f"{q.bind(fmt or 'YYYY-MM-DD')})",
-                )
-            )
         elif typ == "BOOLEAN":
             low = f"lower({text})"
             trues = q.bind([v.lower() for v in mapping.true_values])
@@ -226,12 +284,10 @@ def build_stage(
                 f"CASE WHEN {text} IS NULL THEN false WHEN list_contains({trues}, {low}) THEN true "
                 f"WHEN list_contains({falses}, {low}) THEN false END"
             )
-            reasons.append(
-                (
-                    f"{text} IS NOT NULL AND {name} IS NULL",
-                    f"printf('{name} %s is not true/false', {text})",
-                )
-            )
+            fixes.append(
+                _Fix(name, f"{text} IS NOT NULL AND {name} IS NULL", "false", text,
+                     f"printf('{name} %s is not true/false; read as false', {text})")
+            )  # fmt: skip
         else:
             value = text
             if name in LABEL_COLUMNS:
@@ -250,15 +306,32 @@ def build_stage(
             if name == "severity":
                 allowed = q.bind(list(SEVERITIES))
                 value = f"lower({value})"
-                reasons.append(_enum_reason(name, text, allowed, SEVERITIES))
+                fixes.append(
+                    _Fix(name, f"{name} IS NOT NULL AND NOT list_contains({allowed}, {name})",
+                         "NULL", text,
+                         f"printf('severity %s is not one of {', '.join(SEVERITIES)}; emptied "
+                         f"(the configured severity rules apply)', {text})")
+                )  # fmt: skip
             elif name == "dispute_status":
                 allowed = q.bind(list(DISPUTE_STATUSES))
                 value = f"coalesce(lower({value}), 'none')"
-                reasons.append(_enum_reason(name, text, allowed, DISPUTE_STATUSES))
+                fixes.append(
+                    _Fix(name, f"NOT list_contains({allowed}, {name})", "'none'", text,
+                         f"printf('dispute_status %s is not one of "
+                         f"{', '.join(DISPUTE_STATUSES)}; read as none', {text})")
+                )  # fmt: skip
             elif name == "error_type":
-                allowed = q.bind([*ERROR_TYPES, "none"])
+                known = q.bind([*config.error_types, "none"])
                 value = f"lower({value})"
-                reasons.append(_enum_reason(name, text, allowed, (*ERROR_TYPES, "none")))
+                # Kept as it is (an error of category `other`): nothing the auditor found is lost.
+                fixes.append(
+                    _Fix(name, f"{name} IS NOT NULL AND NOT list_contains({known}, {name})",
+                         name, text,
+                         "printf('error_type %s is not a configured error type; kept as an "
+                         "error of category other: add it to [error_types] in the "
+                         "configuration or a synonym to the vendor mapping''s "
+                         f"[values.error_type]', {text})")
+                )  # fmt: skip
         typed[name] = value
         if required and typ != "BOOLEAN":
             reasons.append((nulls[name], f"'{name} is empty (required)'"))
@@ -271,7 +344,13 @@ def build_stage(
                 f"{q.bind(vendor)})",
             )
         )
-    reasons.extend(_rules(kind, texts, nulls))
+    tol = tol_text = ""
+    if kind == "decisions":  # DuckDB refuses parameters the text does not use
+        tolerance_us = int(round(settings.clock_tolerance_seconds * 1_000_000))
+        tol = f"to_microseconds(CAST({q.bind(tolerance_us)} AS BIGINT))"
+        tol_text = q.bind(f"{settings.clock_tolerance_seconds:g} s")
+    reasons.extend(_rules(kind, texts, nulls, tol, tol_text))
+    order_levels = _order_fixes(kind, texts, tol, tol_text)
 
     select_cols = ",\n    ".join(f"{typed[n]} AS {n}" for n, _, _ in columns)
     if reasons:
@@ -293,17 +372,21 @@ def build_stage(
             f"CASE WHEN due_at IS NOT NULL THEN 'queue' WHEN ({sla}) IS NOT NULL THEN 'config' "
             "END AS due_at_source"
         )
-    # One pass: the inner query casts and checks; raw values are kept as JSON only for the
-    # rows that are rejected.
-    # Levels, innermost first: texts; typed values; checks on the typed values by name (each
-    # cast is computed once, not again in every check that reads it).
+    # One pass. Levels, innermost first: texts; typed values; the rejection reason and the
+    # fixes of single fields (checks on the typed values by name, so each cast is computed
+    # once); then the order rules between times, one level per rule that reads a fixed value.
     texts_sql = "".join(f", {expr} AS t_{name}" for name, expr in text_exprs.items())
+    body = (
+        f"SELECT *, nullif({reason}, '') AS _reason FROM (SELECT *, {select_cols}\n"
+        f"FROM (SELECT *, {raw.line_sql(q.bind)} AS _line{texts_sql} FROM {raw.source_sql}))"
+    )
+    body = _apply_fixes(body, fixes, first=True)
+    for level in order_levels:
+        body = _apply_fixes(body, level)
     sql = (
-        f"SELECT _line, {', '.join(outer)}, _reason,\n"
+        f"SELECT _line, {', '.join(outer)}, _reason, _warn,\n"
         f"    CASE WHEN _reason IS NOT NULL THEN json_object({raw_pairs}) END AS _raw_json\n"
-        f"FROM (SELECT *, nullif({reason}, '') AS _reason\n"
-        f"FROM (SELECT *, {select_cols}\n"
-        f"FROM (SELECT *, {raw.line_sql(q.bind)} AS _line{texts_sql} FROM {raw.source_sql})))"
+        f"FROM ({body})"
     )
     rq = Query()
     keys = rq.bind(raw.columns)
@@ -317,6 +400,34 @@ def build_stage(
     return StageSpec(
         sql=sql, params=q.params, ignored_columns=ignored, raw_sql=raw_sql, raw_params=rq.params
     )
+
+
+def _apply_fixes(body: str, fixes: list[_Fix], first: bool = False) -> str:
+    """Wrap `body` in a level that applies `fixes` and appends their warnings to `_warn`
+    (which the first level creates)."""
+    empty = "CAST(NULL AS STRUCT(column_name VARCHAR, value VARCHAR, reason VARCHAR)[])"
+    if not fixes:
+        return f"SELECT *, {empty} AS _warn FROM ({body})" if first else body
+    conds = [f"coalesce({f.cond}, false)" for f in fixes]
+    entries = ", ".join(
+        f"CASE WHEN {c} THEN {{'column_name': '{f.column}', 'value': CAST({f.text} AS VARCHAR), "
+        f"'reason': {f.message}}} END"
+        for c, f in zip(conds, fixes, strict=True)
+    )
+    previous = empty if first else "_warn"
+    warn = (
+        f"CASE WHEN {' OR '.join(conds)} THEN list_concat(coalesce({previous}, []), "
+        f"list_filter([{entries}], lambda w: w IS NOT NULL)) ELSE {previous} END"
+    )
+    cases: dict[str, list[str]] = {}
+    for c, f in zip(conds, fixes, strict=True):
+        if f.value != f.column:
+            cases.setdefault(f.column, []).append(f"WHEN {c} THEN {f.value}")
+    replaced = [f"CASE {' '.join(w)} ELSE {col} END AS {col}" for col, w in cases.items()]
+    if first:
+        star = f"* REPLACE ({', '.join(replaced)})" if replaced else "*"
+        return f"SELECT {star}, {warn} AS _warn FROM ({body})"
+    return f"SELECT * REPLACE ({', '.join([*replaced, f'{warn} AS _warn'])}) FROM ({body})"
 
 
 def sla_minutes_sql(bind: Callable[[Any], str], config: Config) -> str:
@@ -355,40 +466,88 @@ def _types_for(
     return out
 
 
-def _enum_reason(name: str, text: str, allowed: str, shown: tuple[str, ...]) -> tuple[str, str]:
-    """`name` (the column's final, typed value) is NULL or one of `allowed`."""
-    return (
-        f"{name} IS NOT NULL AND NOT list_contains({allowed}, {name})",
-        f"printf('{name} %s is not one of {', '.join(shown)}', {text})",
-    )
-
-
-def _rules(kind: Kind, texts: dict[str, str], nulls: dict[str, str]) -> list[tuple[str, str]]:
-    """Cross-column rules on the typed values (by column name): times in order, decisions
-    with their times."""
+def _rules(
+    kind: Kind, texts: dict[str, str], nulls: dict[str, str], tol: str, tol_text: str
+) -> list[tuple[str, str]]:
+    """Rejections across columns (on the typed values, by column name): a decided_at before
+    enqueued_at by more than the clock tolerance, and decisions without their times."""
     if kind != "decisions":
         return []
-    decided = "decided_at"
-
-    def order(later: str, earlier: str) -> tuple[str, str]:
-        return (
-            f"{later} < {earlier}",
-            f"printf('{later} %s is before {earlier} %s', {texts[later]}, {texts[earlier]})",
-        )
-
     return [
-        order("decided_at", "enqueued_at"),
-        order("claimed_at", "enqueued_at"),
-        order("decided_at", "claimed_at"),
-        order("due_at", "enqueued_at"),
         (
-            f"{decided} IS NOT NULL AND {nulls['decision']}",
+            f"decided_at < enqueued_at - {tol}",
+            f"printf('decided_at %s is before enqueued_at %s by more than the %s clock "
+            f"tolerance (ingest.clock_tolerance_seconds)', {texts['decided_at']}, "
+            f"{texts['enqueued_at']}, {tol_text})",
+        ),
+        (
+            f"decided_at IS NOT NULL AND {nulls['decision']}",
             "'decision is empty but decided_at is set (a decided item needs its label)'",
         ),
         (
-            f"{decided} IS NULL AND {nulls['decided_at']} AND NOT ({nulls['decision']})",
+            f"decided_at IS NULL AND {nulls['decided_at']} AND NOT ({nulls['decision']})",
             "'decided_at is empty but decision is set (a decision needs its time)'",
         ),
+    ]
+
+
+def _order_fixes(kind: Kind, texts: dict[str, str], tol: str, tol_text: str) -> list[list[_Fix]]:
+    """Times out of order in a kept row, one level per rule that reads an earlier rule's result.
+
+    Within the clock tolerance the later time is clamped to the earlier one (a vendor tool that
+    writes whole seconds next to a queue that writes microseconds); further out, the optional
+    time is emptied. decided_at itself is only clamped: further out the row is rejected.
+    """
+    if kind != "decisions":
+        return []
+
+    def order(later: str, earlier: str, clamp_to: str, optional: bool) -> list[_Fix]:
+        clamp = _Fix(
+            later,
+            f"{later} < {earlier} AND {later} >= {earlier} - {tol}",
+            clamp_to,
+            texts[later],
+            f"printf('{later} %s is before {earlier} %s, within the %s clock tolerance: set to "
+            f"{earlier}', {texts[later]}, {texts[earlier]}, {tol_text})",
+        )
+        if not optional:
+            return [clamp]
+        empty = _Fix(
+            later,
+            f"{later} < {earlier} - {tol}",
+            "NULL",
+            texts[later],
+            f"printf('{later} %s is before {earlier} %s by more than the %s clock tolerance; "
+            f"emptied', {texts[later]}, {texts[earlier]}, {tol_text})",
+        )
+        return [clamp, empty]
+
+    def after(earlier: str, later: str) -> list[_Fix]:
+        """claimed_at after decided_at: the optional claimed_at gives way."""
+        return [
+            _Fix(
+                earlier,
+                f"{earlier} > {later} AND {earlier} <= {later} + {tol}",
+                later,
+                texts[earlier],
+                f"printf('{earlier} %s is after {later} %s, within the %s clock tolerance: set "
+                f"to {later}', {texts[earlier]}, {texts[later]}, {tol_text})",
+            ),
+            _Fix(
+                earlier,
+                f"{earlier} > {later} + {tol}",
+                "NULL",
+                texts[earlier],
+                f"printf('{earlier} %s is after {later} %s by more than the %s clock tolerance; "
+                f"emptied', {texts[earlier]}, {texts[later]}, {tol_text})",
+            ),
+        ]
+
+    return [
+        order("decided_at", "enqueued_at", "enqueued_at", optional=False)
+        + order("due_at", "enqueued_at", "enqueued_at", optional=True),
+        order("claimed_at", "enqueued_at", "enqueued_at", optional=True),
+        after("claimed_at", "decided_at"),
     ]
 
 

@@ -68,20 +68,20 @@ MEASURES: dict[str, Measure] = {
             "over_enforcement_errors",
             "audits",
             "count",
-            "is_error AND error_type = 'over_enforcement' AND vendor_actioning",
+            "is_error AND error_category = 'over_enforcement' AND vendor_actioning",
         ),
         Measure(
             "under_enforcement_errors",
             "audits",
             "count",
-            "is_error AND error_type = 'under_enforcement' AND qa_actioning",
+            "is_error AND error_category = 'under_enforcement' AND qa_actioning",
         ),
-        Measure("error_typed", "audits", "count", "error_type IS NOT NULL"),
+        Measure("error_typed", "audits", "count", "error_counts"),
         Measure(
             "disputed",
             "audits",
             "count",
-            "error_type IS NOT NULL AND dispute_status IN ('pending', 'upheld', 'overturned')",
+            "error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')",
         ),
         Measure(
             "dispute_resolved", "audits", "count", "dispute_status IN ('upheld', 'overturned')"
@@ -131,8 +131,9 @@ KPIS: dict[str, KPI] = {
             "Audited decisions / decided decisions.", numerator="audited_decisions",
             denominator="decisions", target="qa_coverage"),
         KPI("quality_score", "Quality score", "share", "higher",
-            "1 - errors / audits; an error is an audit with an error type whose dispute was "
-            "not overturned. Wilson 95% interval.", numerator="errors", denominator="audits",
+            "1 - errors / audits; an error is an audit with an error type that counts against "
+            "quality (configuration: error_types) whose dispute was not overturned. Wilson 95% "
+            "interval.", numerator="errors", denominator="audits",
             interval=True, complement=True, target="quality"),
         KPI("critical_error_rate", "Critical error rate", "share", "lower",
             "Critical errors / audits.", numerator="critical_errors", denominator="audits",
@@ -144,18 +145,19 @@ KPIS: dict[str, KPI] = {
             "Cohen's kappa between decision and qa_decision over the group's audits.",
             target="kappa"),
         KPI("over_enforcement_rate", "Over-enforcement rate", "share", "lower",
-            "Over-enforcement errors on actioning decisions / audits of actioning decisions "
-            "(a QA-given over_enforcement on a non-actioning decision is outside this rate).",
+            "Errors of category over_enforcement on actioning decisions / audits of actioning "
+            "decisions (a QA-given over-enforcement type on a non-actioning decision is outside "
+            "this rate).",
             numerator="over_enforcement_errors", denominator="actioning_audits", interval=True),
         KPI("under_enforcement_rate", "Under-enforcement rate", "share", "lower",
-            "Under-enforcement errors where QA's label is actioning / audits whose qa_decision is "
-            "actioning.",
+            "Errors of category under_enforcement where QA's label is actioning / audits whose "
+            "qa_decision is actioning.",
             numerator="under_enforcement_errors", denominator="qa_actioning_audits",
             interval=True),
         KPI("dispute_rate", "Dispute rate", "share", "neutral",
-            "Audits with an error type and a dispute (pending, upheld, overturned) / audits "
-            "with an error type (before disputes).", numerator="disputed",
-            denominator="error_typed"),
+            "Audits with an error (a type that counts against quality) and a dispute (pending, "
+            "upheld, overturned) / audits with such an error type (before disputes).",
+            numerator="disputed", denominator="error_typed"),
         KPI("overturn_rate", "Overturn rate", "share", "lower",
             "Overturned disputes / resolved disputes (upheld + overturned).",
             numerator="overturned", denominator="dispute_resolved"),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,8 @@ import duckdb
 import pandas as pd
 
 from bpo_kpi.config import Config, load_config
-from bpo_kpi.db import connect, default_db_path
+from bpo_kpi.db import SCHEMA_VERSION, default_db_path, schema_version
+from bpo_kpi.replica import open_for_reading
 from kpi.query import Scope
 
 # table -> (columns that carry a vendor / workflow / market) for scoping.
@@ -28,6 +30,9 @@ _SCOPED_COLUMNS: dict[str, dict[str, str]] = {
     "audit_facts": {"vendor": "vendor", "workflow": "workflow", "market": "market"},
     "calibration_ratings": {"vendor": "vendor", "workflow": "workflow"},
     "ingest_runs": {"vendor": "vendor"},
+    "decisions_history": {"vendor": "vendor", "workflow": "workflow", "market": "market"},
+    "calibration_ratings_history": {"vendor": "vendor", "workflow": "workflow"},
+    "edits_after_audit": {"vendor": "vendor", "workflow": "workflow", "market": "market"},
 }
 
 
@@ -38,7 +43,13 @@ def _pseudonym(column: str) -> str:
 
 
 class Gateway:
-    """Runs every KPI query for one viewer, within that viewer's scope."""
+    """Runs every KPI query for one viewer, within that viewer's scope.
+
+    Opened on a database file, it never waits for a writer: while one holds the file it reads
+    the published replica (`bpo_kpi.replica.open_for_reading`; `notify` is told so, and `source`
+    is the file read); only when there is no replica yet does it wait, up to `wait` seconds
+    (default: the configuration's `ingest.lock_wait_seconds`), then raises `DatabaseBusy`.
+    """
 
     def __init__(
         self,
@@ -47,22 +58,40 @@ class Gateway:
         config: Config | None = None,
         role: str = "admin",
         con: duckdb.DuckDBPyConnection | None = None,
+        wait: float | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config or load_config()
         self.scope = Scope.for_role(self.config, role)
         self.path = Path(db) if db is not None else default_db_path()
         self._owns = con is None
-        base = con if con is not None else connect(self.path, read_only=True)
+        self.source = self.path
+        if con is not None:
+            base = con
+        else:
+            limit = self.config.ingest.lock_wait_seconds if wait is None else wait
+            base, self.source = open_for_reading(self.path, wait=limit, notify=notify)
         # A cursor is a connection of its own: thread-safe use and private temp views.
         self._con = base.cursor()
         self._base = base
         self._lock = threading.Lock()
-        self._install_scope()
+        try:
+            self._install_scope()
+        except BaseException:
+            self.close()
+            raise
 
     # --- scope ------------------------------------------------------------------------------
 
     def _install_scope(self) -> None:
         con = self._con
+        found = schema_version(con)
+        if 0 < found < SCHEMA_VERSION:
+            raise ValueError(
+                f"{self.source} was written by an older bpo-kpi (schema {found}, now "
+                f"{SCHEMA_VERSION}); `bpo-kpi upgrade --db {self.source}` (or any ingest) "
+                "upgrades it in place"
+            )
         catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         qualified = '"' + str(catalog).replace('"', '""') + '".main.'
         restrictions = self.scope.restrictions()
@@ -76,23 +105,24 @@ class Gateway:
                 allowed.append("internal")  # golden answers are the platform's own
             con.executemany(f"INSERT INTO _scope_{dim} VALUES (?)", [[v] for v in allowed])
         tables = ["decisions", "audit_facts", "qa_audits", "calibration_ratings", "ingest_runs",
-                  "rejected_rows", "ingest_warnings"]  # fmt: skip
+                  "rejected_rows", "ingest_warnings", "decisions_history", "qa_audits_history",
+                  "calibration_ratings_history", "edits_after_audit"]  # fmt: skip
         for table in tables:
             conds = []
             for dim, column in _SCOPED_COLUMNS.get(table, {}).items():
                 if dim in restrictions:
                     conds.append(f"{column} IN (SELECT v FROM _scope_{dim})")
-            if table == "qa_audits" and restrictions:
+            if table in ("qa_audits", "qa_audits_history") and restrictions:
                 conds.append("audit_id IN (SELECT audit_id FROM audit_facts)")
             if table in ("rejected_rows", "ingest_warnings") and restrictions:
                 conds.append("run_id IN (SELECT run_id FROM ingest_runs)")
             replace = []
             if not self.scope.see_reviewers:
-                if table in ("decisions", "audit_facts"):
+                if table in ("decisions", "audit_facts", "decisions_history"):
                     replace.append(f"{_pseudonym('reviewer_id')} AS reviewer_id")
-                if table in ("audit_facts", "qa_audits"):
+                if table in ("audit_facts", "qa_audits", "qa_audits_history"):
                     replace.append("CAST(NULL AS VARCHAR) AS comment")
-                if table == "calibration_ratings":
+                if table in ("calibration_ratings", "calibration_ratings_history"):
                     replace.append(f"{_pseudonym('rater_id')} AS rater_id")
                 if table == "rejected_rows":
                     replace.append("CAST(NULL AS VARCHAR) AS raw")

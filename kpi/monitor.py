@@ -30,6 +30,10 @@ about one "significant" change in 20 tests by chance alone.
   (a miss beyond day-to-day noise), else warning.
 - `backlog_past_due` (warning): a vendor x workflow with pending items past their due time at
   the end of the day (now, for a day that has not ended).
+- `edited_after_audit` (warning): a vendor x workflow that changed the label or policy of
+  decisions QA had already audited, in files loaded during the window (by the ingest's time).
+  The audits stay scored against the version QA saw (see ingest.load), so the quality score
+  is not affected; the edits themselves are a red flag for the score's integrity.
 - `qa_coverage` (warning): a vendor x workflow whose QA coverage (audited decisions / decided
   decisions) over the window is below its target. Only days whose audits are complete count
   (`audits_complete_through`): judged on days whose audits are still arriving, every vendor
@@ -65,7 +69,7 @@ from kpi.engines import Engine
 from kpi.gateway import Gateway
 from kpi.health import freshness
 from kpi.query import KpiQuery
-from kpi.sql import local_midnight_utc
+from kpi.sql import Params, in_values, local_midnight_utc, used
 from kpi.stats import p_chart, two_proportion_test
 from kpi.targets import format_value, status, target_for
 
@@ -90,6 +94,7 @@ ALERT_KINDS = {
     "sla_breach": "SLA breach",
     "backlog_past_due": "Backlog past due",
     "qa_coverage": "QA coverage below target",
+    "edited_after_audit": "Decisions edited after QA audit",
 }
 ALERT_COLUMNS = [
     "severity",
@@ -457,6 +462,7 @@ def alerts(
         *_out_of_control_alerts(gw, base, start, day),
         *_sla_and_backlog_alerts(gw, base, day, as_of),
         *_qa_coverage_alerts(gw, base, start, day, as_of, qa_lag_days),
+        *_edited_after_audit_alerts(gw, base, start, day),
     ]
     out = pd.DataFrame(rows, columns=[*ALERT_COLUMNS, "_impact"])
     if out.empty:
@@ -608,6 +614,46 @@ def _sla_and_backlog_alerts(
                     past_due,
                 )
             )  # fmt: skip
+    return rows
+
+
+def _edited_after_audit_alerts(
+    gw: Gateway, base: KpiQuery, start: dt.date, day: dt.date
+) -> list[dict[str, Any]]:
+    tz = gw.config.reporting_timezone
+    params = Params()
+    conds = [
+        f"recorded_at >= {params.bind(local_midnight_utc(start, tz))}",
+        f"recorded_at < {params.bind(local_midnight_utc(day + dt.timedelta(days=1), tz))}",
+    ]
+    for dim, values in base.where.items():
+        if dim in ("vendor", "workflow", "market"):
+            conds.append(in_values(dim, values, params))
+    sql = (
+        "SELECT vendor, workflow, count(*) AS edits, count(DISTINCT decision_id) AS decisions, "
+        "sum(audits) AS audits, count(*) FILTER (WHERE old_decision IS DISTINCT FROM "
+        "new_decision) AS label_changes, list(DISTINCT run_id ORDER BY run_id) AS runs "
+        f"FROM edits_after_audit WHERE {' AND '.join(conds)} GROUP BY ALL"
+    )
+    rows = []
+    for rec in gw.frame(sql, used(sql, params.values)).to_dict("records"):
+        n = int(rec["decisions"])
+        runs = ", ".join(str(r) for r in rec["runs"])
+        what = (
+            f"{int(rec['label_changes'])} label change(s)" if rec["label_changes"] else
+            "policy changes only"
+        )  # fmt: skip
+        rows.append(
+            _alert(
+                "warning", "edited_after_audit", rec["vendor"], rec["workflow"], start, day,
+                "decisions_edited", n, 0, int(rec["audits"]),
+                f"{rec['vendor']} / {rec['workflow']}: {n:,} decision(s) QA had already "
+                f"audited were changed afterwards ({what}; ingest run(s) {runs}). Their "
+                f"{int(rec['audits']):,} audit(s) stay scored against the version QA saw; ask "
+                "the vendor why (Data health lists the edits).",
+                n,
+            )
+        )  # fmt: skip
     return rows
 
 

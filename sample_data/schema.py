@@ -23,7 +23,11 @@ _ARROW_TYPES = {
 
 
 def _schema(columns: list[tuple[str, str, bool]]) -> pa.Schema:
-    return pa.schema([(name, _ARROW_TYPES[typ]) for name, typ, _ in columns])
+    # The generated vendors send no update time of their own (`updated_at`): their rows are
+    # versioned by arrival, as most vendors' are.
+    return pa.schema(
+        [(name, _ARROW_TYPES[typ]) for name, typ, _ in columns if name != "updated_at"]
+    )
 
 
 DECISION_SCHEMA = _schema(db.DECISION_COLUMNS)

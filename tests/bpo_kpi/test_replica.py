@@ -14,7 +14,7 @@ import pytest
 
 from bpo_kpi import replica
 from bpo_kpi.cli import main
-from bpo_kpi.db import connect
+from bpo_kpi.db import DatabaseBusy, connect
 from kpi.gateway import Gateway
 
 HEADER = ["decision_id", "item_id", "vendor", "site", "workflow", "market", "priority",
@@ -53,12 +53,21 @@ def test_refresh_copies_the_committed_state(tmp_path: Path, capsys) -> None:
     assert replica.ensure(db) is None  # no database: nothing to publish, nothing created
     assert not db.exists()
     ingest(db, write_decisions(tmp_path / "a.csv", range(50)), capsys)
-    assert replica.is_stale(db)
-    v1 = replica.ensure(db)
+    # The ingest published the replica, although there was none.
+    v1 = replica.version(db)
     assert v1 is not None and not replica.is_stale(db)
     assert count(replica.current(db)) == 50
     assert replica.ensure(db) == v1  # unchanged database: same replica file
     assert replica.replica_path(db).resolve() == replica.current(db)
+    # A change by another writer (not an ingest, so not published) makes it stale: the next
+    # `ensure` publishes it.
+    con = connect(db)
+    con.execute("DELETE FROM decisions WHERE decision_id = 'd0'")
+    con.close()
+    assert replica.is_stale(db)
+    v2 = replica.ensure(db)
+    assert v2 is not None and v2 != v1 and not replica.is_stale(db)
+    assert count(replica.current(db)) == 49
 
 
 def test_ingest_is_not_blocked_by_an_open_reader_and_publishes_on_commit(
@@ -123,8 +132,8 @@ def test_while_a_writer_holds_the_database_readers_keep_the_last_replica(
         assert time.monotonic() - started < 2
         assert replica.version(db) == v1
         assert count(replica.current(db)) == 40
-        with pytest.raises(Exception, match="(?i)lock"):
-            connect(db, read_only=True, retries=0)
+        with pytest.raises(DatabaseBusy, match=f"pid {writer.pid}"):
+            connect(db, read_only=True, wait=0)
     finally:
         writer.kill()
         writer.wait()

@@ -22,18 +22,24 @@ from ingest import FileResult, VendorMapping, ingest_files, load_mapping
 
 DATA = Path(__file__).resolve().parent / "data"
 
-DEC = [c for c, _, _ in DECISION_COLUMNS]
-AUD = [c for c, _, _ in AUDIT_COLUMNS]
-CAL = [c for c, _, _ in CALIBRATION_COLUMNS]
+# Canonical columns a file usually carries (the optional vendor update time aside).
+DEC = [c for c, _, _ in DECISION_COLUMNS if c != "updated_at"]
+AUD = [c for c, _, _ in AUDIT_COLUMNS if c != "updated_at"]
+CAL = [c for c, _, _ in CALIBRATION_COLUMNS if c != "updated_at"]
 
 # Every table an ingest may write.
 TABLES = (
     "decisions",
     "qa_audits",
     "calibration_ratings",
+    "decisions_history",
+    "qa_audits_history",
+    "calibration_ratings_history",
     "audit_facts",
+    "edits_after_audit",
     "ingest_runs",
     "rejected_rows",
+    "ingest_warnings",
     "meta",
 )
 
@@ -182,11 +188,13 @@ class Env:
         mapping: VendorMapping | None = None,
         vendor: str | None = None,
         fault: Any = None,
+        force: bool = False,
     ) -> list[FileResult]:
         kwargs: dict[str, Any] = {
             "config": config or Config(),
             "mapping": mapping,
             "vendor": vendor,
+            "force": force,
         }
         if fault is not None:
             kwargs["fault"] = fault
@@ -211,13 +219,25 @@ class Env:
         assert len(found) == 1, f"{table}.{key}={value}: {found}"
         return found[0]
 
-    def snapshot(self, exclude_run_id: bool = False) -> dict[str, list[tuple[Any, ...]]]:
-        """Full contents of every table, in a stable order."""
+    def snapshot(
+        self, exclude_run_id: bool = False, runs: bool = True
+    ) -> dict[str, list[tuple[Any, ...]]]:
+        """Full contents of every table (but ingest_runs unless `runs`), in a stable order."""
         snap = {}
         for table in TABLES:
+            if table == "ingest_runs" and not runs:
+                continue
             cols = "* EXCLUDE (run_id)" if exclude_run_id and table in FACT_TABLES else "*"
             snap[table] = self.con.execute(f"SELECT {cols} FROM {table} ORDER BY ALL").fetchall()
         return snap
+
+    def warnings(self, run_id: int) -> list[tuple[int, str, str, str]]:
+        """(source_line, column, value, reason) of one run's warnings, by line."""
+        return self.con.execute(
+            "SELECT source_line, column_name, value, reason FROM ingest_warnings "
+            "WHERE run_id = ? ORDER BY source_line, column_name",
+            [run_id],
+        ).fetchall()
 
     def rejects(self, run_id: int) -> list[tuple[int, str, str]]:
         """(source_line, raw, reason) of one run's rejected rows, by line."""
@@ -233,6 +253,18 @@ class Env:
         ).fetchall()
         return {r[0] for r in rows}
 
+    def runs_after(self, run_id: int) -> list[tuple[str, str, str | None]]:
+        """(file name, status, error) of the runs after `run_id`, in order."""
+        rows = self.con.execute(
+            "SELECT file, status, error FROM ingest_runs WHERE run_id > ? ORDER BY run_id",
+            [run_id],
+        ).fetchall()
+        return [(Path(f).name, s, e) for f, s, e in rows]
+
+    def last_run(self) -> int:
+        (n,) = self.con.execute("SELECT coalesce(max(run_id), 0) FROM ingest_runs").fetchone()  # type: ignore[misc]
+        return int(n)
+
     def close(self) -> None:
         self.con.close()
 
@@ -241,19 +273,32 @@ FACT_TABLES = ("decisions", "qa_audits", "calibration_ratings")
 
 
 def assert_reconciled(con: duckdb.DuckDBPyConnection, r: FileResult) -> None:
-    """Every row read is inserted, updated, unchanged or rejected; the run is recorded so."""
-    assert r.rows_read == r.inserted + r.updated + r.unchanged + r.rejected, r.as_dict()
+    """Every row read is inserted, updated, unchanged, stale or rejected; the run is recorded
+    so, with its rejected rows and warnings."""
+    if r.status == "already_loaded":  # not read again: the earlier run stands
+        (status,) = con.execute(
+            "SELECT status FROM ingest_runs WHERE run_id = ?", [r.run_id]
+        ).fetchone()  # type: ignore[misc]
+        assert status in ("ok", "ok_with_rejects")
+        return
+    assert r.rows_read == r.inserted + r.updated + r.unchanged + r.stale + r.rejected, r.as_dict()
     run = con.execute(
-        "SELECT rows_read, rows_inserted, rows_updated, rows_unchanged, rows_rejected, status "
-        "FROM ingest_runs WHERE run_id = ?",
+        "SELECT rows_read, rows_inserted, rows_updated, rows_unchanged, rows_stale, "
+        "rows_rejected, warnings, status FROM ingest_runs WHERE run_id = ?",
         [r.run_id],
     ).fetchall()
     status = "ok" if r.rejected == 0 else "ok_with_rejects"
-    assert run == [(r.rows_read, r.inserted, r.updated, r.unchanged, r.rejected, status)]
+    assert run == [
+        (r.rows_read, r.inserted, r.updated, r.unchanged, r.stale, r.rejected, r.warnings, status)
+    ]
     (stored,) = con.execute(
         "SELECT count(*) FROM rejected_rows WHERE run_id = ?", [r.run_id]
     ).fetchone()  # type: ignore[misc]
     assert stored == r.rejected
+    (warned,) = con.execute(
+        "SELECT count(*) FROM ingest_warnings WHERE run_id = ?", [r.run_id]
+    ).fetchone()  # type: ignore[misc]
+    assert warned == r.warnings
 
 
 def counts(r: FileResult) -> tuple[int, int, int, int, int]:

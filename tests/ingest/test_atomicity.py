@@ -1,4 +1,6 @@
-"""A failure anywhere in a load leaves every table exactly as it was."""
+"""A failure anywhere in a load leaves every table exactly as it was, except that the runs
+are recorded: the failing file's as failed with the reason, the others of the command as
+rolled back."""
 
 from __future__ import annotations
 
@@ -96,7 +98,8 @@ def new_files(env, kind):
 )
 def test_fault_at_any_step_rolls_everything_back(seeded, kind, step, nth):
     env = seeded
-    before = env.snapshot()
+    before = env.snapshot(runs=False)
+    last = env.last_run()
     files = new_files(env, kind)
     seen: list[str] = []
 
@@ -112,7 +115,16 @@ def test_fault_at_any_step_rolls_everything_back(seeded, kind, step, nth):
     else:  # every step of the files before, then this file's steps up to the failing one
         expected_calls = STEPS * (nth - 1) + STEPS[: STEPS.index(step) + 1]
     assert seen == expected_calls
-    assert env.snapshot() == before
+    assert env.snapshot(runs=False) == before
+    if step == "before_commit":
+        expected_runs = [(f.name, "failed", f"failed before commit: {step}") for f in files]
+    else:
+        why = f"not loaded: {files[nth - 1].name} failed in the same command ({step})"
+        expected_runs = [
+            (f.name, "failed", step) if i == nth - 1 else (f.name, "rolled_back", why)
+            for i, f in enumerate(files)
+        ]
+    assert env.runs_after(last) == expected_runs
 
     if nth == 2:
         return
@@ -120,15 +132,18 @@ def test_fault_at_any_step_rolls_everything_back(seeded, kind, step, nth):
     results = env.ingest(kind, *files, config=OTHER_CONFIG)
     assert [counts(r) for r in results] == {
         "decisions": [(3, 1, 1, 0, 1), (2, 1, 1, 0, 0)],
-        "audits": [(3, 1, 1, 0, 1), (2, 1, 1, 0, 0)],
+        # a5's severity "?" is emptied with a warning: the audit itself is kept
+        "audits": [(3, 2, 1, 0, 0), (2, 1, 1, 0, 0)],
         "calibration": [(3, 1, 1, 0, 1), (2, 1, 1, 0, 0)],
     }[kind]
+    assert [r.warnings for r in results] == ([1, 0] if kind == "audits" else [0, 0])
     assert env.snapshot()["meta"] != before["meta"]  # the new configuration is now recorded
 
 
 def test_interrupt_rolls_back_too(env):
     seed(env)
-    before = env.snapshot()
+    before = env.snapshot(runs=False)
+    last = env.last_run()
 
     def interrupt(name: str) -> None:
         if name == "after_insert":
@@ -136,12 +151,14 @@ def test_interrupt_rolls_back_too(env):
 
     with pytest.raises(KeyboardInterrupt):
         env.ingest("decisions", *new_files(env, "decisions"), fault=interrupt)
-    assert env.snapshot() == before
+    assert env.snapshot(runs=False) == before
+    assert [status for _, status, _ in env.runs_after(last)] == ["interrupted", "rolled_back"]
 
 
 def test_cli_multi_file_ingest_with_a_bad_second_file_changes_nothing(env, capsys):
     seed(env)
-    before = env.snapshot()
+    before = env.snapshot(runs=False)
+    last = env.last_run()
     good = write_csv(env.path("good.csv"), [decision("n1"), decision("d2")])
     bad = write_csv(
         env.path("bad.csv"),
@@ -155,6 +172,11 @@ def test_cli_multi_file_ingest_with_a_bad_second_file_changes_nothing(env, capsy
         f"error: {bad}: missing required column(s) workflow, reviewer_id, enqueued_at; "
         "found columns: decision_id, item_id, vendor, decided; add them to the file or map "
         "them in the vendor mapping's [decisions.columns] section\n"
-        "nothing was loaded: the database is unchanged\n"
+        f"nothing was loaded; the attempt is recorded as runs {last + 1}, {last + 2} "
+        "(bpo-kpi runs)\n"
     )
-    assert env.snapshot() == before
+    assert env.snapshot(runs=False) == before
+    assert [(f, s) for f, s, _ in env.runs_after(last)] == [
+        ("good.csv", "rolled_back"),
+        ("bad.csv", "failed"),
+    ]

@@ -35,6 +35,7 @@ def test_json_output_reconciles(env, capsys):
         "file": str(file),
         "kind": "decisions",
         "run_id": 1,
+        "status": "ok_with_rejects",
         "rows_read": 3,
         "inserted": 1,
         "updated": 0,
@@ -42,34 +43,46 @@ def test_json_output_reconciles(env, capsys):
         "stale": 0,
         "rejected": 2,
         "warnings": 0,
+        "edits_after_audit": 0,
         "ignored_columns": [],
     }
-    # A second file and the same one again: one report per file, in order.
+    # A correction, then the first file again: one report per file, in order. The same
+    # content (and mapping and configuration) is recognised as already loaded; forced, its
+    # d1 is a stale re-send of the version the correction replaced and is not applied.
     other = write_csv(env.path("e.csv"), [decision("d1", decision="limit"), decision("d4")])
     code, out, _ = run(capsys, "ingest", "decisions", str(other), str(file), "--db",
                        str(env.db), "--format", "json", "--quiet")  # fmt: skip
     assert code == 0
     reports = json.loads(out)
-    assert [
-        (r["file"], r["run_id"], r["rows_read"], r["inserted"], r["updated"], r["unchanged"],
-         r["rejected"])
-        for r in reports
-    ] == [(str(other), 2, 2, 1, 1, 0, 0), (str(file), 3, 3, 0, 1, 0, 2)]  # fmt: skip
-    for r in reports:
-        assert r["rows_read"] == r["inserted"] + r["updated"] + r["unchanged"] + r["rejected"]
+    fields = ("file", "run_id", "status", "rows_read", "inserted", "updated", "unchanged",
+              "stale", "rejected")  # fmt: skip
+    assert [tuple(r[f] for f in fields) for r in reports] == [
+        (str(other), 2, "ok", 2, 1, 1, 0, 0, 0),
+        (str(file), 1, "already_loaded", 0, 0, 0, 0, 0, 0),
+    ]
+    code, out, _ = run(capsys, "ingest", "decisions", str(file), "--db", str(env.db),
+                       "--format", "json", "--quiet", "--force")  # fmt: skip
+    [forced] = json.loads(out)
+    assert tuple(forced[f] for f in fields) == (
+        str(file), 3, "ok_with_rejects", 3, 0, 0, 0, 1, 2
+    )  # fmt: skip
+    for r in [*reports, forced]:
+        assert r["rows_read"] == (
+            r["inserted"] + r["updated"] + r["unchanged"] + r["stale"] + r["rejected"]
+        )
 
     con = connect(env.db, read_only=True)
     try:
         assert con.execute(
             "SELECT run_id, rows_read, rows_inserted, rows_updated, rows_unchanged, "
-            "rows_rejected, status FROM ingest_runs ORDER BY run_id"
+            "rows_stale, rows_rejected, status FROM ingest_runs ORDER BY run_id"
         ).fetchall() == [
-            (1, 3, 1, 0, 0, 2, "ok_with_rejects"),
-            (2, 2, 1, 1, 0, 0, "ok"),
-            (3, 3, 0, 1, 0, 2, "ok_with_rejects"),
+            (1, 3, 1, 0, 0, 0, 2, "ok_with_rejects"),
+            (2, 2, 1, 1, 0, 0, 0, "ok"),
+            (3, 3, 0, 0, 0, 1, 2, "ok_with_rejects"),
         ]
         assert con.execute("SELECT decision_id, decision FROM decisions ORDER BY 1").fetchall() == [
-            ("d1", "remove"),
+            ("d1", "limit"),
             ("d4", "remove"),
         ]
     finally:

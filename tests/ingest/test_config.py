@@ -25,7 +25,8 @@ BAD = [
     ('labels = ["approve", "remove", "approve"]\nactioning_labels = ["remove"]\n',
      "labels: each label may appear only once"),
     ('[[severity_rules]]\nseverity = "major"\nerror_type = "rudeness"\n',
-     "field 'severity_rules.0.error_type': unknown error_type 'rudeness'"),
+     "severity_rules[0].error_type 'rudeness' is not one of error_types (over_enforcement, "
+     "under_enforcement, wrong_policy, wrong_action)"),
     ('[[severity_rules]]\nseverity = "blocker"\n',
      "field 'severity_rules.0.severity': Input should be 'critical', 'major' or 'minor'"),
     ("contested_agreement = 1.5\n", "field 'contested_agreement'"),

@@ -34,7 +34,7 @@ def test_first_load_equals_staged_load_and_is_time_ordered(tmp_path) -> None:
     seed.to_csv(seed_row, index=False)
     ingest_files(staged, "decisions", [seed_row], config=Config())
     ingest_files(staged, "decisions", [files["decisions"]], config=Config())
-    cols = "* EXCLUDE (run_id)"
+    cols = "* EXCLUDE (run_id, version_run)"
     a = _table(direct, f"SELECT {cols} FROM decisions ORDER BY decision_id")
     b = _table(staged, f"SELECT {cols} FROM decisions WHERE decision_id <> 'zz-seed' "
                        "ORDER BY decision_id")  # fmt: skip
@@ -92,11 +92,11 @@ def test_clean_upsert_goes_direct_and_equals_the_staged_path(tmp_path, monkeypat
     def no_staging(*_args, **_kw):
         raise AssertionError("a clean file took the staged path")
 
-    monkeypatch.setattr(load, "_classify", no_staging)
+    monkeypatch.setattr(load, "_load_staged", no_staging)
     direct_con = connect(tmp_path / "direct.duckdb")
     direct = load_both(direct_con, second, "d")
     assert counts(direct) == (4, 1, 2, 1, 0)
-    table = "SELECT * EXCLUDE (run_id) FROM decisions"
+    table = "SELECT * EXCLUDE (run_id, version_run) FROM decisions"
     # Same rows in the same physical order: d3 and d5 were updated where they were.
     pd.testing.assert_frame_equal(_table(direct_con, table), _table(staged_con, table))
     ids = _table(direct_con, "SELECT decision_id FROM decisions")["decision_id"].tolist()

@@ -59,7 +59,7 @@ def load(folder: Path, name: str, files: list[list[dict]], with_audits: bool = F
         results += ingest_files(con, "decisions", [file], config=CONFIG)
     tables = {
         "decisions": con.execute(
-            "SELECT * EXCLUDE (run_id) FROM decisions ORDER BY ALL"
+            "SELECT * EXCLUDE (run_id, version_run) FROM decisions ORDER BY ALL"
         ).fetchall(),
         "audit_facts": con.execute("SELECT * FROM audit_facts ORDER BY ALL").fetchall(),
         "rejects": con.execute("SELECT raw, reason FROM rejected_rows ORDER BY ALL").fetchall(),

@@ -18,7 +18,7 @@ AUDITS = [
     audit("a1", "d1", qa_decision="approve"),
     audit("a2", "d3", qa_decision="remove", qa_policy="hs_1", dispute_status="pending"),
     audit("a3", "d9", qa_decision="limit"),  # orphan: its decision has not arrived
-    audit("a4", "d1", severity="fatal"),  # rejected
+    audit("a4", "d1", audited_at="soon"),  # rejected
 ]
 RATINGS = [
     rating("s1", "it1", "expert", vendor="internal", is_golden="true"),
@@ -40,12 +40,19 @@ def test_reingesting_the_same_files_changes_nothing(env):
     assert [counts(r) for r in first.values()] == [(4, 3, 0, 0, 1)] * 3
     before = env.snapshot()
 
+    # The same content, mapping and configuration: recognised by its hash, not read again.
     second = {kind: env.one(kind, f) for kind, f in files.items()}
-    assert [counts(r) for r in second.values()] == [(4, 0, 0, 3, 1)] * 3
+    assert [(r.status, r.run_id) for r in second.values()] == [
+        ("already_loaded", first[kind].run_id) for kind in files
+    ]
+    assert env.snapshot() == before
+
+    # Forced: read again, every valid row unchanged, the rejects recorded again (new run).
+    third = {kind: env.one(kind, f, force=True) for kind, f in files.items()}
+    assert [counts(r) for r in third.values()] == [(4, 0, 0, 3, 1)] * 3
     after = env.snapshot()
     for table in FACT_TABLES:
         assert after[table] == before[table], table
-    # The runs are recorded, and the rejects again (with the new run's id).
     assert len(after["ingest_runs"]) == 6
     assert [r[1:] for r in after["rejected_rows"] if r[0] in (4, 5, 6)] == [
         r[1:] for r in before["rejected_rows"]
@@ -98,15 +105,29 @@ def test_pending_decision_decided_later_and_audit_facts_follow(env):
     (first_run,) = env.row("decisions", "decision_id", "d1", "run_id")
     assert first_run == 1  # unchanged rows keep the run that wrote them
 
-    assert env.rows("audit_facts", facts) == [
+    # d3's label changed after QA audited it (a2): the audit stays scored against the label QA
+    # saw (approve -> QA says remove: under-enforcement), and the edit is recorded.
+    assert env.rows("audit_facts", facts + ", edited_after_audit") == [
         ("a1", "d1", "remove", "over_enforcement", "derived", "major", True, False, "acme",
-         "hate_speech", utc(2026, 3, 2, 8, 30)),
-        ("a2", "d3", "remove", None, None, None, False, False, "acme", "hate_speech",
-         utc(2026, 3, 2, 8, 30)),
+         "hate_speech", utc(2026, 3, 2, 8, 30), False),
+        ("a2", "d3", "approve", "under_enforcement", "derived", "critical", True, False,
+         "acme", "hate_speech", utc(2026, 3, 2, 8, 30), True),
         # both actioning, QA gave no policy, labels differ
         ("a3", "d9", "age_gate", "wrong_action", "derived", "major", True, False, "acme",
-         "graphic_violence", utc(2026, 3, 1, 9)),
+         "graphic_violence", utc(2026, 3, 1, 9), False),
     ]  # fmt: skip
+    assert result.edits_after_audit == 1
+    assert env.rows(
+        "edits_after_audit",
+        "run_id, decision_id, vendor, audits, old_decision, new_decision, old_policy, new_policy",
+    ) == [(result.run_id, "d3", "acme", 1, "approve", "remove", None, "hs_1")]
+    # Re-sending the audit re-scores it against the decision as it now stands.
+    rescored = env.one("audits", write_csv(env.path("a2.csv"), [AUDITS[1]]), force=True)
+    assert counts(rescored) == (1, 0, 0, 1, 0)  # unchanged: the pin stays
+    changed = [audit("a2", "d3", qa_decision="remove", qa_policy="hs_1", comment="re-checked")]
+    env.one("audits", write_csv(env.path("a2b.csv"), changed))
+    assert env.rows("audit_facts", "audit_id, decision, error_type, is_error",
+                    "WHERE audit_id = 'a2'") == [("a2", "remove", None, False)]  # fmt: skip
 
 
 def test_resent_audit_updates_its_fact_row(env):

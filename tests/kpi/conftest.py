@@ -380,6 +380,9 @@ def memory_db(steps: Sequence[IngestStep]) -> duckdb.DuckDBPyConnection:
 class KpiData:
     decisions: pd.DataFrame  # final canonical rows
     audits: pd.DataFrame
+    # decision_id, decision, policy: the vendor label and policy the decision's audits are
+    # scored against (the first decided version; see ingest.load)
+    scored: pd.DataFrame
     calibration: pd.DataFrame
     db: Path
     config_file: Path
@@ -389,6 +392,15 @@ class KpiData:
     write_decisions_csv: Callable[..., Path] = write_decisions_csv
     write_audits_parquet: Callable[..., Path] = write_audits_parquet
     memory_db: Callable[..., duckdb.DuckDBPyConnection] = memory_db
+
+    def scored_audits(self) -> pd.DataFrame:
+        """Audits joined to their decisions, with the label and policy they are scored
+        against."""
+        joined = self.audits.merge(self.decisions, on="decision_id")
+        pinned = self.scored.set_index("decision_id")
+        joined["decision"] = joined["decision_id"].map(pinned["decision"])
+        joined["policy"] = joined["decision_id"].map(pinned["policy"])
+        return joined
 
 
 @pytest.fixture(scope="session")
@@ -463,4 +475,11 @@ def _build(root: Path) -> KpiData:
     config_file = root / "config.toml"
     config_file.write_text(CONFIG_TOML, encoding="utf-8")
     assert Config.model_validate(tomllib.loads(CONFIG_TOML)) == CONFIG
-    return KpiData(decisions, audits, calibration, db, config_file)
+    # Audits are scored against the first decided version: v1's label where v1 decided the
+    # item (the later corrections are edits after audit), else the final one.
+    first = v1.loc[v1["decision"].notna(), ["decision_id", "decision", "policy"]]
+    later = decisions.loc[
+        ~decisions["decision_id"].isin(first["decision_id"]), ["decision_id", "decision", "policy"]
+    ]
+    scored = pd.concat([first, later], ignore_index=True)
+    return KpiData(decisions, audits, scored, calibration, db, config_file)

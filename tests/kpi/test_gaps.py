@@ -43,8 +43,8 @@ from sample_data import SampleData, generate, load_canonical
 CONFIG = Config()
 ACTIONING = set(CONFIG.actioning_labels)
 Z95 = 1.959963984540054
-DEC_COLS = [c for c, _, _ in DECISION_COLUMNS]
-AUD_COLS = [c for c, _, _ in AUDIT_COLUMNS]
+DEC_COLS = [c for c, _, _ in DECISION_COLUMNS if c != "updated_at"]
+AUD_COLS = [c for c, _, _ in AUDIT_COLUMNS if c != "updated_at"]
 
 
 def wilson(errors: float, n: float) -> tuple[float, float]:

@@ -24,8 +24,8 @@ from kpi.gateway import Gateway
 CONFIG = Config(
     roles={"admin": Role(), "v1_lead": Role(vendors=["v1"]), "privacy": Role(see_reviewers=False)}
 )
-DEC_COLS = [c for c, _, _ in DECISION_COLUMNS]
-AUD_COLS = [c for c, _, _ in AUDIT_COLUMNS]
+DEC_COLS = [c for c, _, _ in DECISION_COLUMNS if c != "updated_at"]
+AUD_COLS = [c for c, _, _ in AUDIT_COLUMNS if c != "updated_at"]
 
 
 def _decision(did: str, vendor: str, label: str | None, enq: str, dec: str | None) -> dict:

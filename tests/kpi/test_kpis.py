@@ -94,8 +94,14 @@ def oracle_severity(row: Any, error_type: str | None, config: Config) -> str | N
     return config.default_severity
 
 
-def prepare(decisions: pd.DataFrame, audits: pd.DataFrame, config: Config):
-    """Decisions with their effective due time; audits joined to their decisions (no orphans)."""
+def prepare(
+    decisions: pd.DataFrame,
+    audits: pd.DataFrame,
+    config: Config,
+    scored: pd.DataFrame | None = None,
+):
+    """Decisions with their effective due time; audits joined to their decisions (no orphans),
+    scored against the label and policy in `scored` (default: the decision's own)."""
     dec = decisions.copy()
     due = []
     for row in dec.itertuples():
@@ -110,6 +116,10 @@ def prepare(decisions: pd.DataFrame, audits: pd.DataFrame, config: Config):
     act = set(config.actioning_labels)
     aud = audits.merge(dec, on="decision_id", how="inner")  # orphans have no decision
     aud = aud[aud["decided_at"].notna()].copy()  # an audit belongs to its decision's period
+    if scored is not None:
+        pinned = scored.set_index("decision_id")
+        aud["decision"] = aud["decision_id"].map(pinned["decision"])
+        aud["policy"] = aud["decision_id"].map(pinned["policy"])
     aud["et"] = [oracle_error_type(r, act) for r in aud.itertuples()]
     aud["sev"] = [
         oracle_severity(r, e, config) for r, e in zip(aud.itertuples(), aud["et"], strict=True)
@@ -398,7 +408,7 @@ def assert_matches_oracle(
 
 @pytest.fixture(scope="module")
 def prepared(kpi_data):
-    return prepare(kpi_data.decisions, kpi_data.audits, kpi_data.config)
+    return prepare(kpi_data.decisions, kpi_data.audits, kpi_data.config, kpi_data.scored)
 
 
 @pytest.fixture(scope="module")
@@ -575,7 +585,7 @@ def test_enforcement_rates_are_shares_with_qa_given_error_types(kpi_data, gw):
     """QA may type an error 'over_enforcement' on a non-actioning decision (or 'under_...' where
     its own label is not actioning). The rates must stay shares of their denominators, and the
     KPI table must not fail on such rows."""
-    a = kpi_data.audits.merge(kpi_data.decisions, on="decision_id")
+    a = kpi_data.scored_audits()
     assert (
         (a["error_type"] == "over_enforcement")
         & ~a["decision"].isin(["remove", "limit", "age_gate"])

@@ -40,8 +40,8 @@ from kpi.query import KpiQuery
 
 UTC = dt.UTC
 CONFIG = Config(roles={"admin": Role(), "v2_lead": Role(vendors=["v2"])})
-DEC_COLS = [c for c, _, _ in DECISION_COLUMNS]
-AUD_COLS = [c for c, _, _ in AUDIT_COLUMNS]
+DEC_COLS = [c for c, _, _ in DECISION_COLUMNS if c != "updated_at"]
+AUD_COLS = [c for c, _, _ in AUDIT_COLUMNS if c != "updated_at"]
 START = dt.date(2026, 3, 1)
 D = dt.date(2026, 3, 14)
 OOC_DAY = D - dt.timedelta(days=7)

@@ -251,7 +251,9 @@ def test_kpi_table_time_keys_for_audit_kpis(kpi_data, frame, gw):
     got = kpi_table(gw, query, kpi_data.as_of, time_keys=("weekday",)).set_index("weekday")
     tz = kpi_data.config.reporting_timezone
     decided = in_window(frame, query, tz)
-    a = kpi_data.audits.merge(decided[["decision_id", "decision", "enqueued_at"]], on="decision_id")
+    a = kpi_data.audits.merge(decided[["decision_id", "enqueued_at"]], on="decision_id")
+    # scored against the label QA saw (see ingest.load)
+    a = a.merge(kpi_data.scored[["decision_id", "decision"]], on="decision_id")
     a["weekday"] = a["enqueued_at"].dt.tz_convert(tz).dt.day_of_week + 1
     assert sorted(got.index) == list(range(1, 8))
     for weekday, grp in a.groupby("weekday"):

@@ -16,8 +16,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from bpo_kpi import db
 from bpo_kpi.config import Config
-from bpo_kpi.db import AUDIT_COLUMNS, CALIBRATION_COLUMNS, DECISION_COLUMNS
 from sample_data.generate import (
     DEFAULT_END,
     SampleData,
@@ -32,6 +32,17 @@ from sample_data.writers import (
     load_vendor_mapping,
     write_vendor_exports,
 )
+
+
+def _sent(columns: list[tuple[str, str, bool]]) -> list[tuple[str, str, bool]]:
+    """Canonical columns the generated vendors send (no update time of their own)."""
+    return [c for c in columns if c[0] != "updated_at"]
+
+
+DECISION_COLUMNS = _sent(db.DECISION_COLUMNS)
+AUDIT_COLUMNS = _sent(db.AUDIT_COLUMNS)
+CALIBRATION_COLUMNS = _sent(db.CALIBRATION_COLUMNS)
+
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = Config()
