@@ -462,7 +462,7 @@ def _load_staged(
     inserted = con.execute(
         f"INSERT INTO {table} ({', '.join(canon)}, run_id, version_run) "
         f"SELECT {', '.join(canon)}, $run, $vr FROM _stage s WHERE _reason IS NULL "
-        f"AND NOT _older AND ({key_cols}) NOT IN (SELECT ({key_cols}) FROM _inc) "
+        f"AND NOT _older AND ({key_cols}) NOT IN (SELECT ({key_cols}) FROM _inc WHERE NOT _older) "
         f"ORDER BY {TIME_ORDER[kind]}, {key_cols}",
         {"run": run_id, "vr": version_run},
     ).fetchone()[0]  # type: ignore[index]
@@ -486,8 +486,8 @@ def _load_staged(
     # was first loaded).
     applied = (
         f"_reason IS NULL AND _warn IS NOT NULL AND NOT _older AND (({key_cols}) NOT IN "
-        f"(SELECT ({key_cols}) FROM _inc) OR ({key_cols}) IN (SELECT ({key_cols}) FROM _inc "
-        "WHERE _action = 'update'))"
+        f"(SELECT ({key_cols}) FROM _inc WHERE NOT _older) OR ({key_cols}) IN "
+        f"(SELECT ({key_cols}) FROM _inc WHERE _action = 'update'))"
     )
     result.warnings = int(
         con.execute(
@@ -681,6 +681,11 @@ class _Digest:
         return bool(self._result()[2])
 
 
+# A warning's kind: its reason with the times and long numbers in it left out, so that the
+# same flaw on many rows counts as one kind.
+WARNING_KIND_SQL = "regexp_replace(reason, '(^| )[^ ]*([0-9][-:/.T]|[0-9]{6})[^ ]*', '\\1…', 'g')"
+
+
 def _record_run(con: duckdb.DuckDBPyConnection, result: FileResult, sha256: str) -> FileResult:
     """Check the reconciliation and record the run's outcome in its ingest_runs row."""
     run_id = result.run_id
@@ -696,8 +701,8 @@ def _record_run(con: duckdb.DuckDBPyConnection, result: FileResult, sha256: str)
     result.warning_reasons = [
         (str(r), int(n))
         for r, n in con.execute(
-            "SELECT column_name || ': ' || regexp_replace(reason, ' [^ ]*[0-9][^ ]* ', ' … ', "
-            "'g'), count(*) FROM ingest_warnings WHERE run_id = $run "
+            f"SELECT column_name || ': ' || {WARNING_KIND_SQL}, count(*) FROM ingest_warnings "
+            "WHERE run_id = $run "
             "GROUP BY ALL ORDER BY count(*) DESC, 1 LIMIT 5",
             run,
         ).fetchall()
