@@ -9,6 +9,7 @@ synonyms, constants — is a bound parameter.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,6 +142,7 @@ class _Fix:
     value: str
     text: str  # the value as read (SQL text expression)
     message: str
+    gated: bool = True  # False: `cond` is covered by a cheaper test of the level's gate
 
 
 # What each kind's KPIs cannot do without: a row missing one of these (or with an unusable
@@ -207,6 +209,11 @@ def build_stage(
     latest = now + dt.timedelta(days=settings.max_future_days)
     shown_range = q.bind(f"{earliest:%Y-%m-%d} to {latest:%Y-%m-%d}")
     range_hint = "ingest.earliest_timestamp / ingest.max_future_days"
+    # Range checks are gated by one least/greatest test per kind of column: a row with no
+    # implausible time pays two comparisons, not two per column.
+    in_range: dict[tuple[bool, str], list[str]] = {}  # (optional, lo/hi params) -> columns
+    bounds: dict[str, tuple[str, str]] = {}  # column type -> its lo/hi parameters, bound once
+    ungated: set[str] = set()  # reason conditions covered by the range gate
     raw_types = _types_for(columns, raw, source)
     for (name, typ, required), raw_type in zip(columns, raw_types, strict=True):
         ref = source[name]
@@ -237,11 +244,14 @@ def build_stage(
             text = f"t_{name}"
         texts[name] = text
         nulls[name] = f"{ref} IS NULL" if typed_source else f"{text} IS NULL"
+        if ref is None and name not in constants:  # not in the file: empty, nothing to check
+            typed[name] = f"CAST(NULL AS {typ})"
+            continue
         if typ in ("TIMESTAMPTZ", "DATE"):
             if typ == "TIMESTAMPTZ":
                 value = _timestamp(q, raw_expr, raw_type, mapping, tz, text)
                 expected = _expected_timestamp(mapping)
-                lo, hi = q.bind(earliest), q.bind(latest)
+                lo, hi = bounds.setdefault(typ, (q.bind(earliest), q.bind(latest)))
             else:
                 fmt = mapping.date_format
                 value = (
@@ -250,12 +260,13 @@ def build_stage(
                     else f"TRY_CAST({text} AS DATE)"
                 )
                 expected = fmt or "YYYY-MM-DD"
-                lo, hi = q.bind(earliest.date()), q.bind(latest.date())
+                lo, hi = bounds.setdefault(typ, (q.bind(earliest.date()), q.bind(latest.date())))
             unparsed = f"NOT ({nulls[name]}) AND {name} IS NULL"
             can_fail = not (typed_source and value == raw_expr)  # a typed timestamp cannot
             kind_word = "a timestamp" if typ == "TIMESTAMPTZ" else "a date"
             not_parsed = f"'{name} %s is not {kind_word} (expected %s)'"
             implausible = f"({name} < {lo} OR {name} > {hi})"
+            in_range.setdefault((optional, f"{lo}, {hi}"), []).append(name)
             out_of_range = (
                 f"printf('{name} %s is outside the plausible range %s ({range_hint})', "
                 f"{text}, {shown_range})"
@@ -268,14 +279,16 @@ def build_stage(
                              f"{q.bind(expected)})")
                     )  # fmt: skip
                 fixes.append(
-                    _Fix(name, implausible, "NULL", text, f"{out_of_range} || '; emptied'")
-                )
+                    _Fix(name, implausible, "NULL", text, f"{out_of_range} || '; emptied'",
+                         gated=False)
+                )  # fmt: skip
             else:
                 if can_fail:
                     reasons.append((unparsed, f"printf({not_parsed}, {text}, {q.bind(expected)})"))
                 reasons.append(
                     (implausible, f"{out_of_range} || '; fix the export''s clock or date format'")
                 )
+                ungated.add(implausible)
         elif typ == "BOOLEAN":
             low = f"lower({text})"
             trues = q.bind([v.lower() for v in mapping.true_values])
@@ -350,12 +363,21 @@ def build_stage(
         tol = f"to_microseconds(CAST({q.bind(tolerance_us)} AS BIGINT))"
         tol_text = q.bind(f"{settings.clock_tolerance_seconds:g} s")
     reasons.extend(_rules(kind, texts, nulls, tol, tol_text))
-    order_levels = _order_fixes(kind, texts, tol, tol_text)
+    order_levels, order_gate = _order_fixes(kind, texts, tol, tol_text)
+    range_gates: dict[bool, list[str]] = {}
+    for (optional, pair), names in in_range.items():
+        lo, hi = pair.split(", ")
+        cols = ", ".join(names)
+        test = f"({names[0]} < {lo} OR {names[0]} > {hi})" if len(names) == 1 else (
+            f"(least({cols}) < {lo} OR greatest({cols}) > {hi})"
+        )  # fmt: skip
+        range_gates.setdefault(optional, []).append(test)
 
     select_cols = ",\n    ".join(f"{typed[n]} AS {n}" for n, _, _ in columns)
     if reasons:
         # One cheap boolean test per row; the texts are built only for rows that fail it.
-        any_bad = " OR ".join(f"coalesce({c}, false)" for c, _ in reasons)
+        tests = [c for c, _ in reasons if c not in ungated] + range_gates.get(False, [])
+        any_bad = " OR ".join(f"coalesce({c}, false)" for c in tests)
         parts = ", ".join(f"CASE WHEN {c} THEN {m} END" for c, m in reasons)
         reason = f"CASE WHEN {any_bad} THEN concat_ws('; ', {parts}) END"
     else:
@@ -380,11 +402,13 @@ def build_stage(
         f"SELECT *, nullif({reason}, '') AS _reason FROM (SELECT *, {select_cols}\n"
         f"FROM (SELECT *, {raw.line_sql(q.bind)} AS _line{texts_sql} FROM {raw.source_sql}))"
     )
-    body = _apply_fixes(body, fixes, first=True)
-    for level in order_levels:
-        body = _apply_fixes(body, level)
+    body = _apply_fixes(body, fixes, "_g1", range_gates.get(True, []), first=True)
+    if order_levels:
+        body = f"SELECT *, coalesce({order_gate}, false) AS _g2 FROM ({body})"
+        for level in order_levels:
+            body = _apply_fixes(body, level, "_g2")
     sql = (
-        f"SELECT _line, {', '.join(outer)}, _reason, _warn,\n"
+        f"SELECT _line, {', '.join(outer)}, _reason, nullif(_warn, []) AS _warn,\n"
         f"    CASE WHEN _reason IS NOT NULL THEN json_object({raw_pairs}) END AS _raw_json\n"
         f"FROM ({body})"
     )
@@ -397,17 +421,33 @@ def build_stage(
     )
     q.params.update(raw.source_params)
     rq.params.update(raw.source_params)
+    # DuckDB refuses parameters the text does not use (a check left out for an absent column).
+    params = {k: v for k, v in q.params.items() if re.search(rf"\${k}\b", sql)}
     return StageSpec(
-        sql=sql, params=q.params, ignored_columns=ignored, raw_sql=raw_sql, raw_params=rq.params
+        sql=sql, params=params, ignored_columns=ignored, raw_sql=raw_sql, raw_params=rq.params
     )
 
 
-def _apply_fixes(body: str, fixes: list[_Fix], first: bool = False) -> str:
+def _apply_fixes(
+    body: str, fixes: list[_Fix], gate: str, extra_gate: list[str] | None = None,
+    first: bool = False,
+) -> str:  # fmt: skip
     """Wrap `body` in a level that applies `fixes` and appends their warnings to `_warn`
-    (which the first level creates)."""
+    (which the first level creates).
+
+    Only rows that pass the level's gate — one cheap test, the column `gate` — evaluate the
+    fixes: clean rows (nearly all) pay for the gate alone. With `extra_gate` the gate column
+    is made here, from the gated fixes' conditions and those tests; else it exists already.
+    """
     empty = "CAST(NULL AS STRUCT(column_name VARCHAR, value VARCHAR, reason VARCHAR)[])"
     if not fixes:
         return f"SELECT *, {empty} AS _warn FROM ({body})" if first else body
+    if extra_gate is not None:
+        tests = [f.cond for f in fixes if f.gated] + extra_gate
+        body = (
+            f"SELECT *, ({' OR '.join(f'coalesce({t}, false)' for t in tests)}) AS {gate} "
+            f"FROM ({body})"
+        )
     conds = [f"coalesce({f.cond}, false)" for f in fixes]
     entries = ", ".join(
         f"CASE WHEN {c} THEN {{'column_name': '{f.column}', 'value': CAST({f.text} AS VARCHAR), "
@@ -416,14 +456,17 @@ def _apply_fixes(body: str, fixes: list[_Fix], first: bool = False) -> str:
     )
     previous = empty if first else "_warn"
     warn = (
-        f"CASE WHEN {' OR '.join(conds)} THEN list_concat(coalesce({previous}, []), "
+        f"CASE WHEN {gate} THEN list_concat(coalesce({previous}, []), "
         f"list_filter([{entries}], lambda w: w IS NOT NULL)) ELSE {previous} END"
     )
     cases: dict[str, list[str]] = {}
     for c, f in zip(conds, fixes, strict=True):
         if f.value != f.column:
             cases.setdefault(f.column, []).append(f"WHEN {c} THEN {f.value}")
-    replaced = [f"CASE {' '.join(w)} ELSE {col} END AS {col}" for col, w in cases.items()]
+    replaced = [
+        f"CASE WHEN {gate} THEN (CASE {' '.join(w)} ELSE {col} END) ELSE {col} END AS {col}"
+        for col, w in cases.items()
+    ]
     if first:
         star = f"* REPLACE ({', '.join(replaced)})" if replaced else "*"
         return f"SELECT {star}, {warn} AS _warn FROM ({body})"
@@ -491,7 +534,9 @@ def _rules(
     ]
 
 
-def _order_fixes(kind: Kind, texts: dict[str, str], tol: str, tol_text: str) -> list[list[_Fix]]:
+def _order_fixes(
+    kind: Kind, texts: dict[str, str], tol: str, tol_text: str
+) -> tuple[list[list[_Fix]], str]:
     """Times out of order in a kept row, one level per rule that reads an earlier rule's result.
 
     Within the clock tolerance the later time is clamped to the earlier one (a vendor tool that
@@ -499,7 +544,7 @@ def _order_fixes(kind: Kind, texts: dict[str, str], tol: str, tol_text: str) -> 
     time is emptied. decided_at itself is only clamped: further out the row is rejected.
     """
     if kind != "decisions":
-        return []
+        return [], "false"
 
     def order(later: str, earlier: str, clamp_to: str, optional: bool) -> list[_Fix]:
         clamp = _Fix(
@@ -543,12 +588,18 @@ def _order_fixes(kind: Kind, texts: dict[str, str], tol: str, tol_text: str) -> 
             ),
         ]
 
-    return [
+    # Every rule needs two times out of order before any fix: that one test gates them all.
+    gate = (
+        "decided_at < enqueued_at OR claimed_at < enqueued_at OR claimed_at > decided_at "
+        "OR due_at < enqueued_at"
+    )
+    levels = [
         order("decided_at", "enqueued_at", "enqueued_at", optional=False)
         + order("due_at", "enqueued_at", "enqueued_at", optional=True),
         order("claimed_at", "enqueued_at", "enqueued_at", optional=True),
         after("claimed_at", "decided_at"),
     ]
+    return levels, gate
 
 
 def check_required_mapping(kind: Kind, mapping: VendorMapping) -> None:
