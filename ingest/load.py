@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -36,12 +37,13 @@ from bpo_kpi.config import Config
 from bpo_kpi.db import AUDIT_FACT_DECISION_COLUMNS, FINISHED_OK, get_meta, set_meta
 from ingest.mapping import CANONICAL, Kind, VendorMapping
 from ingest.readers import (
-    FORMATS,
     IngestError,
     RawFile,
     _drop_rejects,
     detect_format,
+    file_digest,
     finish_csv,
+    format_of,
     read_csv_materialized,
     read_csv_numbered,
     read_raw,
@@ -343,7 +345,11 @@ def _ingest_one(
     result = FileResult(file=str(path), kind=kind, run_id=run_id)
     _set_source_columns(con, run_id, raw.columns)
     progress(f"{path.name}: validating" + (f" {raw.rows:,} rows" if raw.rows >= 0 else ""))
-    spec = build_stage(kind, raw, mapping, config, vendor, now=now)
+    # NUL bytes: JSON Lines and sheets are checked value by value; a CSV file only when its
+    # digest found one (then it takes the staged path). Parquet strings are binary-safe and
+    # written by programs: they are taken as they are.
+    strip_nul = raw.fmt in ("jsonl", "xlsx")
+    spec = build_stage(kind, raw, mapping, config, vendor, now=now, strip_nul=strip_nul)
     result.ignored_columns = spec.ignored_columns
     canon = _canon(kind)
     direct = _load_direct(con, kind, raw, spec, run_id, canon, mapping, digest, progress)
@@ -354,7 +360,7 @@ def _ingest_one(
         fault("after_update")
         fault("after_insert")
     else:
-        nul = raw.fmt in ("jsonl", "xlsx") or digest.has_nul()
+        nul = strip_nul or (raw.fmt == "csv" and digest.has_nul())
         raw = _stage(con, kind, path, raw, spec, mapping, config, vendor, now, nul, progress)
         fault("after_stage")
         _load_staged(con, kind, raw, run_id, run_id, canon, result, progress, fault)
@@ -650,14 +656,13 @@ class _Digest:
 
     def __init__(self, path: Path) -> None:
         self._value: tuple[str, int | None, bool] | BaseException = ("", None, False)
-        lines = FORMATS.get(path.suffix.lower()) == "csv"
+        lines = format_of(path) == "csv"  # x.csv.gz too
         self._thread = threading.Thread(target=self._run, args=(path, lines), daemon=True)
         self._thread.start()
 
     def _run(self, path: Path, lines: bool) -> None:
         try:
-            sha, count = sha256_and_lines(path, lines)
-            self._value = (sha, count, False)
+            self._value = file_digest(path, lines)
         except BaseException as exc:  # re-raised in the caller's thread
             self._value = exc
 
@@ -1033,6 +1038,9 @@ def retry_rejected(
     return result
 
 
+CUT_MARK = re.compile(r"\.\.\. \[cut: [0-9,]+ characters in all\]$")
+
+
 def _retry_raw(
     con: duckdb.DuckDBPyConnection,
     path: Path,
@@ -1062,7 +1070,10 @@ def _retry_raw(
             parsed = json.loads(raw) if raw else None
         except (json.JSONDecodeError, TypeError):
             parsed = None
-        if isinstance(parsed, dict) and set(parsed) <= set(columns):
+        if raw is not None and CUT_MARK.search(str(raw)):
+            # Stored shortened (a huge row): splitting the rest could invent a value.
+            structural.append((int(line), str(raw), str(reason)))
+        elif isinstance(parsed, dict) and set(parsed) <= set(columns):
             record = parsed
         elif raw is not None and path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
             structural.append((int(line), str(raw), str(reason)))

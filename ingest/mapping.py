@@ -31,7 +31,14 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from bpo_kpi.config import _check_timezone, format_validation_error
 
@@ -49,8 +56,25 @@ class _Strict(BaseModel):
 
 class CsvOptions(_Strict):
     delimiter: str | None = Field(None, description="Field separator; detected when absent.")
-    quote: str | None = Field(None, description="Quote character; detected when absent.")
+    quote: str | None = Field(None, description='Quote character; `"` when absent.')
     header_row: int = Field(1, ge=1, description="Line number of the header row.")
+
+    # One character each (the readers find records with them, and so does DuckDB), neither a
+    # line break nor the other one: anything else would split rows wrongly without a word.
+    @field_validator("delimiter", "quote")
+    @classmethod
+    def _one_character(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if len(value) != 1 or value in "\r\n":
+            raise ValueError(f"must be one character other than a line break, not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> CsvOptions:
+        if self.delimiter is not None and self.delimiter == (self.quote or '"'):
+            raise ValueError(f"delimiter and quote are the same character {self.delimiter!r}")
+        return self
 
 
 class KindMapping(_Strict):

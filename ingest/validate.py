@@ -228,7 +228,7 @@ def build_stage(
             if strip_nul and raw_type == "VARCHAR":
                 text = _text(f"replace({ref}, chr(0), '')")
                 fixes.append(
-                    _Fix(name, f"contains({ref}, chr(0))", name, f"replace({ref}, chr(0), '')",
+                    _Fix(name, f"contains({ref}, chr(0))", name, f"replace({ref}, chr(0), '\\0')",
                          f"'{name} holds NUL bytes (removed); check the export''s encoding'")
                 )  # fmt: skip
             if name in constants:  # a constant fills gaps but never overrides the file

@@ -206,3 +206,22 @@ def test_cli_shows_warnings_next_to_rejects(env, capsys):
     assert '"column_name": "claimed_at"' in out and '"source_line": 2' in out
     assert main(["rejects", "--db", str(env.db), "--format", "csv"]) == 0
     assert "decision x is not a known label" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_nul_bytes_are_removed_with_a_warning(env, suffix):
+    if suffix == ".csv":
+        file = write_csv(env.path("d.csv"), [decision("d1", policy="hs\x00_1"), decision("d2")])
+    else:
+        import json
+
+        file = env.path("d.jsonl")
+        rows = [decision("d1", policy="hs\x00_1"), decision("d2")]
+        file.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    result = env.one("decisions", file)
+    assert counts(result) == (2, 2, 0, 0, 0)
+    assert env.row("decisions", "decision_id", "d1", "policy") == ("hs_1",)
+    assert env.warnings(result.run_id) == [
+        (1 if suffix == ".jsonl" else 2, "policy", "hs\\0_1",
+         "policy holds NUL bytes (removed); check the export's encoding"),
+    ]  # fmt: skip
