@@ -53,6 +53,7 @@ from ingest.validate import (
     COLUMNS,
     KEYS,
     TABLES,
+    WARNING_TYPE,
     Query,
     StageSpec,
     build_stage,
@@ -499,7 +500,8 @@ def _load_staged(
         con.execute(
             "INSERT INTO ingest_warnings (run_id, file, source_line, column_name, value, reason) "
             "SELECT $run, $file, _line, w.column_name, w.value, w.reason FROM (SELECT _line, "
-            f"unnest(_warn) AS w FROM _stage WHERE {applied}) ORDER BY _line",
+            f"unnest(from_json(_warn, '{WARNING_TYPE}')) AS w FROM _stage WHERE {applied}) "
+            "ORDER BY _line",
             {"run": run_id, "file": str(path)},
         ).fetchone()[0]  # type: ignore[index]
     )

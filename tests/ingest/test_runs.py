@@ -154,10 +154,10 @@ def test_watch_loads_files_as_they_arrive(tmp_path):
         time.sleep(1.0)
         write_csv(drop / "a.csv", [decision("d1")])
         write_csv(drop / "b.csv", [decision("d2")])
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if db.exists():
-                con = connect(db, read_only=True, wait=5)
+                con = connect(db, read_only=True, wait=60)
                 try:
                     n = con.execute("SELECT count(*) FROM decisions").fetchone()[0]
                 finally:
