@@ -67,7 +67,7 @@ Fault = Callable[[str], None]
 # Time column that keeps each fact table in time order.
 TIME_ORDER = {"decisions": "enqueued_at", "audits": "audited_at", "calibration": "session_date"}
 TEMP_TABLES = ("_raw", "_stage", "_act", "_upd", "_dups", "_changed", "_rej", "_lines", "_inc",
-               "_cls", "_retry_raw")  # fmt: skip
+               "_chg", "_cls", "_retry_raw")  # fmt: skip
 
 
 @dataclass
@@ -494,7 +494,7 @@ def _load_staged(
     applied = (
         f"_reason IS NULL AND _warn IS NOT NULL AND NOT _older AND (({key_cols}) NOT IN "
         f"(SELECT ({key_cols}) FROM _inc WHERE NOT _older) OR ({key_cols}) IN "
-        f"(SELECT ({key_cols}) FROM _inc WHERE _action = 'update'))"
+        f"(SELECT ({key_cols}) FROM _chg WHERE _action = 'update' AND NOT _older))"
     )
     result.warnings = int(
         con.execute(
@@ -513,9 +513,11 @@ def _reconcile(
     """Classify and apply the incoming rows in temp table `_inc` (valid rows whose key the
     table holds, and older in-file versions): (updated, unchanged, stale).
 
-    Adds `_action` to `_inc`. An update moves the stored version to the history and changes
-    the stored row in place (so it keeps its place in time order); a stale row is kept in the
-    history as a version (unless that version is there already) and not applied.
+    Rows equal to the stored row (most of a re-sent file) are found by one join; only the
+    others are classified (`_chg`, with `_action`). An update moves the stored version to the
+    history and changes the stored row in place (so it keeps its place in time order); a stale
+    row is kept in the history as a version (unless that version is there already) and not
+    applied.
     """
     table, keys = TABLES[kind], KEYS[kind]
     history = f"{table}_history"
@@ -523,7 +525,13 @@ def _reconcile(
     same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM t.{c}" for c in canon)
     h_on = " AND ".join(f"h.{k} = i.{k}" for k in keys)
     h_same = " AND ".join(f"i.{c} IS NOT DISTINCT FROM h.{c}" for c in canon)
+    key_cols = ", ".join(keys)
     cols = ", ".join(canon)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _act AS SELECT {', '.join(f'i.{k}' for k in keys)} "
+        f"FROM _inc i JOIN {table} t ON {on} WHERE NOT i._older AND {same}"
+    )
+    unchanged = int(con.execute("SELECT count(*) FROM _act").fetchone()[0])  # type: ignore[index]
     # Equal update times with different content: the larger content hash wins, so the result
     # does not depend on the order of arrival either.
     tie = f"hash({', '.join(f'i.{c}' for c in canon)}) > hash({', '.join(f't.{c}' for c in canon)})"
@@ -532,44 +540,43 @@ def _reconcile(
         f"WHEN i.updated_at <> t.updated_at THEN i.updated_at > t.updated_at ELSE {tie} END"
     )
     reopen = "i.decided_at IS NULL AND t.decided_at IS NOT NULL" if kind == "decisions" else "false"
+    known = f"EXISTS (SELECT 1 FROM {history} h WHERE {h_on} AND {h_same})"
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE _inc AS
+        CREATE OR REPLACE TEMP TABLE _chg AS
         SELECT i.*,
             CASE WHEN i._older THEN 'stale'
-                 WHEN {same} THEN 'unchanged'
                  WHEN i.updated_at IS NOT NULL OR t.updated_at IS NOT NULL
                       THEN CASE WHEN {newer} THEN 'update' ELSE 'stale' END
                  WHEN i.version_run < t.version_run THEN 'stale'   -- a retry of an older file
-                 WHEN EXISTS (SELECT 1 FROM {history} h WHERE {h_on} AND {h_same}) THEN 'stale'
+                 WHEN {known} THEN 'stale'
                  WHEN {reopen} THEN 'stale'          -- a pending row never re-opens a decision
                  ELSE 'update' END AS _action,
             -- a stale version not yet known (older, arrived late): kept in the history
-            CASE WHEN t.{keys[0]} IS NOT NULL AND {same} THEN false
-                 ELSE NOT EXISTS (SELECT 1 FROM {history} h WHERE {h_on} AND {h_same}) END
-                AS _new_version
-        FROM _inc i LEFT JOIN {table} t ON {on}
+            NOT (t.{keys[0]} IS NOT NULL AND {same}) AND NOT {known} AS _new_version
+        FROM (SELECT * FROM _inc WHERE _older OR ({key_cols}) NOT IN (SELECT ({key_cols})
+              FROM _act)) i
+        LEFT JOIN {table} t ON {on}
         """
     )
-    updated, unchanged, stale = con.execute(
+    updated, stale = con.execute(
         "SELECT count(*) FILTER (WHERE _action = 'update'), "
-        "count(*) FILTER (WHERE _action = 'unchanged'), "
-        "count(*) FILTER (WHERE _action = 'stale') FROM _inc"
+        "count(*) FILTER (WHERE _action = 'stale') FROM _chg"
     ).fetchone()  # type: ignore[misc]
     run = {"run": run_id}
     if stale:
         con.execute(
             f"INSERT INTO {history} ({cols}, run_id, version_run, superseded_run) "
-            f"SELECT {cols}, $run, version_run, $run FROM _inc "
+            f"SELECT {cols}, $run, version_run, $run FROM _chg "
             "WHERE _action = 'stale' AND _new_version",
             run,
         )
     if updated:
-        system = [c for c in _system_columns(kind)]
+        system = _system_columns(kind)
         con.execute(
             f"INSERT INTO {history} ({cols}, {', '.join(system)}, superseded_run) "
             f"SELECT {', '.join(f't.{c}' for c in [*canon, *system])}, $run "
-            f"FROM {table} t JOIN _inc i ON {on} WHERE i._action = 'update'",
+            f"FROM {table} t JOIN _chg i ON {on} WHERE i._action = 'update'",
             run,
         )
         if kind == "decisions":
@@ -577,10 +584,10 @@ def _reconcile(
         set_clause = ", ".join(f"{c} = i.{c}" for c in canon)
         con.execute(
             f"UPDATE {table} AS t SET {set_clause}, run_id = $run, version_run = i.version_run "
-            f"FROM _inc i WHERE i._action = 'update' AND {on}",
+            f"FROM _chg i WHERE i._action = 'update' AND {on}",
             run,
         )
-    return int(updated), int(unchanged), int(stale)
+    return int(updated), unchanged, int(stale)
 
 
 def _system_columns(kind: Kind) -> list[str]:
@@ -590,14 +597,14 @@ def _system_columns(kind: Kind) -> list[str]:
 
 
 def _record_edits_after_audit(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
-    """Updates in `_inc` that change the label or policy of a decision QA has scored."""
+    """Updates in `_chg` that change the label or policy of a decision QA has scored."""
     con.execute(
         """
         INSERT INTO edits_after_audit (run_id, decision_id, vendor, workflow, market, audits,
             old_decision, new_decision, old_policy, new_policy, recorded_at)
         SELECT $run, i.decision_id, i.vendor, i.workflow, i.market, a.n, t.decision, i.decision,
                t.policy, i.policy, to_timestamp($now)
-        FROM _inc i
+        FROM _chg i
         JOIN decisions t ON t.decision_id = i.decision_id
         JOIN (SELECT decision_id, count(*) AS n FROM qa_audits
               WHERE scored_decision IS NOT NULL GROUP BY ALL) a ON a.decision_id = i.decision_id
