@@ -1,18 +1,26 @@
-"""Data health: can the numbers on the other pages be trusted? Freshness per vendor, whether QA
-audits enough to estimate each vendor x workflow's quality score, ingest runs with their
-reconciliation, rejected rows with their reasons, and audits whose decision never arrived.
+"""Data health: can the numbers on the other pages be trusted? What needs action comes first:
+ingest runs that loaded nothing (and whose file has not been loaded since), stored times outside
+the plausible range, freshness per vendor, rejected rows (with how to retry them), warnings on
+rows that were loaded, and vendor integrity (corrections, edits after QA audit). Then whether QA
+audits enough to estimate each vendor x workflow's quality score, every ingest run with its
+reconciliation, and audits whose decision never arrived.
 
-Which filters apply: freshness follows the sidebar's vendor filter; QA coverage adequacy follows
-every sidebar filter and the date window (audits belong to their decision's day). Ingest runs,
-rejected rows and orphan audits are about the whole database (within the viewer's role) and
-ignore the filters. Raw rejected rows are shown only to roles that may see people's data (the
-gateway blanks them for other roles).
+Which filters apply: freshness, vendor integrity and edits after audit follow the sidebar's
+vendor filter; QA coverage adequacy follows every sidebar filter and the date window (audits
+belong to their decision's day). Ingest runs, rejected rows, warnings and orphan audits are
+about the whole database (within the viewer's role) and ignore the filters. Raw rejected rows
+and warning values are shown only to roles that may see people's data (the gateway blanks them
+for other roles).
+
+Everything that came from a file (values, reasons, file names, vendor names, errors) is shown
+in tables (`st.dataframe`), never as Markdown; messages written here carry only numbers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
@@ -23,26 +31,163 @@ MARGINS_PP = (1, 2, 3, 4, 5, 7, 10)  # ± percentage points offered for the qual
 CONFIDENCE = 0.95
 RUN_LIMIT = 200
 REJECT_LIMIT = 1000
+WARNING_LIMIT = 1000
+EDIT_LIMIT = 1000
 ORPHAN_LIMIT = 1000
+
+RUN_STATUS = {
+    "failed": "failed: the file could not be loaded",
+    "rolled_back": "rolled back: another file of the same command failed",
+    "interrupted": "interrupted: the ingest ended before its commit",
+}
+# Rows tall enough for a whole-file failure's reason to wrap (a missing column's message lists
+# the columns found); the summaries by reason get three lines.
+UNFINISHED_ROW_HEIGHT = 112
+SUMMARY_ROW_HEIGHT = 76
+# Ingest runs: the reconciliation first, where the table is read without scrolling sideways.
+RUN_ORDER = ["run_id", "status", "kind", "vendor", "rows_read", "rows_inserted", "rows_updated",
+             "rows_unchanged", "rows_stale", "rows_rejected", "warnings", "file", "started_at",
+             "finished_at", "error", "retry_of"]  # fmt: skip
+TABLE_LABELS = {
+    "decisions": "Decisions",
+    "audit_facts": "QA audits",
+    "calibration_ratings": "Calibration ratings",
+}
+RUN_COLUMNS = {
+    "run_id": "Run",
+    "kind": "Kind",
+    "vendor": "Vendor",
+    "file": st.column_config.TextColumn("File", width="medium"),
+    "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "rows_read": "Read",
+    "rows_inserted": "Inserted",
+    "rows_updated": "Updated",
+    "rows_unchanged": "Unchanged",
+    "rows_stale": "Stale",
+    "rows_rejected": "Rejected",
+    "warnings": "Warnings",
+    "status": st.column_config.TextColumn("Status", width=120),
+    "error": st.column_config.TextColumn("Error", width="large"),
+    "retry_of": "Retry of",
+}
+
+
+def plain(text: str) -> str:
+    """`text` for a plotly label: plotly reads <b>, <br>, <a> etc. in labels as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def reason(file: str, error: object) -> str:
+    """A failed run's error without the file's path in front (the table shows the file)."""
+    text = "" if error is None or pd.isna(error) else str(error)
+    return text.removeprefix(f"{file}: ")
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def change(old: object, new: object) -> str:
+    """`old → new`, or the one value when it did not change; `–` for an empty value."""
+    before, after = ("–" if pd.isna(v) or v == "" else str(v) for v in (old, new))
+    return before if before == after else f"{before} → {after}"
+
 
 st.title("Data health")
 f = common.filters()
 cfg = common.config()
 role = cfg.roles.get(common.context().role)
 may_see_raw = bool(role and role.see_reviewers)
+vendor_filter = f.where.get("vendor", ())
+
+
+def for_vendors(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of the vendors the sidebar filters to (all without a vendor filter)."""
+    return frame[frame["vendor"].isin(vendor_filter)] if vendor_filter else frame
+
 
 # Freshness is measured at the current minute (the cache key), so it never lags by the cache TTL.
 now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
-freshness = common.call(health.freshness, now)
-vendor_filter = f.where.get("vendor", ())
-if vendor_filter:
-    freshness = freshness[freshness["vendor"].isin(vendor_filter)]
+freshness = for_vendors(common.call(health.freshness, now))
 runs = common.call(health.ingest_runs, RUN_LIMIT)
-orphans = common.call(health.orphan_audits, ORPHAN_LIMIT)
+unfinished = common.call(health.unfinished_runs)
+implausible = common.call(health.implausible_values)
 reasons = common.call(health.rejection_reasons)
 rejected = common.call(health.rejected_rows, None, REJECT_LIMIT)
+warning_kinds = common.call(health.warning_summary)
+warning_rows = common.call(health.ingest_warnings, None, WARNING_LIMIT)
+integrity = for_vendors(common.call(health.vendor_integrity))
+edits = for_vendors(common.call(health.edits_after_audit, EDIT_LIMIT))
+orphans = common.call(health.orphan_audits, ORPHAN_LIMIT)
 
 headline = st.container()  # filled once the adequacy margin is known
+
+# --- runs that loaded nothing --------------------------------------------------------------------
+
+with st.container(key="health_unfinished"):
+    st.subheader("Runs that loaded nothing")
+    if unfinished.empty:
+        st.success(
+            "No file is missing: every failed, rolled back or interrupted run (if any) has "
+            "had its file loaded since.",
+            icon=":material/check_circle:",
+        )
+    else:
+        n = len(unfinished)
+        st.error(
+            f"{n} ingest run{'s' if n != 1 else ''} loaded nothing, and "
+            f"{'their files have' if n != 1 else 'its file has'} not been loaded since: the "
+            "rows they should have brought are missing from every "
+            "KPI. Fix the cause given in each row (re-export the file, or fix the vendor "
+            "mapping) and ingest the file again; a later successful load of the same file "
+            "clears it from this list.",
+            icon=":material/error:",
+        )
+        st.caption(
+            "Status: " + "; ".join(RUN_STATUS.values()) + ". Newest first; the reason is the "
+            "ingest's own message."
+        )
+        st.dataframe(
+            unfinished.assign(why=list(map(reason, unfinished["file"], unfinished["error"]))),
+            hide_index=True,
+            column_order=["run_id", "status", "kind", "vendor", "file", "why"],
+            column_config={
+                **RUN_COLUMNS,
+                "file": st.column_config.TextColumn("File", width="medium"),
+                "why": st.column_config.TextColumn("Why", width="large"),
+            },
+            row_height=UNFINISHED_ROW_HEIGHT,
+        )
+
+# --- stored times outside the plausible range ----------------------------------------------------
+
+if not implausible.empty:
+    with st.container(key="health_implausible"):
+        st.subheader("Stored times outside the plausible range")
+        lo, hi = (cfg.ingest.earliest_timestamp, cfg.ingest.max_future_days)
+        st.warning(
+            f"The database holds times before {lo:%d %b %Y} or more than {hi:g} days in the "
+            "future (written before ingest checked them, or by another tool). Every page and "
+            "the CLI read those rows as ingest would load them today: a row whose enqueued, "
+            "decided, audited or session time is out of range is left out of every KPI, list "
+            "and filter (an audit of a left-out decision counts as an orphan); an out-of-range "
+            "claimed, due or update time reads as empty. Load the vendor's corrected rows to "
+            "bring them back.",
+            icon=":material/event_busy:",
+        )
+        st.dataframe(
+            implausible.assign(table=[TABLE_LABELS.get(t, t) for t in implausible["table"]]),
+            hide_index=True,
+            column_config={
+                "table": "Table",
+                "column": "Column",
+                "rows": "Rows",
+                "earliest": "Earliest such value",
+                "latest": "Latest such value",
+                "treatment": "Read as",
+            },
+        )
 
 # --- freshness -----------------------------------------------------------------------------------
 
@@ -81,6 +226,175 @@ else:
         },
     )
 
+# --- rejected rows -------------------------------------------------------------------------------
+
+outstanding = int(reasons["rows"].sum())
+with st.container(key="health_rejected"):
+    st.subheader("Rejected rows")
+    if rejected.empty:
+        st.success("No rejected rows waiting.", icon=":material/check_circle:")
+    else:
+        st.markdown(
+            f"{plural(outstanding, 'row was', 'rows were')} not loaded and "
+            f"{'counts' if outstanding == 1 else 'count'} in no KPI. "
+            "After fixing the vendor "
+            "mapping or the configuration (a label synonym, a date format, a time zone), "
+            "`bpo-kpi retry RUN` validates that run's rejected rows again and loads those now "
+            "valid; they then leave this list."
+        )
+        st.markdown("**By reason**")
+        st.dataframe(
+            reasons.assign(retry=[f"bpo-kpi retry {r}" for r in reasons["run_id"]]).rename(
+                columns={"run_id": "Run", "file": "File", "reason": "Reason", "rows": "Rows"}
+            ),
+            hide_index=True,
+            column_config={
+                "Reason": st.column_config.TextColumn("Reason", width="large"),
+                "retry": "Retry with",
+            },
+            row_height=SUMMARY_ROW_HEIGHT,
+        )
+        st.markdown(
+            "**Rows**" + (f" (latest {REJECT_LIMIT:,})" if len(rejected) >= REJECT_LIMIT else "")
+        )
+        cols = ["run_id", "file", "source_line", "reason"] + (["raw"] if may_see_raw else [])
+        st.dataframe(
+            rejected[cols],
+            hide_index=True,
+            column_config={
+                "run_id": "Run",
+                "file": "File",
+                "source_line": "Line",
+                "reason": st.column_config.TextColumn("Reason", width="large"),
+                "raw": "Raw row",
+            },
+        )
+        if not may_see_raw:
+            st.caption("Raw row content is hidden for your role.")
+
+# --- warnings ------------------------------------------------------------------------------------
+
+n_warnings = int(warning_kinds["rows"].sum())
+with st.container(key="health_warnings"):
+    st.subheader("Warnings: rows loaded with a field fixed")
+    if warning_kinds.empty:
+        st.success("No warnings.", icon=":material/check_circle:")
+    else:
+        st.markdown(
+            f"{plural(n_warnings, 'field', 'fields')} of rows that *were* loaded "
+            f"{'was' if n_warnings == 1 else 'were'} clamped, emptied or kept with a fallback "
+            "(an unknown error type counts as `other`). The rows count in the "
+            "KPIs; the fields below are what to fix in the vendor's export."
+        )
+        st.markdown("**By run, column and kind**")
+        st.dataframe(
+            warning_kinds,
+            hide_index=True,
+            column_config={
+                "run_id": "Run",
+                "vendor": "Vendor",
+                "file": "File",
+                "column_name": "Column",
+                "warning": st.column_config.TextColumn("Warning", width="large"),
+                "rows": "Rows",
+            },
+            row_height=SUMMARY_ROW_HEIGHT,
+        )
+        st.markdown(
+            "**Rows**"
+            + (f" (latest {WARNING_LIMIT:,})" if len(warning_rows) >= WARNING_LIMIT else "")
+        )
+        cols = ["run_id", "file", "source_line", "column_name"]
+        cols += (["value"] if may_see_raw else []) + ["reason"]
+        st.dataframe(
+            warning_rows[cols],
+            hide_index=True,
+            column_config={
+                "run_id": "Run",
+                "file": "File",
+                "source_line": "Line",
+                "column_name": "Column",
+                "value": "Value as read",
+                "reason": st.column_config.TextColumn("What was done", width="large"),
+            },
+        )
+        if not may_see_raw:
+            st.caption("Values as read are hidden for your role.")
+
+# --- vendor integrity ----------------------------------------------------------------------------
+
+with st.container(key="health_integrity"):
+    st.subheader("Vendor integrity")
+    st.markdown(
+        "*Correction rate*: decisions changed after their first decided version, per decided "
+        "decision. *Edited after QA audit*: decisions whose label or policy changed after QA "
+        "had audited them. **Audits stay scored against the version QA saw**, so an edit does "
+        "not change the quality score; frequent edits after audit are a red flag for the "
+        "score's integrity (the Overview alerts on them)."
+    )
+    if integrity.empty:
+        common.empty_state("No decisions for these vendors.")
+    else:
+        st.dataframe(
+            integrity,
+            hide_index=True,
+            column_config={
+                "vendor": "Vendor",
+                "decided": "Decided",
+                "corrected": "Corrected",
+                "correction_rate": st.column_config.NumberColumn(
+                    "Correction rate", format="percent"
+                ),
+                "edited_after_audit": "Edited after QA audit",
+                "edits": "Edits",
+                "last_edit": st.column_config.DatetimeColumn(
+                    "Last edit (UTC)", format="YYYY-MM-DD HH:mm"
+                ),
+            },
+        )
+
+with st.container(key="health_edits"):
+    st.markdown(
+        "**Edits after QA audit**"
+        + (f" (latest {EDIT_LIMIT:,})" if len(edits) >= EDIT_LIMIT else "")
+    )
+    if edits.empty:
+        st.success("No decision was edited after its QA audit.", icon=":material/check_circle:")
+    else:
+        edit_view = edits.assign(
+            label=list(map(change, edits["old_decision"], edits["new_decision"])),
+            policy=list(map(change, edits["old_policy"], edits["new_policy"])),
+        )
+        st.dataframe(
+            edit_view[
+                [
+                    "recorded_at",
+                    "run_id",
+                    "vendor",
+                    "workflow",
+                    "market",
+                    "decision_id",
+                    "audits",
+                    "label",
+                    "policy",
+                ]
+            ],  # fmt: skip
+            hide_index=True,
+            column_config={
+                "recorded_at": st.column_config.DatetimeColumn(
+                    "Loaded (UTC)", format="YYYY-MM-DD HH:mm"
+                ),
+                "run_id": "Run",
+                "vendor": "Vendor",
+                "workflow": "Workflow",
+                "market": "Market",
+                "decision_id": "Decision",
+                "audits": "Audits",
+                "label": "Label (old → new)",
+                "policy": "Policy (old → new)",
+            },
+        )
+
 # --- QA coverage adequacy ------------------------------------------------------------------------
 
 st.subheader("QA coverage adequacy")
@@ -114,7 +428,7 @@ else:
             for s, short in zip(adequacy["status"], adequacy["shortfall"], strict=True)
         ]
     )
-    groups = view["vendor"] + " · " + view["workflow"]
+    groups = [plain(f"{v} · {w}") for v, w in zip(view["vendor"], view["workflow"], strict=True)]
     fig = go.Figure(
         [
             go.Bar(x=groups, y=view["audits"], name="Audits"),
@@ -170,66 +484,57 @@ else:
 with headline:
     stale = int((~freshness["fresh"]).sum())
     adequate = int(adequacy["adequate"].sum())
-    m = st.columns(5)
-    m[0].metric(
+    edited = int(integrity["edited_after_audit"].sum())
+    action = st.columns(4)
+    action[0].metric(
+        "Runs that loaded nothing",
+        f"{len(unfinished):,}",
+        help="Failed, rolled back or interrupted ingest runs whose file has not been loaded since.",
+    )
+    action[1].metric(
+        "Rejected rows",
+        f"{outstanding:,}",
+        help="Rows not loaded and not yet loaded by a retry (`bpo-kpi retry RUN`).",
+    )
+    action[2].metric(
+        "Edited after QA audit",
+        f"{edited:,}",
+        help="Decisions whose label or policy a vendor changed after QA had audited them.",
+    )
+    action[3].metric(
         "Vendors with stale data",
         f"{stale} of {len(freshness)}",
         help=f"No new decision for more than {cfg.freshness_hours:g} hours.",
     )
-    m[1].metric(
+    info = st.columns(4)
+    info[0].metric(
+        "Warnings",
+        f"{n_warnings:,}",
+        help="Fields of loaded rows that ingest clamped, emptied or kept with a fallback.",
+    )
+    info[1].metric(
         "QA coverage adequate",
         f"{adequate} of {len(adequacy)}",
         help="Vendor x workflow groups with enough audits for the chosen margin.",
     )
-    m[2].metric("Ingest runs", f"{len(runs):,}", help=f"The latest {RUN_LIMIT} at most.")
-    m[3].metric(
-        "Rejected rows",
-        f"{int(runs['rows_rejected'].sum()):,}",
-        help="Over the listed ingest runs.",
-    )
-    m[4].metric(
+    info[2].metric(
         "Orphan audits", f"{len(orphans):,}", help="Audits whose decision has not arrived (yet)."
     )
+    info[3].metric("Ingest runs", f"{len(runs):,}", help=f"The latest {RUN_LIMIT} at most.")
 
 # --- ingest runs ---------------------------------------------------------------------------------
 
-st.subheader("Ingest runs")
-st.caption("Every input row is inserted, updated, unchanged or rejected; newest run first.")
-if runs.empty:
-    common.empty_state("No ingest run recorded.")
-else:
-    st.dataframe(runs, hide_index=True)
-
-# --- rejected rows -------------------------------------------------------------------------------
-
-st.subheader("Rejected rows")
-if rejected.empty:
-    st.success("No rejected rows.", icon=":material/check_circle:")
-else:
-    st.markdown("**By reason**")
-    st.dataframe(
-        reasons.rename(
-            columns={"run_id": "Run", "file": "File", "reason": "Reason", "rows": "Rows"}
-        ),
-        hide_index=True,
+with st.container(key="health_runs"):
+    st.subheader("Ingest runs")
+    st.caption(
+        "Newest run first. Every input row is inserted, updated, unchanged, stale (an older "
+        "version re-sent: not applied) or rejected, so read = inserted + updated + unchanged + "
+        "stale + rejected; warnings count fields of loaded rows that were fixed."
     )
-    st.markdown(
-        "**Rows**" + (f" (latest {REJECT_LIMIT:,})" if len(rejected) >= REJECT_LIMIT else "")
-    )
-    cols = ["run_id", "file", "source_line", "reason"] + (["raw"] if may_see_raw else [])
-    st.dataframe(
-        rejected[cols],
-        hide_index=True,
-        column_config={
-            "run_id": "Run",
-            "file": "File",
-            "source_line": "Line",
-            "reason": st.column_config.TextColumn("Reason", width="large"),
-            "raw": "Raw row",
-        },
-    )
-    if not may_see_raw:
-        st.caption("Raw row content is hidden for your role.")
+    if runs.empty:
+        common.empty_state("No ingest run recorded.")
+    else:
+        st.dataframe(runs, hide_index=True, column_order=RUN_ORDER, column_config=RUN_COLUMNS)
 
 # --- orphan audits -------------------------------------------------------------------------------
 

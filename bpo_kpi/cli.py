@@ -722,18 +722,36 @@ def _ingest_folder(
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
-    from bpo_kpi.db import SCHEMA_VERSION, schema_version
+    from bpo_kpi.db import SCHEMA_VERSION, TIMES_CHECKED, get_meta, schema_version, set_meta
+    from kpi.gateway import Gateway
 
     db = args.db or default_db_path()
     if not Path(db).exists():
         raise FileNotFoundError(f"database {db} does not exist")
-    con = _open_for_writing(args, load_config(args.config))
+    config = load_config(args.config)
+    con = _open_for_writing(args, config)
     try:
         version = schema_version(con)
+        checked = get_meta(con, TIMES_CHECKED) is not None
     finally:
         con.close()
-    _publish_replica(db, _progress(False))
     print(f"{db}: schema {version} (current: {SCHEMA_VERSION})")
+    if not checked:
+        # Times stored before ingest checked them: look once; a clean database is marked so
+        # that readers skip the look.
+        with Gateway(db, config=config, wait=0) as gw:
+            found = gw.implausible
+        if found.empty:
+            con = _open_for_writing(args, config)
+            try:
+                set_meta(con, TIMES_CHECKED, "upgrade")
+            finally:
+                con.close()
+            print("stored times: all plausible")
+        else:
+            print(f"stored times: {int(found['rows'].sum()):,} implausible values, read as "
+                  "ingest would load them today (Data health lists them)")  # fmt: skip
+    _publish_replica(db, _progress(False))
     return EXIT_OK
 
 

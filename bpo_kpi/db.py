@@ -519,6 +519,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(MIGRATIONS_SQL)
     if version is not None and int(version) < 3:
         con.execute(BACKFILL_V3_SQL)
+    if not had_tables:
+        # Every row of a database created now passes ingest's plausibility checks: readers
+        # need not look for implausible stored times (kpi.gateway) unless this is absent.
+        set_meta(con, TIMES_CHECKED, "ingest")
     con.execute(
         "INSERT INTO meta VALUES ('schema_version', ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -536,6 +540,9 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
         return 0
     value = get_meta(con, "schema_version")
     return int(value) if value is not None else 0
+
+
+TIMES_CHECKED = "times_checked"  # meta key: how the stored times were found plausible
 
 
 def get_meta(con: duckdb.DuckDBPyConnection, key: str) -> str | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from kpi.engines import Engine
+from kpi.gateway import plausible_range
 
 TABLES = ("decisions", "qa_audits", "calibration_ratings", "ingest_runs")
 FILTER_DIMENSIONS = ("vendor", "site", "workflow", "market")
@@ -25,11 +27,16 @@ class DataSummary:
         return self.counts.get("decisions", 0) == 0
 
 
-def database_summary(gw: Engine) -> DataSummary:
+def database_summary(gw: Engine, as_of: dt.datetime | None = None) -> DataSummary:
     """Counts per canonical table, filter values and decision-day range within `gw`'s scope.
 
     Days are local days of the reporting time zone, by decided_at (enqueued_at for decisions
-    still pending), the same days the KPI tables group by.
+    still pending), the same days the KPI tables group by. The range ends on the newest such
+    day that is not in the future (`as_of`, default now): decisions dated after today (a clock
+    or time zone off by a few days, which ingest tolerates up to `ingest.max_future_days`) do
+    not move the dashboard's default window past today. Days outside the plausible range
+    (`kpi.gateway.plausible_range`, e.g. year 9999 or 0001 in a database written before ingest
+    checked it) never count: the gateway leaves such rows out, and they are ignored here too.
     """
     counts = {}
     for table in TABLES:
@@ -41,13 +48,18 @@ def database_summary(gw: Engine) -> DataSummary:
             f"SELECT DISTINCT {dim} AS v FROM decisions WHERE {dim} IS NOT NULL ORDER BY 1"
         )
         values[dim] = tuple(str(v) for v in frame["v"])
+    now = as_of or dt.datetime.now(dt.UTC)
+    lo, hi = plausible_range(gw.config, now)
     days = gw.frame(
-        "SELECT min(coalesce(decided_at, enqueued_at)) AS first, "
-        "max(coalesce(decided_at, enqueued_at)) AS last FROM decisions"
+        "SELECT min(t) AS first, max(t) AS last FROM ("
+        "SELECT coalesce(decided_at, enqueued_at) AS t FROM decisions"
+        ") WHERE t BETWEEN $lo AND $hi",
+        {"lo": lo, "hi": hi},
     )
     first_day = last_day = None
-    if counts["decisions"]:
-        tz = gw.config.reporting_timezone
-        first_day = days["first"].iat[0].tz_convert(tz).date()
-        last_day = days["last"].iat[0].tz_convert(tz).date()
+    if counts["decisions"] and days["last"].notna().iat[0]:
+        tz = ZoneInfo(gw.config.reporting_timezone)
+        today = now.astimezone(tz).date()
+        last_day = min(days["last"].iat[0].tz_convert(tz).date(), today)
+        first_day = min(days["first"].iat[0].tz_convert(tz).date(), last_day)
     return DataSummary(counts, values, first_day, last_day)

@@ -46,7 +46,7 @@ import pyarrow as pa
 
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import connect
-from kpi.gateway import _SCOPED_COLUMNS
+from kpi.gateway import _SCOPED_COLUMNS, PLAUSIBILITY_CHECKS, plausible_range
 from kpi.query import Scope
 
 if TYPE_CHECKING:
@@ -263,6 +263,7 @@ class SparkEngine:
         from pyspark.sql.types import TimestampNTZType, TimestampType
 
         restrictions = self.scope.restrictions()
+        lo, hi = plausible_range(self.config)
         for table in EXPORT_TABLES:
             path = self.path / f"{table}.parquet"
             if not path.exists():
@@ -272,6 +273,25 @@ class SparkEngine:
                 # Instants written without the UTC flag hold UTC wall times (as DuckDB stores).
                 if field.name in TIMESTAMP_COLUMNS and isinstance(field.dataType, TimestampNTZType):
                     df = df.withColumn(field.name, F.col(field.name).cast(TimestampType()))
+            # Times outside the plausible range, as the gateway reads them (kpi.gateway).
+            types = dict(df.dtypes)
+            checks = [(c, t) for c, t in PLAUSIBILITY_CHECKS.get(table, ()) if c in types]
+            outside = {}
+            for c, _ in checks:
+                first, last = (lo.date(), hi.date()) if types[c] == "date" else (lo, hi)
+                outside[c] = ~F.col(c).between(F.lit(first), F.lit(last))
+            orphaned = [F.coalesce(outside[c], F.lit(False)) for c, t in checks if t == "orphan"]
+            if orphaned:  # judged on the stored values, before any of them is emptied
+                df = df.withColumn("_bad_decision", functools.reduce(lambda a, b: a | b, orphaned))
+                df = df.withColumn("is_orphan", F.col("is_orphan") | F.col("_bad_decision"))
+                for c in (c for c, t in checks if t == "orphan"):
+                    df = df.withColumn(c, F.when(~F.col("_bad_decision"), F.col(c)))
+                df = df.drop("_bad_decision")
+            for column, treatment in checks:
+                if treatment == "drop":
+                    df = df.filter(F.col(column).isNull() | ~outside[column])
+                elif treatment == "empty":
+                    df = df.withColumn(column, F.when(~outside[column], F.col(column)))
             for dim, column in _SCOPED_COLUMNS[table].items():
                 if dim in restrictions:
                     allowed = list(restrictions[dim])

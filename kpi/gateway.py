@@ -6,10 +6,25 @@ keyed hash and hides auditor comments when the role may not see them). Every que
 names tables unqualified, so it reads the views; only a query that names the database file's
 catalog explicitly (`<catalog>.main.decisions`) would pass them, and kpi/ builds none (pages and
 the CLI cannot pass SQL in). Values are always bound parameters.
+
+**Implausible stored times.** Ingest rejects a row whose required time (enqueued_at, decided_at,
+audited_at, session_date) lies outside the plausible range (`plausible_range`: from
+`ingest.earliest_timestamp` to `ingest.max_future_days` after now) and empties such an optional
+time (claimed_at, due_at, updated_at). A database written before that check (or by another
+tool) may still hold e.g. year 9999, 294247 or 0001. The gateway reads such rows the way ingest
+would load them today: the rows are left out (an audit of such a decision counts as an orphan,
+as if the decision had not arrived) and the optional times read as empty, so every timestamp
+kpi/ sees converts to Python and pandas, no window stretches to year 9999 and no mean is
+inflated by one row. `kpi.engines.SparkEngine` applies the same rules. Which values were found
+is `Gateway.implausible` (the Data health page lists them). The check is one min/max scan per
+table when the gateway opens (~0.15 s at 10M decisions), made only for a database that lacks
+the `times_checked` mark: one created by this version's ingest (which rejects such values) has
+it from the start, and `bpo-kpi upgrade` sets it on an older one found clean.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 from collections.abc import Callable
@@ -20,7 +35,7 @@ import duckdb
 import pandas as pd
 
 from bpo_kpi.config import Config, load_config
-from bpo_kpi.db import SCHEMA_VERSION, default_db_path, schema_version
+from bpo_kpi.db import SCHEMA_VERSION, TIMES_CHECKED, default_db_path, get_meta, schema_version
 from bpo_kpi.replica import open_for_reading
 from kpi.query import Scope
 
@@ -34,6 +49,49 @@ _SCOPED_COLUMNS: dict[str, dict[str, str]] = {
     "calibration_ratings_history": {"vendor": "vendor", "workflow": "workflow"},
     "edits_after_audit": {"vendor": "vendor", "workflow": "workflow", "market": "market"},
 }
+
+
+# Timestamp columns checked against the plausible range, per table, and what a value outside it
+# does: "drop" leaves the row out (ingest rejects a row with such a value), "empty" reads the
+# value as NULL (ingest empties it), "orphan" (an audit's copy of its decision's times) keeps the
+# audit as an orphan whose decision has not arrived, as ingest would have (its decision is
+# rejected), with those times empty.
+PLAUSIBILITY_CHECKS: dict[str, tuple[tuple[str, str], ...]] = {
+    "decisions": (("enqueued_at", "drop"), ("decided_at", "drop"), ("claimed_at", "empty"),
+                  ("due_at", "empty"), ("updated_at", "empty")),
+    "audit_facts": (("audited_at", "drop"), ("enqueued_at", "orphan"), ("decided_at", "orphan"),
+                    ("due_at", "empty")),
+    "qa_audits": (("audited_at", "drop"), ("updated_at", "empty")),
+    "calibration_ratings": (("session_date", "drop"), ("updated_at", "empty")),
+}  # fmt: skip
+TREATMENTS = {
+    "drop": "row left out",
+    "empty": "read as empty",
+    "orphan": "audit counted as an orphan (its decision is left out)",
+}
+# qa_audits holds the same audits (and audited_at) as audit_facts: reported once.
+REPORTED_TABLES = ("decisions", "audit_facts", "calibration_ratings")
+IMPLAUSIBLE_COLUMNS = ["table", "column", "rows", "earliest", "latest", "treatment"]
+
+
+def plausible_range(
+    config: Config, as_of: dt.datetime | None = None
+) -> tuple[dt.datetime, dt.datetime]:
+    """The instants a stored time can plausibly hold, as ingest checks them (UTC): from
+    `ingest.earliest_timestamp` 00:00 to `ingest.max_future_days` after `as_of` (default now)."""
+    now = as_of or dt.datetime.now(dt.UTC)
+    settings = config.ingest
+    earliest = dt.datetime.combine(settings.earliest_timestamp, dt.time(), tzinfo=dt.UTC)
+    return earliest, now + dt.timedelta(days=settings.max_future_days)
+
+
+def _literal(value: dt.datetime, date: bool) -> str:
+    # Views cannot take bound parameters: the bounds are written as literals, formatted here
+    # from datetimes this module computed (never from input text).
+    utc = value.astimezone(dt.UTC)
+    if date:
+        return f"DATE '{utc:%Y-%m-%d}'"
+    return f"TIMESTAMPTZ '{utc:%Y-%m-%d %H:%M:%S.%f}+00'"
 
 
 def _pseudonym(column: str) -> str:
@@ -63,6 +121,8 @@ class Gateway:
     ) -> None:
         self.config = config or load_config()
         self.scope = Scope.for_role(self.config, role)
+        self.plausible = plausible_range(self.config)
+        self._found: list[dict[str, Any]] = []
         self.path = Path(db) if db is not None else default_db_path()
         self._owns = con is None
         self.source = self.path
@@ -80,6 +140,9 @@ class Gateway:
         except BaseException:
             self.close()
             raise
+        # Stored times outside the plausible range, per table and column (within the scope):
+        # rows, earliest and latest such value (as text: they may not convert to Python).
+        self.implausible = pd.DataFrame(self._found, columns=IMPLAUSIBLE_COLUMNS)
 
     # --- scope ------------------------------------------------------------------------------
 
@@ -104,6 +167,9 @@ class Gateway:
             if dim == "vendor":
                 allowed.append("internal")  # golden answers are the platform's own
             con.executemany(f"INSERT INTO _scope_{dim} VALUES (?)", [[v] for v in allowed])
+        # A database whose every row the checking ingest wrote (or `bpo-kpi upgrade` found
+        # clean) holds no implausible time: the scan is skipped.
+        checked = get_meta(con, TIMES_CHECKED) is not None
         tables = ["decisions", "audit_facts", "qa_audits", "calibration_ratings", "ingest_runs",
                   "rejected_rows", "ingest_warnings", "decisions_history", "qa_audits_history",
                   "calibration_ratings_history", "edits_after_audit"]  # fmt: skip
@@ -130,10 +196,68 @@ class Gateway:
                     replace.append("CAST(NULL AS VARCHAR) AS value")
             select = f"* REPLACE ({', '.join(replace)})" if replace else "*"
             where = f" WHERE {' AND '.join(conds)}" if conds else ""
-            con.execute(
-                f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT {select} "
-                f"FROM {qualified}{table}{where}"
-            )
+            scoped = f"SELECT {select} FROM {qualified}{table}{where}"
+            if table not in PLAUSIBILITY_CHECKS or checked:
+                con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {scoped}")
+                continue
+            # The scoped rows as stored (`_stored_<table>`), then the table as ingest would
+            # load it today (see the module docstring).
+            con.execute(f"CREATE OR REPLACE TEMP VIEW _stored_{table} AS {scoped}")
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {self._plausible_select(table)}")
+
+    def _plausible_select(self, table: str) -> str:
+        """The query of `table`'s view: `_stored_<table>` without implausible times (and note
+        what was found in `self.implausible`)."""
+        checks = PLAUSIBILITY_CHECKS[table]
+        lo, hi = self.plausible
+        con = self._con
+        described = con.execute(f"DESCRIBE _stored_{table}").fetchall()
+        types = {str(row[0]): str(row[1]) for row in described}
+        checks = tuple((c, t) for c, t in checks if c in types)
+
+        def outside(column: str) -> str:
+            date = types[column] == "DATE"
+            return f"({column} < {_literal(lo, date)} OR {column} > {_literal(hi, date)})"
+
+        # min/max per column: one cheap scan; only columns with values outside are looked at.
+        flags = ", ".join(
+            f"(min({c}) < {_literal(lo, types[c] == 'DATE')} OR "
+            f"max({c}) > {_literal(hi, types[c] == 'DATE')}) AS {c}"
+            for c, _ in checks
+        )
+        found = con.execute(f"SELECT {flags} FROM _stored_{table}").fetchone() or ()
+        bad = [(c, treat) for (c, treat), flag in zip(checks, found, strict=True) if flag]
+        if not bad:
+            return f"SELECT * FROM _stored_{table}"
+        stats = ", ".join(
+            f"count(*) FILTER (WHERE {outside(c)}), "
+            f"CAST(min({c}) FILTER (WHERE {outside(c)}) AS VARCHAR), "
+            f"CAST(max({c}) FILTER (WHERE {outside(c)}) AS VARCHAR)"
+            for c, _ in bad
+        )
+        row = con.execute(f"SELECT {stats} FROM _stored_{table}").fetchone() or ()
+        if table in REPORTED_TABLES:
+            self._found += [
+                {"table": table, "column": c, "rows": int(row[3 * i]),
+                 "earliest": row[3 * i + 1], "latest": row[3 * i + 2],
+                 "treatment": TREATMENTS[treat]}
+                for i, (c, treat) in enumerate(bad)
+            ]  # fmt: skip
+        orphaned = " OR ".join(outside(c) for c, t in bad if t == "orphan")
+        replace = [
+            f"CASE WHEN NOT {outside(c)} THEN {c} END AS {c}" for c, t in bad if t == "empty"
+        ]
+        if orphaned:
+            replace += [
+                f"CASE WHEN coalesce({orphaned}, false) THEN NULL ELSE {c} END AS {c}"
+                for c, t in bad
+                if t == "orphan"
+            ]
+            replace.append(f"is_orphan OR coalesce({orphaned}, false) AS is_orphan")
+        drops = [f"({c} IS NULL OR NOT {outside(c)})" for c, t in bad if t == "drop"]
+        select = f"* REPLACE ({', '.join(replace)})" if replace else "*"
+        where = f" WHERE {' AND '.join(drops)}" if drops else ""
+        return f"SELECT {select} FROM _stored_{table}{where}"
 
     # --- queries ----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """Data health: ingest runs, rejected rows, orphan audits, data freshness per vendor and whether
-QA audits enough of each vendor x workflow to estimate its quality score."""
+QA audits enough of each vendor x workflow to estimate its quality score; warnings, edits after
+audit, vendor integrity, and stored times outside the plausible range."""
 
 from __future__ import annotations
 
@@ -126,6 +127,16 @@ def vendor_integrity(gw: Gateway) -> pd.DataFrame:
         ORDER BY d.vendor
         """
     )
+
+
+def implausible_values(gw: Gateway) -> pd.DataFrame:
+    """Stored times outside the plausible range (`kpi.gateway.plausible_range`), per table and
+    column within the viewer's scope: how many rows, the earliest and latest such value (as
+    text: year 294247 converts to no Python date) and how every query treats them
+    (`kpi.gateway.TREATMENTS`: the row left out, the value read as empty, or an audit counted
+    as an orphan), as ingest would load the row today. Empty for a database that only the
+    current ingest wrote. Found when the gateway opened (see `kpi.gateway`)."""
+    return gw.implausible.copy()
 
 
 def orphan_audits(gw: Gateway, limit: int = 1000) -> pd.DataFrame:

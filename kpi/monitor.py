@@ -69,7 +69,7 @@ from kpi.engines import Engine
 from kpi.gateway import Gateway
 from kpi.health import freshness
 from kpi.query import KpiQuery
-from kpi.sql import Params, in_values, local_midnight_utc, used
+from kpi.sql import Params, bounds, in_values, used
 from kpi.stats import p_chart, two_proportion_test
 from kpi.targets import format_value, status, target_for
 
@@ -571,8 +571,8 @@ def _sla_and_backlog_alerts(
         }
     )
     table = kpi_table(gw, query, as_of=as_of, counts=True)
-    day_ended = local_midnight_utc(day + dt.timedelta(days=1), gw.config.reporting_timezone)
-    at = f"at the end of {_fmt_day(day)}" if as_of >= day_ended else "now"
+    day_ended = bounds(query, gw.config.reporting_timezone, as_of).end  # None: no such instant
+    at = f"at the end of {_fmt_day(day)}" if day_ended and as_of >= day_ended else "now"
     rows = []
     for rec in table.to_dict("records"):
         vendor, workflow = rec["vendor"], rec["workflow"]
@@ -620,12 +620,15 @@ def _sla_and_backlog_alerts(
 def _edited_after_audit_alerts(
     gw: Gateway, base: KpiQuery, start: dt.date, day: dt.date
 ) -> list[dict[str, Any]]:
-    tz = gw.config.reporting_timezone
+    window = bounds(
+        KpiQuery(start=start, end=day), gw.config.reporting_timezone, dt.datetime.now(dt.UTC)
+    )
     params = Params()
-    conds = [
-        f"recorded_at >= {params.bind(local_midnight_utc(start, tz))}",
-        f"recorded_at < {params.bind(local_midnight_utc(day + dt.timedelta(days=1), tz))}",
-    ]
+    conds = ["true"]
+    if window.start is not None:
+        conds.append(f"recorded_at >= {params.bind(window.start)}")
+    if window.end is not None:
+        conds.append(f"recorded_at < {params.bind(window.end)}")
     for dim, values in base.where.items():
         if dim in ("vendor", "workflow", "market"):
             conds.append(in_values(dim, values, params))

@@ -194,9 +194,21 @@ class Bounds:
 
 
 def bounds(query: KpiQuery, tz: str, as_of: dt.datetime) -> Bounds:
-    start = local_midnight_utc(query.start, tz) if query.start else None
-    end = local_midnight_utc(query.end + dt.timedelta(days=1), tz) if query.end else None
+    start = _midnight_or_open(query.start, 0, tz)
+    end = _midnight_or_open(query.end, 1, tz)
     return Bounds(start, end, as_of)
+
+
+def _midnight_or_open(day: dt.date | None, offset: int, tz: str) -> dt.datetime | None:
+    """The UTC instant starting `day` + `offset` days; None (an open bound) without a day or
+    when that instant is outside Python's calendar (`--to 9999-12-31`; `--from 0001-01-01`
+    east of UTC): no plausible time lies beyond it, so the open bound selects the same rows."""
+    if day is None:
+        return None
+    try:
+        return local_midnight_utc(day + dt.timedelta(days=offset), tz)
+    except OverflowError:
+        return None
 
 
 def source_sql(

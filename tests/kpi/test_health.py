@@ -17,12 +17,17 @@ import pytest
 
 from bpo_kpi.config import Config, Role
 from bpo_kpi.db import AUDIT_COLUMNS, DECISION_COLUMNS, connect
-from ingest import ingest_files
+from ingest import IngestError, ingest_files
 from kpi import health
 from kpi.gateway import Gateway
 
 CONFIG = Config(
-    roles={"admin": Role(), "v1_lead": Role(vendors=["v1"]), "privacy": Role(see_reviewers=False)}
+    roles={
+        "admin": Role(),
+        "v1_lead": Role(vendors=["v1"]),
+        "v2_lead": Role(vendors=["v2"]),
+        "privacy": Role(see_reviewers=False),
+    }
 )
 DEC_COLS = [c for c, _, _ in DECISION_COLUMNS if c != "updated_at"]
 AUD_COLS = [c for c, _, _ in AUDIT_COLUMNS if c != "updated_at"]
@@ -186,3 +191,112 @@ def test_scoped_roles(db):
         rejected = health.rejected_rows(gw)
         assert len(rejected) == 2 and rejected["raw"].isna().all()
         assert health.orphan_audits(gw)["comment"].isna().all()
+
+
+# --- runs that loaded nothing, warnings, stored values outside the plausible range ---------------
+
+
+@pytest.fixture
+def troubled_db(tmp_path: Path) -> Path:
+    """Runs: 1 v1 ok; 2 a file without enqueued_at (failed); 3 + 4 v2.csv with a non-UTF-8
+    file in one command (v2.csv rolled back, the other failed); 5 v2.csv alone (ok: run 3 is
+    resolved); 6 v1_again.csv interrupted before its commit; 7 warned.csv (v1) with two
+    claimed_at values outside the plausible range and one pending row whose due_at is."""
+    path = tmp_path / "troubled.duckdb"
+    v1 = _csv(V1_ROWS[:2], DEC_COLS, tmp_path / "v1.csv")
+    v2 = _csv(V2_ROWS, DEC_COLS, tmp_path / "v2.csv")
+    no_enqueued = _csv(V1_ROWS[:1], [c for c in DEC_COLS if c != "enqueued_at"],
+                       tmp_path / "no_enqueued.csv")  # fmt: skip
+    latin1 = tmp_path / "latin1.csv"
+    _csv([_decision("d-é", "v2", "approve", "2026-03-03T09:00:00+00:00", None)], DEC_COLS, latin1)
+    latin1.write_bytes(latin1.read_text(encoding="utf-8").encode("latin-1"))
+    again = _csv([dict(V1_ROWS[0], decision="remove")], DEC_COLS, tmp_path / "v1_again.csv")
+    warned = _csv(
+        [
+            dict(_decision("w1", "v1", "approve", "2026-03-03T09:00:00+00:00",
+                           "2026-03-03T10:00:00+00:00"), claimed_at="0001-01-01T00:00:00Z"),
+            dict(_decision("w2", "v1", "approve", "2026-03-03T09:00:00+00:00",
+                           "2026-03-03T10:00:00+00:00"), claimed_at="9999-12-31T00:00:00Z"),
+            dict(_decision("w3", "v1", None, "2026-03-03T09:00:00+00:00", None),
+                 due_at="9999-12-31T00:00:00Z"),
+        ],
+        DEC_COLS,
+        tmp_path / "warned.csv",
+    )  # fmt: skip
+
+    def interrupt(step: str) -> None:
+        if step == "before_commit":
+            raise KeyboardInterrupt
+
+    con = connect(path)
+    try:
+        ingest_files(con, "decisions", [v1], config=CONFIG, vendor="v1")
+        with pytest.raises(IngestError):
+            ingest_files(con, "decisions", [no_enqueued], config=CONFIG, vendor="v1")
+        with pytest.raises(IngestError):
+            ingest_files(con, "decisions", [v2, latin1], config=CONFIG, vendor="v2")
+        ingest_files(con, "decisions", [v2], config=CONFIG, vendor="v2")
+        with pytest.raises(KeyboardInterrupt):
+            ingest_files(con, "decisions", [again], config=CONFIG, vendor="v1", fault=interrupt)
+        ingest_files(con, "decisions", [warned], config=CONFIG, vendor="v1")
+    finally:
+        con.close()
+    return path
+
+
+def test_unfinished_runs(troubled_db):
+    with Gateway(troubled_db, config=CONFIG) as gw:
+        runs = health.ingest_runs(gw).set_index("run_id")
+        unfinished = health.unfinished_runs(gw)
+        failed = health.ingest_runs(gw, status="failed")
+    assert runs["status"].to_dict() == {
+        1: "ok", 2: "failed", 3: "rolled_back", 4: "failed", 5: "ok", 6: "interrupted", 7: "ok"
+    }  # fmt: skip
+    # Run 3's file was loaded by run 5; the others' files never were. Newest first.
+    assert unfinished["run_id"].tolist() == [6, 4, 2]
+    assert unfinished["status"].tolist() == ["interrupted", "failed", "failed"]
+    why = dict(zip(unfinished["run_id"], unfinished["error"], strict=True))
+    assert "missing required column(s) enqueued_at" in why[2]
+    assert "not utf-8 text" in why[4]
+    assert why[6]  # an interrupted run keeps a reason too
+    assert unfinished["file"].str.endswith(("no_enqueued.csv", "latin1.csv", "v1_again.csv")).all()
+    assert (unfinished[["rows_inserted", "rows_updated"]] == 0).all().all()
+    assert failed["run_id"].tolist() == [4, 2]
+    assert runs.at[3, "error"].startswith("not loaded: latin1.csv failed in the same command")
+
+
+def test_unfinished_runs_are_scoped(troubled_db):
+    with Gateway(troubled_db, config=CONFIG, role="v1_lead") as gw:
+        assert health.unfinished_runs(gw)["run_id"].tolist() == [6, 2]
+
+
+def test_warning_summary(troubled_db):
+    with Gateway(troubled_db, config=CONFIG) as gw:
+        rows = health.ingest_warnings(gw)
+        summary = health.warning_summary(gw)
+        one_run = health.ingest_warnings(gw, run_id=7, limit=1)
+        none = health.ingest_warnings(gw, run_id=1)
+    assert rows["source_line"].tolist() == [2, 3, 4]  # the header is line 1
+    assert rows["column_name"].tolist() == ["claimed_at", "claimed_at", "due_at"]
+    assert rows["value"].tolist() == ["0001-01-01T00:00:00Z", "9999-12-31T00:00:00Z",
+                                      "9999-12-31T00:00:00Z"]  # fmt: skip
+    assert all("outside the plausible range" in r and r.endswith("emptied") for r in rows["reason"])
+    assert len(one_run) == 1 and none.empty
+    # Per run, column and kind of flaw: the two claimed_at values are one kind.
+    assert summary[["run_id", "vendor", "column_name", "rows"]].values.tolist() == [
+        [7, "v1", "claimed_at", 2],
+        [7, "v1", "due_at", 1],
+    ]
+    assert all("0001" not in w and "9999" not in w for w in summary["warning"])
+    with Gateway(troubled_db, config=CONFIG, role="privacy") as gw:
+        assert health.ingest_warnings(gw)["value"].isna().all()
+    with Gateway(troubled_db, config=CONFIG, role="v1_lead") as gw:
+        assert len(health.ingest_warnings(gw)) == 3
+    with Gateway(troubled_db, config=CONFIG, role="v2_lead") as gw:
+        assert health.ingest_warnings(gw).empty and health.warning_summary(gw).empty
+
+
+def test_implausible_values_empty_for_a_database_ingest_wrote(db, troubled_db):
+    for path in (db, troubled_db):
+        with Gateway(path, config=CONFIG) as gw:
+            assert health.implausible_values(gw).empty
