@@ -102,32 +102,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(rt)
     rt.set_defaults(func=cmd_retry)
 
-    runs = sub.add_parser(
-        "runs",
-        help="ingest runs: counts, status and why a run failed",
-        description="The latest ingest runs with their reconciliation (read = inserted + "
-        "updated + unchanged + stale + rejected), warnings, status (ok, ok_with_rejects, "
-        "failed, rolled_back, interrupted, running) and error.",
-    )
+    runs = _listing(
+        sub, "runs", cmd_runs, "ingest runs: counts, status and why a run failed",
+        "The latest ingest runs with their reconciliation (read = inserted + updated + "
+        "unchanged + stale + rejected), warnings, status (ok, ok_with_rejects, failed, "
+        "rolled_back, interrupted, running) and error.",
+        limit=50,
+    )  # fmt: skip
     runs.add_argument("--status", help="only runs with this status (e.g. failed)")
-    runs.add_argument("--limit", type=int, default=50)
-    runs.add_argument("--role", default="admin")
-    runs.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
-    _add_common(runs)
-    runs.set_defaults(func=cmd_runs)
-
-    wn = sub.add_parser(
-        "warnings",
-        help="warnings of ingest runs: rows loaded with a field fixed or emptied",
-        description="Show warnings (of one run with --run): the row's line, the column, the "
-        "value as read and what was done (clamped, emptied, kept as an unknown error type).",
-    )
-    wn.add_argument("--run", type=int, help="ingest run id (default: all runs)")
-    wn.add_argument("--limit", type=int, default=1000)
-    wn.add_argument("--role", default="admin")
-    wn.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
-    _add_common(wn)
-    wn.set_defaults(func=cmd_warnings)
+    _listing(
+        sub, "warnings", cmd_warnings,
+        "warnings of ingest runs: rows loaded with a field fixed or emptied",
+        "Show warnings (of one run with --run): the row's line, the column, the value as read "
+        "and what was done (clamped, emptied, kept as an unknown error type).",
+    ).add_argument("--run", type=int, help="ingest run id (default: all runs)")  # fmt: skip
 
     kp = sub.add_parser(
         "kpis",
@@ -258,17 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(al)
     al.set_defaults(func=cmd_alerts)
 
-    rj = sub.add_parser(
-        "rejects",
-        help="rejected rows of ingest runs, with line and reason",
-        description="Show rejected rows (of one run with --run), with source line and reason.",
-    )
-    rj.add_argument("--run", type=int, help="ingest run id (default: all runs)")
-    rj.add_argument("--limit", type=int, default=1000)
-    rj.add_argument("--role", default="admin")
-    rj.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
-    _add_common(rj)
-    rj.set_defaults(func=cmd_rejects)
+    _listing(
+        sub, "rejects", cmd_rejects, "rejected rows of ingest runs, with line and reason",
+        "Show the rejected rows not loaded since (of one run with --run), with source line "
+        "and reason; `bpo-kpi retry RUN` validates a run's rows again after a fix.",
+    ).add_argument("--run", type=int, help="ingest run id (default: all runs)")  # fmt: skip
 
     demo = sub.add_parser(
         "demo",
@@ -318,6 +300,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
     bench.set_defaults(func=cmd_bench)
     return parser
+
+
+def _listing(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    help: str,
+    description: str,
+    limit: int = 1000,
+) -> argparse.ArgumentParser:
+    """A command that lists rows of the database (runs, rejects, warnings)."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.add_argument("--limit", type=int, default=limit)
+    p.add_argument("--role", default="admin", help="viewer role from the configuration")
+    p.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_common(p)
+    p.set_defaults(func=func)
+    return p
 
 
 BENCHMARKS = {
@@ -668,13 +668,9 @@ def _ingest_folder(
     args: argparse.Namespace, config: Config, mapping: VendorMapping | None, folder: Path
 ) -> int:
     """`bpo-kpi ingest KIND FOLDER [--watch]`: see `ingest.folder`."""
-    from ingest.folder import Seen, load_folder
-
     if args.force:
         raise ValueError("--force loads named files again; with a FOLDER, name the file instead")
     report = _progress(args.quiet)
-    seen: Seen = {}
-    reported_failure: Path | None = None
     json_results: list[dict[str, object]] = []
 
     def show(result: FileResult) -> None:
@@ -683,6 +679,28 @@ def _ingest_folder(
         else:
             print_reconciliation([result])
 
+    try:
+        return _watch_folder(args, config, mapping, folder, report, show, json_results)
+    except KeyboardInterrupt:
+        # Ctrl-C stops a watch: an ingest it cut short was rolled back and is recorded as
+        # interrupted; its file loads on the next start.
+        print(f"stopped watching {folder}", file=sys.stderr)
+        return EXIT_OK
+
+
+def _watch_folder(
+    args: argparse.Namespace,
+    config: Config,
+    mapping: VendorMapping | None,
+    folder: Path,
+    report: Callable[[str], None],
+    show: Callable[[FileResult], None],
+    json_results: list[dict[str, object]],
+) -> int:
+    from ingest.folder import Seen, load_folder
+
+    seen: Seen = {}
+    reported_failure: Path | None = None
     while True:
         settle = args.settle
         one_pass = load_folder(
@@ -715,10 +733,7 @@ def _ingest_folder(
             elif not one_pass.loaded and failed is None and not json_results:
                 print(f"no new files in {folder}")
             return EXIT_ERROR if failed is not None else EXIT_OK
-        try:
-            time.sleep(args.every)
-        except KeyboardInterrupt:
-            return EXIT_OK
+        time.sleep(args.every)
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:

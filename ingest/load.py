@@ -219,25 +219,40 @@ def ingest_files(
             results.append(None)
         if not todo:
             return [r for r in results if r is not None]
-        current: Path | None = None
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with _Attempt(con, todo) as attempt:
             refresh_derived_if_config_changed(con, config, progress)
             for position, path, run_id in todo:
-                current = path
+                attempt.current = path
                 results[position] = _ingest_one(
                     con, kind, path, run_id, config, mapping, vendor, progress, fault
                 )
-            current = None
+            attempt.current = None
             fault("before_commit")
-            con.execute("COMMIT")
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            _fail_runs(con, todo, current, exc)
-            raise
-        finally:
-            _drop_temp(con)
     return [r for r in results if r is not None]
+
+
+class _Attempt:
+    """One transaction over the runs `todo` (recorded as running before it): committed at the
+    end of the block; on any failure rolled back, and the runs recorded as failed (the file
+    being processed, `current`) or rolled back with it (`_fail_runs`)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, todo: Sequence[tuple[int, Path, int]]):
+        self.con, self.todo = con, todo
+        self.current: Path | None = None
+
+    def __enter__(self) -> _Attempt:
+        self.con.execute("BEGIN TRANSACTION")
+        return self
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        try:
+            if exc is None:
+                self.con.execute("COMMIT")
+            else:
+                self.con.execute("ROLLBACK")
+                _fail_runs(self.con, self.todo, self.current, exc)
+        finally:
+            _drop_temp(self.con)
 
 
 class _utc:
@@ -1013,9 +1028,8 @@ def retry_rejected(
         mark_interrupted(con)
         new_run = _start_run(con, kind, path, config, mapping, vendor, retry_of=run_id,
                              sha256=sha)  # fmt: skip
-        todo = [(0, path, new_run)]
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with _Attempt(con, [(0, path, new_run)]) as attempt:
+            attempt.current = path
             t0 = time.perf_counter()
             result = FileResult(file=str(path), kind=kind, run_id=new_run, retry_of=run_id)
             raw = _retry_raw(con, path, list(columns or []), rows, mapping)
@@ -1037,13 +1051,6 @@ def retry_rejected(
             result.seconds = time.perf_counter() - t0
             _record_run(con, result, "")
             fault("before_commit")
-            con.execute("COMMIT")
-        except BaseException as exc:
-            con.execute("ROLLBACK")
-            _fail_runs(con, todo, path, exc)
-            raise
-        finally:
-            _drop_temp(con)
     return result
 
 
