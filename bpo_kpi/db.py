@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import json
 import os
@@ -436,17 +437,35 @@ def _register_writer(con: duckdb.DuckDBPyConnection, db: Path) -> None:
                 os.replace(tmp, side)
             except OSError:
                 tmp.unlink(missing_ok=True)  # e.g. a read-only folder: waiters get DuckDB's PID
+        _drain_releases()
     # DuckDB connections cannot be subclassed or given a close hook: the sidecar goes when the
     # connection object is released (or at exit). Waiters never believe a dead process's one.
     weakref.finalize(con, _release_writer, key)
 
 
+# Releases not yet applied. A finalizer may run during garbage collection at any allocation,
+# also while this thread holds _WRITERS_LOCK (inside _register_writer): it must not wait for
+# the lock then (a deadlock), so it leaves the release here for the lock's holder.
+_PENDING: collections.deque[Path] = collections.deque()
+
+
 def _release_writer(key: Path) -> None:
-    with _WRITERS_LOCK:
+    _PENDING.append(key)
+    if _WRITERS_LOCK.acquire(blocking=False):
+        try:
+            _drain_releases()
+        finally:
+            _WRITERS_LOCK.release()
+
+
+def _drain_releases() -> None:
+    """Apply pending releases (the caller holds _WRITERS_LOCK)."""
+    while _PENDING:
+        key = _PENDING.popleft()
         count = _WRITERS.pop(key, 1) - 1
         if count > 0:
             _WRITERS[key] = count
-            return
+            continue
         recorded = _read_writer_file(key)
         if recorded is not None and recorded.pid == os.getpid():
             writer_file(key).unlink(missing_ok=True)

@@ -30,7 +30,7 @@ import tempfile
 from array import array
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -545,6 +545,28 @@ def _read_csv_lazy(path: Path, mapping: VendorMapping, numbered: bool = False) -
         mapping=mapping,
         numbered=numbered,
     )
+
+
+def with_typed_times(raw: RawFile, columns: list[int]) -> RawFile:
+    """The fast CSV scan with `columns` (0-based) read by DuckDB's reader as TIMESTAMPTZ.
+
+    Parsing in the reader saves making a text vector per value: a clean 1M-row file loaded in
+    1.04-1.19 s typed against 1.44-1.8 s as text. A value the reader cannot parse skips its
+    row, like any unreadable row of the fast scan: the file then has fewer rows than lines and
+    takes the careful path, which reads text and rejects the row with its reason. Only for
+    ISO 8601 times in UTC sessions (the caller checks the mapping asks for nothing else).
+    """
+    if raw.fmt != "csv" or raw.numbered or raw.rows >= 0 or not columns:
+        return raw
+    params = dict(raw.source_params)
+    typed = dict(params["csv_columns"])  # type: ignore[call-overload]
+    types = list(raw.types)
+    for i in columns:
+        typed[f"c{i + 1}"] = "TIMESTAMPTZ"
+        types[i] = "TIMESTAMP WITH TIME ZONE"
+    params["csv_columns"] = typed
+    params["csv_all_varchar"] = False
+    return replace(raw, source_params=params, types=types)
 
 
 def read_csv_numbered(path: Path, mapping: VendorMapping) -> RawFile:

@@ -173,9 +173,7 @@ def build_stage(
     now = now or dt.datetime.now(dt.UTC)
     if vendor and kind in ("decisions", "calibration"):
         constants.setdefault("vendor", vendor)
-    # A mapping's time zone when it is a real mapping (from a file, or set in code); else config.
-    explicit_tz = mapping.source is not None or "timezone" in mapping.model_fields_set
-    tz = mapping.timezone if explicit_tz else config.input_timezone
+    tz = input_timezone(mapping, config)
 
     # Which raw column feeds each canonical column.
     source: dict[str, str | None] = {}
@@ -497,6 +495,25 @@ def _apply_fixes(body: str, levels: list[list[_Fix]], gate_tests: list[str]) -> 
 _NO_WARNINGS = "CAST(NULL AS JSON)"
 # `_warn` as rows: unnest(from_json(_warn, WARNING_TYPE)).
 WARNING_TYPE = '[{"column_name": "VARCHAR", "value": "VARCHAR", "reason": "VARCHAR"}]'
+
+
+def input_timezone(mapping: VendorMapping, config: Config) -> str:
+    """Time zone of naive timestamps: a real mapping's (from a file, or set in code), else the
+    configuration's `input_timezone`."""
+    explicit = mapping.source is not None or "timezone" in mapping.model_fields_set
+    return mapping.timezone if explicit else config.input_timezone
+
+
+def timestamp_sources(kind: Kind, raw: RawFile, mapping: VendorMapping) -> list[int]:
+    """Raw columns (0-based) that feed a timestamp column of `kind`, with no constant."""
+    kind_map = mapping.for_kind(kind)
+    constants = mapping.constants(kind)
+    found = []
+    for name, typ, _ in COLUMNS[kind]:
+        ref = raw.column_ref(kind_map.columns.get(name, name))
+        if typ == "TIMESTAMPTZ" and ref is not None and name not in constants:
+            found.append(int(ref[1:]) - 1)
+    return found
 
 
 def sla_minutes_sql(bind: Callable[[Any], str], config: Config) -> str:
