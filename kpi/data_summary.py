@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from kpi.engines import Engine
-from kpi.gateway import plausible_range
+from kpi.scope import plausible_range
 
 TABLES = ("decisions", "qa_audits", "calibration_ratings", "ingest_runs")
 FILTER_DIMENSIONS = ("vendor", "site", "workflow", "market")
@@ -35,7 +35,7 @@ def database_summary(gw: Engine, as_of: dt.datetime | None = None) -> DataSummar
     day that is not in the future (`as_of`, default now): decisions dated after today (a clock
     or time zone off by a few days, which ingest tolerates up to `ingest.max_future_days`) do
     not move the dashboard's default window past today. Days outside the plausible range
-    (`kpi.gateway.plausible_range`, e.g. year 9999 or 0001 in a database written before ingest
+    (`kpi.scope.plausible_range`, e.g. year 9999 or 0001 in a database written before ingest
     checked it) never count: the gateway leaves such rows out, and they are ignored here too.
     """
     counts = {}

@@ -46,8 +46,8 @@ import pyarrow as pa
 
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import connect
-from kpi.gateway import _SCOPED_COLUMNS, PLAUSIBILITY_CHECKS, plausible_range
 from kpi.query import Scope
+from kpi.scope import IMPLAUSIBLE_COLUMNS, POLICY, SOURCE, STORED, ScopePolicy
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -57,8 +57,9 @@ if TYPE_CHECKING:
 # sqlglot and pyspark are the optional `spark` extra: imported only when Spark is used.
 SPARK_EXTRA_HINT = "the spark engine needs the `spark` extra: pip install 'bpo-kpi[spark]'"
 
-# Canonical tables published for other engines; the first two are needed for KPI tables.
-EXPORT_TABLES = ("decisions", "audit_facts", "calibration_ratings")
+# Canonical tables published for other engines (every table a reader may query); the first
+# two are needed for KPI tables.
+EXPORT_TABLES = tuple(POLICY)
 REQUIRED_TABLES = ("decisions", "audit_facts")
 TIMESTAMP_COLUMNS = (
     "enqueued_at",
@@ -226,7 +227,7 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 class SparkEngine:
     """Runs `kpi.sql`'s queries on Spark over Parquet files of the canonical tables, within
-    one viewer's scope (the same restrictions and pseudonymisation as `Gateway`)."""
+    one viewer's scope: the same policy (`kpi.scope`) as `Gateway`, rendered by the same code."""
 
     def __init__(
         self,
@@ -239,6 +240,8 @@ class SparkEngine:
     ) -> None:
         self.config = config or load_config()
         self.scope = Scope.for_role(self.config, role)
+        self.policy = ScopePolicy(self.config, self.scope)
+        self._found: list[dict[str, Any]] = []
         self.path = Path(parquet_dir)
         missing = [t for t in REQUIRED_TABLES if not (self.path / f"{t}.parquet").exists()]
         if missing:
@@ -259,53 +262,50 @@ class SparkEngine:
         self._install_scope()
 
     def _install_scope(self) -> None:
+        """The same views as the gateway's, from the same policy (`kpi.scope`): each Parquet
+        file is registered as the table's source, then the policy's SQL makes the view."""
         from pyspark.sql import functions as F  # noqa: N812
-        from pyspark.sql.types import TimestampNTZType, TimestampType
+        from pyspark.sql.types import (
+            StringType,
+            StructField,
+            StructType,
+            TimestampNTZType,
+            TimestampType,
+        )
 
-        restrictions = self.scope.restrictions()
-        lo, hi = plausible_range(self.config)
-        for table in EXPORT_TABLES:
+        policy = self.policy
+        for name, (column, values) in policy.helper_rows().items():
+            schema = StructType([StructField(column, StringType())])
+            helper = self.spark.createDataFrame([(v,) for v in values], schema)
+            helper.createOrReplaceTempView(name)
+        for table in POLICY:
             path = self.path / f"{table}.parquet"
             if not path.exists():
                 continue
             df: SparkDataFrame = self.spark.read.parquet(str(path))
-            for field in df.schema.fields:
+            for f in df.schema.fields:
                 # Instants written without the UTC flag hold UTC wall times (as DuckDB stores).
-                if field.name in TIMESTAMP_COLUMNS and isinstance(field.dataType, TimestampNTZType):
-                    df = df.withColumn(field.name, F.col(field.name).cast(TimestampType()))
-            # Times outside the plausible range, as the gateway reads them (kpi.gateway).
+                if isinstance(f.dataType, TimestampNTZType):
+                    df = df.withColumn(f.name, F.col(f.name).cast(TimestampType()))
+            df.createOrReplaceTempView(SOURCE(table))
             types = dict(df.dtypes)
-            checks = [(c, t) for c, t in PLAUSIBILITY_CHECKS.get(table, ()) if c in types]
-            outside = {}
-            for c, _ in checks:
-                first, last = (lo.date(), hi.date()) if types[c] == "date" else (lo, hi)
-                outside[c] = ~F.col(c).between(F.lit(first), F.lit(last))
-            orphaned = [F.coalesce(outside[c], F.lit(False)) for c, t in checks if t == "orphan"]
-            if orphaned:  # judged on the stored values, before any of them is emptied
-                df = df.withColumn("_bad_decision", functools.reduce(lambda a, b: a | b, orphaned))
-                df = df.withColumn("is_orphan", F.col("is_orphan") | F.col("_bad_decision"))
-                for c in (c for c, t in checks if t == "orphan"):
-                    df = df.withColumn(c, F.when(~F.col("_bad_decision"), F.col(c)))
-                df = df.drop("_bad_decision")
-            for column, treatment in checks:
-                if treatment == "drop":
-                    df = df.filter(F.col(column).isNull() | ~outside[column])
-                elif treatment == "empty":
-                    df = df.withColumn(column, F.when(~outside[column], F.col(column)))
-            for dim, column in _SCOPED_COLUMNS[table].items():
-                if dim in restrictions:
-                    allowed = list(restrictions[dim])
-                    if dim == "vendor":
-                        allowed.append("internal")  # golden answers are the platform's own
-                    df = df.filter(F.col(column).isin(allowed))
-            if not self.scope.see_reviewers:
-                if table in ("decisions", "audit_facts"):
-                    df = df.withColumn("reviewer_id", _pseudonym(F.col("reviewer_id")))
-                if table == "audit_facts":
-                    df = df.withColumn("comment", F.lit(None).cast("string"))
-                if table == "calibration_ratings":
-                    df = df.withColumn("rater_id", _pseudonym(F.col("rater_id")))
-            df.createOrReplaceTempView(table)
+            scoped = policy.select(table, list(types))
+            probe = policy.probe(table, types)
+            if probe is None:
+                self._view(table, scoped)
+                continue
+            self._view(STORED(table), scoped)
+            flags = self.spark.sql(to_spark_sql(probe)).collect()[0]
+            checks = policy.checks(table, types)
+            bad = [c for (c, _), flag in zip(checks, flags, strict=True) if flag]
+            if bad:
+                stats = self.spark.sql(to_spark_sql(policy.stats(table, types, bad))).collect()
+                self._found += policy.found(table, types, bad, list(stats[0]))
+            self._view(table, policy.plausible_select(table, list(types), types, bad))
+        self.implausible = pd.DataFrame(self._found, columns=IMPLAUSIBLE_COLUMNS)
+
+    def _view(self, name: str, select: str) -> None:
+        self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {to_spark_sql(select)}")
 
     def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         """Run one DuckDB-dialect query of `kpi.sql` (transpiled) and return a DataFrame."""
@@ -314,7 +314,8 @@ class SparkEngine:
 
     def close(self) -> None:
         for table in EXPORT_TABLES:
-            self.spark.catalog.dropTempView(table)
+            for name in (table, SOURCE(table), STORED(table)):
+                self.spark.catalog.dropTempView(name)
         if self._owns:
             self._root.stop()
 
@@ -323,10 +324,3 @@ class SparkEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _pseudonym(column: Any) -> Any:
-    """'r-' || left(md5(id), 8), as the gateway's view does."""
-    from pyspark.sql import functions as F  # noqa: N812
-
-    return F.concat(F.lit("r-"), F.substring(F.md5(column), 1, 8))

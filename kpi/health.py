@@ -130,10 +130,10 @@ def vendor_integrity(gw: Gateway) -> pd.DataFrame:
 
 
 def implausible_values(gw: Gateway) -> pd.DataFrame:
-    """Stored times outside the plausible range (`kpi.gateway.plausible_range`), per table and
+    """Stored times outside the plausible range (`kpi.scope.plausible_range`), per table and
     column within the viewer's scope: how many rows, the earliest and latest such value (as
     text: year 294247 converts to no Python date) and how every query treats them
-    (`kpi.gateway.TREATMENTS`: the row left out, the value read as empty, or an audit counted
+    (`kpi.scope.TREATMENTS`: the row left out, the value read as empty, or an audit counted
     as an orphan), as ingest would load the row today. Empty for a database that only the
     current ingest wrote. Found when the gateway opened (see `kpi.gateway`)."""
     return gw.implausible.copy()

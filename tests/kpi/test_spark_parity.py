@@ -27,7 +27,7 @@ from bpo_kpi.db import connect
 from ingest import ingest_files
 from kpi import compute
 from kpi.compute import kpi_table
-from kpi.engines import SparkEngine, export_tables, spark_session, to_spark_sql
+from kpi.engines import EXPORT_TABLES, SparkEngine, export_tables, spark_session, to_spark_sql
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery, Scope
 from kpi.sql import bounds, kappa_sql, source_sql
@@ -84,7 +84,9 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Published:
         con.close()
     out = root / "parquet"
     written = export_tables(db, out)
-    assert sorted(written) == ["audit_facts", "calibration_ratings", "decisions"]
+    # Every table a reader may query (kpi.scope.POLICY): analyses beyond KPI tables need them.
+    assert sorted(written) == sorted(EXPORT_TABLES)
+    assert {"audit_facts", "calibration_ratings", "decisions"} <= set(written)
     return Published(db, out)
 
 
@@ -200,6 +202,45 @@ def test_scoped_views_match_the_gateway(published: Published, spark: Any) -> Non
     pd.testing.assert_frame_equal(on_spark, duck, check_dtype=False)
 
 
+def test_keyed_pseudonyms_and_hidden_text_match_the_gateway(
+    published: Published, spark: Any
+) -> None:
+    """With a pseudonym key, both engines write the same keyed pseudonyms (Spark used to write
+    the plain md5 of the id, which anyone can reverse by hashing guessed ids) and hide the
+    same texts, in every table a restricted role can read."""
+    import hashlib
+
+    keyed = CONFIG.model_copy(update={"pseudonym_key": "s3cret-key"})
+    queries = {
+        "audit_facts": "SELECT audit_id, reviewer_id, comment FROM audit_facts ORDER BY audit_id",
+        "decisions": "SELECT decision_id, reviewer_id FROM decisions ORDER BY decision_id",
+        "calibration_ratings": "SELECT session_id, item_id, rater_id FROM calibration_ratings "
+        "ORDER BY ALL",
+        "rejected_rows": "SELECT count(*) AS n, count(raw) AS raws FROM rejected_rows",
+    }
+    with Gateway(published.db, config=keyed, role="latam_lead") as gw:
+        duck = {name: gw.frame(sql) for name, sql in queries.items()}
+    with Gateway(published.db, config=keyed, role="admin") as gw:
+        real = gw.frame("SELECT DISTINCT reviewer_id FROM decisions")
+    with SparkEngine(published.parquet, config=keyed, role="latam_lead", spark=spark) as engine:
+        on_spark = {name: engine.frame(sql) for name, sql in queries.items()}
+    for name in queries:
+        a, b = on_spark[name], duck[name]
+        if "comment" in b:  # hidden on both (None on one side, NaN on the other)
+            assert a["comment"].isna().all() and b["comment"].isna().all()
+            a, b = a.drop(columns="comment"), b.drop(columns="comment")
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    pseudonyms = set(duck["decisions"]["reviewer_id"])
+    assert pseudonyms and all(p.startswith("r-") and len(p) == 10 for p in pseudonyms)
+    # Not the unkeyed md5 of any real id; the keyed one of some.
+    unkeyed = {"r-" + hashlib.md5(r.encode()).hexdigest()[:8] for r in real["reviewer_id"]}
+    assert not pseudonyms & unkeyed
+    keyed_ids = {
+        "r-" + hashlib.md5(("s3cret-key" + r).encode()).hexdigest()[:8] for r in real["reviewer_id"]
+    }
+    assert pseudonyms <= keyed_ids
+
+
 def test_transpiled_sql_rewrites_what_sqlglot_gets_wrong() -> None:
     query = KpiQuery(
         by=("vendor",), period="week", where={"site": ("a",)}, start=dt.date(2026, 1, 5)
@@ -234,11 +275,7 @@ def test_cli_publish_then_kpis_on_spark(
     monkeypatch.delenv("BPO_KPI_CONFIG", raising=False)
     out = tmp_path / "published"
     assert main(["publish", "--db", str(published.db), "--out", str(out)]) == 0
-    assert {p.name for p in out.iterdir()} == {
-        "decisions.parquet",
-        "audit_facts.parquet",
-        "calibration_ratings.parquet",
-    }
+    assert {p.name for p in out.iterdir()} == {f"{t}.parquet" for t in EXPORT_TABLES}
     capsys.readouterr()
     common = ["kpis", "--by", "vendor", "--period", "month", "--as-of", AS_OF.isoformat()]
     assert main([*common, "--db", str(published.db), "--format", "json"]) == 0
