@@ -33,7 +33,7 @@ from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
 from kpi.catalog import KPIS
 from kpi.data_summary import FILTER_DIMENSIONS, DataSummary, database_summary
-from kpi.gateway import Gateway
+from kpi.gateway import Gateway, QueryLimit
 from kpi.monitor import DEFAULT_WINDOW_DAYS
 from kpi.query import KpiQuery
 from kpi.targets import STATUS_WORDS, format_value, status, target_for
@@ -67,9 +67,10 @@ def config() -> Config:
 
 @st.cache_resource(max_entries=4, show_spinner=False)
 def _gateway(db: str, version: str, role: str, config_env: str | None) -> Gateway:
-    # One read-only connection per (replica file, role); sessions share it (Gateway.frame
-    # serializes queries on its cursor; each query runs on all cores). `version` is the
-    # current replica file: each refresh writes a new one.
+    # One read-only connection per (replica file, role), shared by the role's sessions; each
+    # session's thread queries on a cursor of its own (a slow query stalls no other session),
+    # within the configuration's query limits. `version` is the current replica file: each
+    # refresh writes a new one.
     return Gateway(version, config=config(), role=role)
 
 
@@ -95,9 +96,13 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     ctx = context()
     name = f"{fn.__code__.co_filename}:{fn.__qualname__}"
     _REGISTRY[name] = fn
-    return _cached_call(  # type: ignore[no-any-return]
-        name, str(ctx.db), ctx.version, ctx.role, ctx.config_env, args, kwargs
-    )
+    try:
+        return _cached_call(  # type: ignore[no-any-return]
+            name, str(ctx.db), ctx.version, ctx.role, ctx.config_env, args, kwargs
+        )
+    except QueryLimit as exc:  # the gateway stopped a query: say so, not a traceback
+        st.error(str(exc))
+        st.stop()
 
 
 @dataclass

@@ -198,6 +198,18 @@ class IngestSettings(_Strict):
     )
 
 
+class QuerySettings(_Strict):
+    """Limits every read query runs under (the query gateway), so one slow or huge query does
+    not take the machine or the other viewers with it."""
+
+    timeout_seconds: float = Field(
+        120, gt=0, description="A query running longer is stopped with a clear error."
+    )
+    max_rows: int = Field(
+        2_000_000, gt=0, description="A query returning more rows is stopped with a clear error."
+    )
+
+
 class SeverityRule(_Strict):
     """First matching rule wins; an empty matcher matches anything."""
 
@@ -256,6 +268,9 @@ class Config(_Strict):
     )
     ingest: IngestSettings = Field(
         default_factory=IngestSettings, description="How ingest treats imperfect rows."
+    )
+    queries: QuerySettings = Field(
+        default_factory=QuerySettings, description="Limits of every read query."
     )
     targets: Targets = Field(default_factory=Targets, description="KPI targets.")
     contested_agreement: float = Field(
@@ -396,5 +411,6 @@ def config_reference() -> str:
     walk(SeverityRule, "severity_rules[].")
     walk(ErrorType, "error_types.<name>.")
     walk(IngestSettings, "ingest.")
+    walk(QuerySettings, "queries.")
     walk(Role, "roles.<name>.")
     return "\n".join(lines)

@@ -1,5 +1,10 @@
 """The one query gateway: every read of the database goes through `Gateway.frame`.
 
+It protects itself: every query runs under the configuration's `queries` limits (a time
+limit, enforced by interrupting the query, and a row cap, checked while the result is read),
+and each thread gets a cursor of its own with the scope installed, so a slow query of one
+dashboard session never makes another session's query wait.
+
 A gateway is opened for one viewer role. It shadows each canonical table with a temporary view
 of the same name that keeps only the rows the role may see (and pseudonymises reviewers with a
 keyed hash and hides auditor comments when the role may not see them). Every query kpi/ builds
@@ -40,6 +45,35 @@ from kpi.query import Scope
 from kpi.scope import IMPLAUSIBLE_COLUMNS, POLICY, STORED, ScopePolicy
 
 
+class QueryLimit(ValueError):
+    """A query stopped by the gateway's limits (time or rows)."""
+
+
+# fetch_df_chunk reads this many vectors of 2,048 rows at a time (~130k rows).
+_CHUNK_VECTORS = 64
+
+
+class _deadline:
+    """Interrupts the cursor's query if it runs longer than `seconds` (DuckDB has no query
+    timeout of its own; `interrupt` is its cancel, safe from another thread)."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self.cursor, self.seconds = cursor, seconds
+        self.timer = threading.Timer(seconds, cursor.interrupt)
+        self.timer.daemon = True
+
+    def __enter__(self) -> None:
+        self.timer.start()
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        self.timer.cancel()
+        if isinstance(exc, duckdb.InterruptException):
+            raise QueryLimit(
+                f"the query took longer than {self.seconds:g} s (queries.timeout_seconds) and "
+                "was stopped: narrow the filters or the dates"
+            ) from exc
+
+
 class Gateway:
     """Runs every KPI query for one viewer, within that viewer's scope.
 
@@ -72,12 +106,16 @@ class Gateway:
         else:
             limit = self.config.ingest.lock_wait_seconds if wait is None else wait
             base, self.source = open_for_reading(self.path, wait=limit, notify=notify)
-        # A cursor is a connection of its own: thread-safe use and private temp views.
-        self._con = base.cursor()
         self._base = base
-        self._lock = threading.Lock()
+        # Each thread gets a cursor of its own (a connection: private temp views), made from
+        # one plan of the views: sessions of a role never wait for each other's queries.
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
+        # Statements that install the scope on a cursor; (table, values) fills a helper table.
+        self._plan: list[str | tuple[str, list[str]]] = []
         try:
-            self._install_scope()
+            self._make_plan(self._cursor_for_plan())
         except BaseException:
             self.close()
             raise
@@ -87,8 +125,17 @@ class Gateway:
 
     # --- scope ------------------------------------------------------------------------------
 
-    def _install_scope(self) -> None:
-        con = self._con
+    def _cursor_for_plan(self) -> duckdb.DuckDBPyConnection:
+        cursor = self._base.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")  # a cursor is a session of its own
+        with self._cursors_lock:
+            self._cursors.append(cursor)
+        self._local.cursor = cursor
+        return cursor
+
+    def _make_plan(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Work out the scope's statements once (on the first cursor, which runs them): helper
+        tables, then each table's view (after probing it for implausible times)."""
         found = schema_version(con)
         if 0 < found < SCHEMA_VERSION:
             raise ValueError(
@@ -99,16 +146,22 @@ class Gateway:
         catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
         qualified = '"' + str(catalog).replace('"', '""') + '".main.'
         policy = self.policy
+
+        def run(statement: str) -> None:
+            con.execute(statement)
+            self._plan.append(statement)
+
         for name, (column, values) in policy.helper_rows().items():
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} ({column} VARCHAR)")
+            run(f"CREATE OR REPLACE TEMP TABLE {name} ({column} VARCHAR)")
             con.executemany(f"INSERT INTO {name} VALUES (?)", [[v] for v in values])
+            self._plan.append((name, values))
         # A database whose every row the checking ingest wrote (or `bpo-kpi upgrade` found
         # clean) holds no implausible time: the scan is skipped.
         checked = get_meta(con, TIMES_CHECKED) is not None
         stored = {
-            str(name): str(kind)
-            for name, kind in con.execute(
-                "SELECT table_name, 'x' FROM duckdb_tables() WHERE database_name = "
+            str(row[0])
+            for row in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = "
                 "current_database() AND schema_name = 'main' AND NOT temporary"
             ).fetchall()
         }
@@ -120,11 +173,11 @@ class Gateway:
             scoped = policy.select(table, list(types), source=f"{qualified}{table}")
             probe = None if checked else policy.probe(table, types)
             if probe is None:
-                con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {scoped}")
+                run(f"CREATE OR REPLACE TEMP VIEW {table} AS {scoped}")
                 continue
             # The scoped rows as stored, then the table as ingest would load it today (see
             # the module docstring): only columns whose min or max is outside are looked at.
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {STORED(table)} AS {scoped}")
+            run(f"CREATE OR REPLACE TEMP VIEW {STORED(table)} AS {scoped}")
             flags = con.execute(probe).fetchone() or ()
             checks = policy.checks(table, types)
             bad = [c for (c, _), flag in zip(checks, flags, strict=True) if flag]
@@ -132,22 +185,66 @@ class Gateway:
                 stats = con.execute(policy.stats(table, types, bad)).fetchone() or ()
                 self._found += policy.found(table, types, bad, stats)
             view = policy.plausible_select(table, list(types), types, bad)
-            con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS {view}")
+            run(f"CREATE OR REPLACE TEMP VIEW {table} AS {view}")
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor, with the scope installed (from the plan) on first use."""
+        cursor: duckdb.DuckDBPyConnection | None = getattr(self._local, "cursor", None)
+        if cursor is not None:
+            return cursor
+        cursor = self._base.cursor()
+        cursor.execute("SET TimeZone = 'UTC'")
+        for step in self._plan:
+            if isinstance(step, tuple):  # a helper table's rows
+                name, values = step
+                cursor.executemany(f"INSERT INTO {name} VALUES (?)", [[v] for v in values])
+            else:
+                cursor.execute(step)
+        with self._cursors_lock:
+            self._cursors.append(cursor)
+        self._local.cursor = cursor
+        return cursor
 
     # --- queries ----------------------------------------------------------------------------
 
     def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        """Run one query with bound parameters and return a DataFrame."""
-        with self._lock:
-            return self._con.execute(sql, params or {}).df()
+        """Run one query with bound parameters and return a DataFrame, within the limits of
+        the configuration's `queries` (time, rows): `QueryLimit` beyond them."""
+        cursor = self._cursor()
+        limits = self.config.queries
+        with _deadline(cursor, limits.timeout_seconds):
+            result = cursor.execute(sql, params or {})
+            chunks = [result.fetch_df_chunk(_CHUNK_VECTORS)]  # typed, even when empty
+            rows = len(chunks[0])
+            while rows and len(chunks[-1]) == _CHUNK_VECTORS * 2048:
+                chunk = result.fetch_df_chunk(_CHUNK_VECTORS)
+                if len(chunk) == 0:
+                    break
+                rows += len(chunk)
+                if rows > limits.max_rows:
+                    raise QueryLimit(
+                        f"the query returned more than {limits.max_rows:,} rows "
+                        "(queries.max_rows): narrow the filters or the dates"
+                    )
+                chunks.append(chunk)
+        if rows > limits.max_rows:
+            raise QueryLimit(
+                f"the query returned more than {limits.max_rows:,} rows (queries.max_rows): "
+                "narrow the filters or the dates"
+            )
+        return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        with self._lock:
-            row = self._con.execute(sql, params or {}).fetchone()
+        cursor = self._cursor()
+        with _deadline(cursor, self.config.queries.timeout_seconds):
+            row = cursor.execute(sql, params or {}).fetchone()
         return None if row is None else row[0]
 
     def close(self) -> None:
-        self._con.close()
+        with self._cursors_lock:
+            cursors, self._cursors = self._cursors, []
+        for cursor in cursors:
+            cursor.close()
         if self._owns:
             self._base.close()
 
