@@ -97,9 +97,7 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     name = f"{fn.__code__.co_filename}:{fn.__qualname__}"
     _REGISTRY[name] = fn
     try:
-        return _cached_call(  # type: ignore[no-any-return]
-            name, str(ctx.db), ctx.version, ctx.role, ctx.config_env, args, kwargs
-        )
+        return _cached_call(name, str(ctx.db), ctx.version, ctx.role, ctx.config_env, args, kwargs)
     except QueryLimit as exc:  # the gateway stopped a query: say so, not a traceback
         st.error(str(exc))
         st.stop()
@@ -139,7 +137,7 @@ def context() -> Context:
     ctx = st.session_state.get("_ctx")
     if ctx is None:
         raise RuntimeError("app_pages.common.start() has not run (open the app via app.py)")
-    return ctx  # type: ignore[no-any-return]
+    return ctx
 
 
 # --- filters ----------------------------------------------------------------------------------
@@ -167,10 +165,10 @@ class Filters:
         merged = {**self.where, **(where or {})}
         return KpiQuery(
             by=by,
-            period=period,  # type: ignore[arg-type]
+            period=period,
             start=start or self.start,
             end=end or self.end,
-            where={k: v for k, v in merged.items() if v},  # type: ignore[misc]
+            where={k: v for k, v in merged.items() if v},
             kpis=kpis,
         )
 

@@ -19,6 +19,7 @@ in tables (`st.dataframe`), never as Markdown; messages written here carry only 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -53,7 +54,7 @@ TABLE_LABELS = {
     "audit_facts": "QA audits",
     "calibration_ratings": "Calibration ratings",
 }
-RUN_COLUMNS = {
+RUN_COLUMNS: dict[str, Any] = {
     "run_id": "Run",
     "kind": "Kind",
     "vendor": "Vendor",

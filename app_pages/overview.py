@@ -132,7 +132,7 @@ window = common.call(monitor.window_table, base)
 vendors = sorted(daily["vendor"].dropna().unique())
 pinned_workflow, pinned_vendor = f.single("workflow"), f.single("vendor")
 config = common.config()
-sections = []
+sections: list[tuple[pd.DataFrame, pd.DataFrame, tuple[str, ...]]] = []
 if len(vendors) > 1:
     total_daily = common.call(monitor.daily, base, day, ())
     total_window = common.call(monitor.window_table, base, ())

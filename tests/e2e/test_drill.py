@@ -6,6 +6,9 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlparse
 
 import browser
+import pytest
+
+pytestmark = pytest.mark.browser
 
 CELL_CENTRE_JS = """
 ([vendor, workflow]) => {

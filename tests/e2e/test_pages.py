@@ -6,6 +6,8 @@ from __future__ import annotations
 import browser
 import pytest
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.mark.parametrize("path", list(browser.PAGES))
 def test_page_renders_without_exception(server, page, screenshot, path: str) -> None:

@@ -34,6 +34,8 @@ from kpi.sql import bounds, kappa_sql, source_sql
 from sample_data.generate import generate
 from sample_data.writers import write_canonical
 
+pytestmark = pytest.mark.spark
+
 UTC = dt.UTC
 AS_OF = dt.datetime(2026, 11, 23, tzinfo=UTC)  # the snapshot: midnight after the data's end
 ROLES = {
