@@ -3,8 +3,8 @@ Streamlit server on a database, and wait until a page has rendered (script done,
 
 Used by the browser benchmark (bench/dashboard_bench.py) and the end-to-end tests (tests/e2e).
 Playwright's own browser download is not assumed to work; Debian's `chromium` package is used
-when present (FIELD_NOTES), installed with apt-get when we are root, and Playwright's download
-is the last resort.
+when present (docs/ARCHITECTURE.md §7), installed with apt-get when we are root, and
+Playwright's download is the last resort.
 """
 
 from __future__ import annotations

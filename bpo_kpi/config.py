@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 CONFIG_ENV = "BPO_KPI_CONFIG"
 
 Severity = Literal["critical", "major", "minor"]
-# The error types DESIGN §2 derives when QA gives none; each is also its own category.
+# The error types docs/ARCHITECTURE.md §2 derives when QA gives none; each is also its own category.
 ERROR_TYPES = ("over_enforcement", "under_enforcement", "wrong_policy", "wrong_action")
 ErrorCategory = Literal[
     "over_enforcement", "under_enforcement", "wrong_policy", "wrong_action", "other"

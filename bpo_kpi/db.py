@@ -79,7 +79,8 @@ SYSTEM_COLUMNS: dict[str, list[tuple[str, str]]] = {
     "calibration_ratings": [("run_id", "BIGINT"), ("version_run", "BIGINT")],
 }  # fmt: skip
 
-# Attributes of the audited decision copied onto each audit in `audit_facts` (DESIGN §5).
+# Attributes of the audited decision copied onto each audit in `audit_facts`
+# (docs/ARCHITECTURE.md §6).
 AUDIT_FACT_DECISION_COLUMNS = [
     "item_id",
     "vendor",

@@ -1,10 +1,10 @@
 """The dashboard's read replica: a published copy of the database file.
 
 DuckDB lets one process write a database file or many processes read it, never both at once
-(see FIELD_NOTES). The dashboard must keep serving while `bpo-kpi ingest` writes, and an ingest
-must not wait for a dashboard that is open all day. So the dashboard never opens the database
-itself; it reads a *replica* next to it (`bpo_kpi.duckdb` -> `bpo_kpi.replica.duckdb`, a link
-to the current copy `bpo_kpi.replica-<time>.duckdb`):
+(docs/ARCHITECTURE.md §7). The dashboard must keep serving while `bpo-kpi ingest` writes, and an
+ingest must not wait for a dashboard that is open all day. So the dashboard never opens the
+database itself; it reads a *replica* next to it (`bpo_kpi.duckdb` -> `bpo_kpi.replica.duckdb`,
+a link to the current copy `bpo_kpi.replica-<time>.duckdb`):
 
 - `refresh` takes a read lock on the database (a read-only connection: no writer can be
   active while it is held), copies the file to a new name and repoints the link with

@@ -1,9 +1,9 @@
 """Bulk validation: one SELECT casting raw text to canonical types, giving each bad row a reason.
 
-Checks run in DuckDB over the whole file at once (DESIGN §5: ~1M rows/s, where per-row pydantic
-runs at ~150k rows/s). The query text is built only from this module's own column names and
-the *shape* of the mapping (how many synonyms); every value — time zone, formats, labels,
-synonyms, constants — is a bound parameter.
+Checks run in DuckDB over the whole file at once (docs/ARCHITECTURE.md §4: ~1M rows/s, where
+per-row pydantic runs at ~150k rows/s). The query text is built only from this module's own
+column names and the *shape* of the mapping (how many synonyms); every value — time zone,
+formats, labels, synonyms, constants — is a bound parameter.
 """
 
 from __future__ import annotations

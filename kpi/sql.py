@@ -243,7 +243,8 @@ def source_sql(
     for m in quantiles:
         by_expr.setdefault(m.expr, []).append(m)
     for expr, group in by_expr.items():
-        # One list quantile per expression: 1.4-2.4x faster than separate calls (DESIGN §5).
+        # One list quantile per expression: 1.4-2.4x faster than separate calls
+        # (docs/ARCHITECTURE.md §6).
         sql = expr
         for name, col_sql in columns.items():
             sql = sql.replace(name, f"({col_sql})")

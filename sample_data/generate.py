@@ -419,7 +419,8 @@ def _mistake(
 def _error_type(
     decision: np.ndarray, policy: np.ndarray, qa: np.ndarray, qa_policy: np.ndarray
 ) -> np.ndarray:
-    """DESIGN §2 derived error type codes (0 = no error) for label codes and local policies."""
+    """Derived error type codes (docs/ARCHITECTURE.md §2; 0 = no error) for label codes and
+    local policies."""
     d_act, q_act = _IS_ACT[decision], _IS_ACT[qa]
     out = np.zeros(len(decision), dtype=np.int8)
     out[d_act & ~q_act] = _OVER

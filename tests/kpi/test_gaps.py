@@ -2,11 +2,11 @@
 
 Sample data: `generate(seed=42, decisions=200_000)` written as canonical Parquet and ingested;
 every number asserted about the injected gaps is recomputed here with pandas from the generated
-frames (DESIGN §2 error types, `is_error` = error type and dispute not overturned).
+frames (docs/ARCHITECTURE.md §2 error types, `is_error` = error type and dispute not overturned).
 
 Tiny database: a few hundred rows written by hand (as code) whose gap list is known exactly,
-checked against the hand answer and against an independent oracle of DESIGN §3 (segments of
-dimension combinations, Wilson lower bound > target error rate, excess errors =
+checked against the hand answer and against an independent oracle of docs/ARCHITECTURE.md §3
+(segments of dimension combinations, Wilson lower bound > target error rate, excess errors =
 decisions x (error_rate - target), and the `explained_by` rule).
 """
 
@@ -470,7 +470,7 @@ def oracle_gaps(
     max_depth: int = 3,
     min_audits: int = 20,
 ) -> pd.DataFrame:
-    """DESIGN §3 quality gaps from the hand-made rows, written without kpi.gaps."""
+    """docs/ARCHITECTURE.md §3 quality gaps from the hand-made rows, written without kpi.gaps."""
     decided = decisions[decisions["decided_at"].notna()]
     joined = audits.merge(decided, on="decision_id", how="inner")
     rows = []

@@ -1,13 +1,13 @@
 """Every KPI of kpi.catalog.KPIS against an independent oracle computed from the raw rows.
 
-The oracle below knows nothing of kpi.compute / kpi.sql: it re-derives error types and severities
-from DESIGN §2 and the configuration, computes TAT with pandas, quantiles with numpy (linear
-interpolation), Wilson intervals with statsmodels and Cohen's kappa with scikit-learn, cuts
-periods in the reporting time zone with zoneinfo, and counts the backlog at each period end
-E (= the period's end, or `as_of` / the query's end for the last period) as
+The oracle below knows nothing of kpi.compute / kpi.sql: it re-derives error types and
+severities from docs/ARCHITECTURE.md §2 and the configuration, computes TAT with pandas,
+quantiles with numpy (linear interpolation), Wilson intervals with statsmodels and Cohen's kappa
+with scikit-learn, cuts periods in the reporting time zone with zoneinfo, and counts the backlog
+at each period end E (= the period's end, or `as_of` / the query's end for the last period) as
 `enqueued_at < E and (decided_at is null or decided_at >= E)`, past SLA when also `due_at < E`.
 
-Interpretations (where DESIGN is silent) that the oracle makes explicit:
+Interpretations (where the definitions are silent) that the oracle makes explicit:
 - QA without a policy does not dispute the vendor's policy (no `wrong_policy` without qa_policy).
 - sla_attainment's denominator is the decided decisions that have a due time (queue or config).
 - over/under-enforcement rates are shares: their numerator counts only errors inside the
@@ -60,7 +60,8 @@ def _none(value: Any) -> Any:
 
 
 def oracle_error_type(row: Any, actioning: set[str]) -> str | None:
-    """DESIGN §2: QA's error type when given ('none' = no error), else derived from labels."""
+    """docs/ARCHITECTURE.md §2: QA's error type when given ('none' = no error), else derived
+    from labels."""
     explicit = _none(row.error_type)
     if explicit is not None:
         return None if explicit == "none" else explicit

@@ -67,7 +67,8 @@ def small() -> SampleData:
 
 
 def audited(data: SampleData) -> pd.DataFrame:
-    """Audits joined to their decisions with the DESIGN §2 derived error type and `is_error`."""
+    """Audits joined to their decisions with the derived error type (docs/ARCHITECTURE.md §2)
+    and `is_error`."""
     j = data.qa_audits.merge(data.decisions, on="decision_id", how="inner")
     d_act = j["decision"].isin(ACTIONING)
     q_act = j["qa_decision"].isin(ACTIONING)
