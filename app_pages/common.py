@@ -33,6 +33,7 @@ from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
 from kpi.catalog import KPIS
 from kpi.data_summary import FILTER_DIMENSIONS, DataSummary, database_summary
+from kpi.engines import Engine
 from kpi.gateway import Gateway, QueryLimit
 from kpi.monitor import DEFAULT_WINDOW_DAYS
 from kpi.query import KpiQuery
@@ -66,7 +67,14 @@ def config() -> Config:
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _gateway(db: str, version: str, role: str, config_env: str | None) -> Gateway:
+def _gateway(db: str, version: str, role: str, config_env: str | None) -> Engine:
+    settings = config().engine
+    if settings.kind == "spark":  # the published Parquet files (`version`: their fingerprint)
+        from kpi.engines import SparkEngine
+
+        return SparkEngine(
+            settings.parquet or "", config=config(), role=role, master=settings.spark_master
+        )
     # One read-only connection per (replica file, role), shared by the role's sessions; each
     # session's thread queries on a cursor of its own (a slow query stalls no other session),
     # within the configuration's query limits. `version` is the current replica file: each
@@ -119,7 +127,8 @@ def start() -> Context | None:
     """Open the current replica (refreshing it when the database changed); None if there is no
     data yet. Called by app.py once per rerun."""
     db = db_path()
-    version = replica.ensure(db)
+    settings = config().engine
+    version = parquet_version(settings.parquet) if settings.kind == "spark" else replica.ensure(db)
     if version is None:
         st.session_state.pop("_ctx", None)
         return None
@@ -131,6 +140,17 @@ def start() -> Context | None:
         st.error(f"{exc}. Set {ROLE_ENV} to one of the configured roles.")
         st.stop()
     return ctx
+
+
+def parquet_version(folder: str | None) -> str | None:
+    """The published Parquet files' identity (names, sizes, times): a new publish changes it,
+    so cached results are not served past it. None when nothing is published."""
+    if not folder:
+        return None
+    files = sorted(Path(folder).glob("*.parquet"))
+    if not files:
+        return None
+    return "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
 
 
 def context() -> Context:

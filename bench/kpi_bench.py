@@ -169,7 +169,7 @@ def profile_sources(gw: Any, query: Any) -> dict[str, Any]:
         for s, ms in by_source.items()
     }
     sqls["kappa"] = kappa_sql(query, gw.scope, tz, b)
-    con = gw._con  # the bench may look behind the gateway; product code may not
+    con = gw._cursor()  # the bench may look behind the gateway; product code may not
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "profile.json"

@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from pydantic import ValidationError
@@ -131,19 +131,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="also group by local arrival time: weekday (1 = Monday) and/or hour "
         "(the Turnaround page's hour x weekday heatmap: --time-keys weekday,hour)",
     )
-    kp.add_argument(
-        "--engine",
-        choices=["duckdb", "spark"],
-        default="duckdb",
-        help="duckdb: the database (default); spark: Parquet files from `bpo-kpi publish` "
-        "(needs the `spark` extra and Java 17+)",
-    )
-    kp.add_argument(
-        "--parquet", type=Path, metavar="DIR", help="with --engine spark: the published tables"
-    )
-    kp.add_argument(
-        "--spark-master", default="local[*]", help="with --engine spark: Spark master URL"
-    )
     kp.set_defaults(func=cmd_kpis)
 
     pub = sub.add_parser(
@@ -195,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates")
     cal.add_argument("--role", default="admin")
     cal.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_engine_args(cal)
     _add_common(cal)
     cal.set_defaults(func=cmd_calibration)
 
@@ -243,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="days after which a day's QA audits count as complete (default: 3)",
     )
     al.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_engine_args(al)
     _add_common(al)
     al.set_defaults(func=cmd_alerts)
 
@@ -315,6 +304,7 @@ def _listing(
     p.add_argument("--limit", type=int, default=limit)
     p.add_argument("--role", default="admin", help="viewer role from the configuration")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_engine_args(p)
     _add_common(p)
     p.set_defaults(func=func)
     return p
@@ -345,6 +335,39 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="duckdb: the database (default); spark: Parquet files from `bpo-kpi publish` "
+        "(needs the `spark` extra and Java 17+)",
+    )
+    p.add_argument(
+        "--parquet", type=Path, metavar="DIR", help="with --engine spark: the published tables"
+    )
+    p.add_argument(
+        "--spark-master", default="local[*]", help="with --engine spark: Spark master URL"
+    )
+
+
+def _engine(args: argparse.Namespace, config: Config | None = None) -> Any:
+    """The engine a read command runs on (a context manager): the DuckDB gateway over the
+    database (or its replica while an ingest writes), or Spark over published Parquet files."""
+    config = config or load_config(args.config)
+    if getattr(args, "engine", "duckdb") == "spark":
+        from kpi.engines import SparkEngine
+
+        if args.parquet is None:
+            raise ValueError("--engine spark reads Parquet files: give --parquet DIR")
+        return SparkEngine(args.parquet, config=config, role=args.role, master=args.spark_master)
+    if getattr(args, "parquet", None) is not None:
+        raise ValueError("--parquet is read by --engine spark only")
+    from kpi.gateway import Gateway
+
+    return Gateway(args.db, config=config, role=args.role, notify=_note)
+
+
 def _add_query_args(p: argparse.ArgumentParser) -> None:
     from kpi.catalog import DIMENSIONS
 
@@ -362,6 +385,7 @@ def _add_query_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--role", default="admin", help="viewer role from the configuration")
     p.add_argument("--as-of", type=_datetime, help="instant for the backlog (default: now)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table", dest="fmt")
+    _add_engine_args(p)
     _add_common(p)
 
 
@@ -417,31 +441,11 @@ def _emit(frame: pd.DataFrame, fmt: str) -> None:
 
 def cmd_kpis(args: argparse.Namespace) -> int:
     from kpi.compute import kpi_table
-    from kpi.gateway import Gateway
 
     query = _query_from_args(args, args.kpis)
     time_keys = tuple(k.strip() for k in args.time_keys.split(",") if k.strip())
-    if args.engine == "spark":
-        from kpi.engines import SparkEngine
-
-        if args.parquet is None:
-            raise ValueError("--engine spark reads Parquet files: give --parquet DIR")
-        config = load_config(args.config)
-        try:
-            engine = SparkEngine(
-                args.parquet, config=config, role=args.role, master=args.spark_master
-            )
-        except ImportError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_ERROR
-        with engine:
-            frame = kpi_table(engine, query, as_of=args.as_of, time_keys=time_keys)
-        _emit(frame, args.fmt)
-        return EXIT_OK
-    if args.parquet is not None:
-        raise ValueError("--parquet is read by --engine spark only")
-    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
-        frame = kpi_table(gw, query, as_of=args.as_of, time_keys=time_keys)
+    with _engine(args) as engine:
+        frame = kpi_table(engine, query, as_of=args.as_of, time_keys=time_keys)
     _emit(frame, args.fmt)
     return EXIT_OK
 
@@ -463,10 +467,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_gaps(args: argparse.Namespace) -> int:
     from kpi import gaps
-    from kpi.gateway import Gateway
 
     base = _query_from_args(args, None)
-    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
+    with _engine(args) as gw:
         if args.segment:
             segment = dict(
                 (k.strip(), v.strip())
@@ -494,7 +497,6 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 def cmd_alerts(args: argparse.Namespace) -> int:
     from kpi import monitor
     from kpi.data_summary import database_summary
-    from kpi.gateway import Gateway
 
     where = list(args.where)
     where += [f"vendor={v}" for v in args.vendor]
@@ -505,7 +507,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         if not sep or not values:
             raise ValueError(f"--where {item!r}: use DIM=VALUE or DIM=VALUE1,VALUE2")
         merged.setdefault(dim.strip(), []).extend(v.strip() for v in values.split(","))
-    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
+    with _engine(args) as gw:
         day, start = args.day, args.start
         if day is None or start is None:
             summary = database_summary(gw)
@@ -542,9 +544,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 def cmd_rejects(args: argparse.Namespace) -> int:
     from kpi import health
-    from kpi.gateway import Gateway
 
-    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
+    with _engine(args) as gw:
         frame = health.rejected_rows(gw, args.run, args.limit)
     _emit(frame, args.fmt)
     return EXIT_OK
@@ -552,10 +553,9 @@ def cmd_rejects(args: argparse.Namespace) -> int:
 
 def cmd_calibration(args: argparse.Namespace) -> int:
     from kpi import calibration
-    from kpi.gateway import Gateway
 
     config = load_config(args.config)
-    with Gateway(args.db, config=config, role=args.role, notify=_note) as gw:
+    with _engine(args, config) as gw:
         frame = calibration.ratings(
             gw, args.session or None, args.workflow, args.vendor, args.start, args.end
         )
@@ -797,9 +797,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     from kpi import health
-    from kpi.gateway import Gateway
 
-    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
+    with _engine(args) as gw:
         frame = health.ingest_runs(gw, args.limit, status=args.status)
     _emit(frame, args.fmt)
     return EXIT_OK
@@ -807,9 +806,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 def cmd_warnings(args: argparse.Namespace) -> int:
     from kpi import health
-    from kpi.gateway import Gateway
 
-    with Gateway(args.db, config=load_config(args.config), role=args.role, notify=_note) as gw:
+    with _engine(args) as gw:
         frame = health.ingest_warnings(gw, args.run, args.limit)
     _emit(frame, args.fmt)
     return EXIT_OK

@@ -210,6 +210,24 @@ class QuerySettings(_Strict):
     )
 
 
+class EngineSettings(_Strict):
+    """Which engine the dashboard reads (the CLI takes `--engine` per command)."""
+
+    kind: Literal["duckdb", "spark"] = Field(
+        "duckdb",
+        description="duckdb: the database file (its published replica); spark: Parquet files "
+        "written by `bpo-kpi publish` (needs the `spark` extra and Java 17+).",
+    )
+    parquet: str | None = Field(None, description="With spark: the folder of published tables.")
+    spark_master: str = Field("local[*]", description="With spark: the Spark master URL.")
+
+    @model_validator(mode="after")
+    def _parquet_for_spark(self) -> EngineSettings:
+        if self.kind == "spark" and not self.parquet:
+            raise ValueError("engine.kind = 'spark' reads Parquet files: set engine.parquet")
+        return self
+
+
 class SeverityRule(_Strict):
     """First matching rule wins; an empty matcher matches anything."""
 
@@ -271,6 +289,9 @@ class Config(_Strict):
     )
     queries: QuerySettings = Field(
         default_factory=QuerySettings, description="Limits of every read query."
+    )
+    engine: EngineSettings = Field(
+        default_factory=EngineSettings, description="The engine the dashboard reads."
     )
     targets: Targets = Field(default_factory=Targets, description="KPI targets.")
     contested_agreement: float = Field(
@@ -412,5 +433,6 @@ def config_reference() -> str:
     walk(ErrorType, "error_types.<name>.")
     walk(IngestSettings, "ingest.")
     walk(QuerySettings, "queries.")
+    walk(EngineSettings, "engine.")
     walk(Role, "roles.<name>.")
     return "\n".join(lines)

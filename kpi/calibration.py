@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from kpi.agreement import bootstrap_ci, fleiss_kappa, gwet_ac1, krippendorff_alpha
-from kpi.gateway import Gateway
+from kpi.engines import Engine
 from kpi.sql import Params, in_values, used
 from kpi.stats import wilson_interval_arrays
 
@@ -54,7 +54,7 @@ def landis_koch(kappa: float) -> str:
 
 
 def ratings(
-    gw: Gateway,
+    gw: Engine,
     session_ids: Sequence[str] | None = None,
     workflow: str | None = None,
     vendor: str | None = None,
@@ -82,7 +82,7 @@ def ratings(
     return gw.frame(sql, used(sql, params.values))
 
 
-def sessions(gw: Gateway, workflow: str | None = None) -> pd.DataFrame:
+def sessions(gw: Engine, workflow: str | None = None) -> pd.DataFrame:
     """Sessions with their date, workflow, items and raters, newest first."""
     params = Params()
     where = f"WHERE workflow = {params.bind(workflow)}" if workflow else ""
@@ -234,7 +234,7 @@ def iso_week(day: dt.date) -> str:
 
 
 def session_choices(
-    gw: Gateway,
+    gw: Engine,
     start: dt.date | None = None,
     end: dt.date | None = None,
     workflows: Sequence[str] = (),
@@ -334,7 +334,7 @@ def _pooled(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def review(
-    gw: Gateway,
+    gw: Engine,
     sessions: Sequence[str],
     vendors: Sequence[str] = (),
     trend_sessions: Sequence[str] = (),

@@ -71,14 +71,19 @@ TIMESTAMP_COLUMNS = (
 
 
 class Engine(Protocol):
-    """What `kpi_table` needs from an engine: the viewer's configuration and scope, and
-    `frame(sql, params)` running DuckDB-dialect text from `kpi.sql` with bound `$name` values."""
+    """What every analysis needs from an engine: the viewer's configuration and scope, the
+    stored times found implausible (`kpi.scope`), and `frame(sql, params)` running one
+    DuckDB-dialect query of `kpi/` with bound `$name` values within the viewer's scope.
+    `kpi.gateway.Gateway` (DuckDB) and `SparkEngine` are the two."""
 
     @property
     def config(self) -> Config: ...
 
     @property
     def scope(self) -> Scope: ...
+
+    @property
+    def implausible(self) -> pd.DataFrame: ...
 
     def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame: ...
 
@@ -147,11 +152,38 @@ def _rewrite_for_spark(node: exp.Expression) -> exp.Expression:
             raise ValueError("timezone() takes (zone, timestamp)")
         zone, ts = (_spark(e) for e in node.expressions)
         return exp.Anonymous(this="from_utc_timestamp", expressions=[ts, zone])
+    if isinstance(node, exp.Filter) and _ordered_list(node.this) is not None:
+        # list(x ORDER BY x) FILTER (WHERE c): the sort goes outside the filtered aggregate.
+        agg = exp.ArrayAgg(this=_ordered_list(node.this))
+        filtered = exp.Filter(this=agg, expression=_spark(node.expression))
+        return exp.Anonymous(this="array_sort", expressions=[filtered])
+    if isinstance(node, exp.ArrayAgg) and _ordered_list(node) is not None:
+        # sqlglot drops the ORDER BY of an ordered list aggregate (Spark's collect_list has
+        # none): sort the collected array instead.
+        agg = exp.ArrayAgg(this=_ordered_list(node))
+        return exp.Anonymous(this="array_sort", expressions=[agg])
     if isinstance(node, exp.PercentileCont) and node.expression is not None:
         # DuckDB quantile_cont(x, p | [p, ...]) -> Spark percentile(x, p | array(p, ...)).
         args = [_spark(node.this), _spark(node.expression)]
         return exp.Anonymous(this="percentile", expressions=args)
     return node
+
+
+def _ordered_list(node: exp.Expression) -> exp.Expression | None:
+    """The aggregated expression of `list(x ORDER BY x)` (ascending, by the value itself), or
+    None for any other node; other orders cannot be translated and raise."""
+    from sqlglot import exp
+
+    if not isinstance(node, exp.ArrayAgg) or not isinstance(node.this, exp.Order):
+        return None
+    order = node.this
+    value = order.this
+    plain = value.expressions[0] if isinstance(value, exp.Distinct) else value
+    keys = order.expressions
+    if len(keys) != 1 or keys[0].args.get("desc") or keys[0].this != plain:
+        raise ValueError(f"cannot translate {node.sql('duckdb')} to Spark: only a list ordered "
+                         "by its own values (ascending) is supported")  # fmt: skip
+    return value
 
 
 def _spark(node: exp.Expression) -> exp.Expression:

@@ -23,7 +23,7 @@ from scipy.stats import binomtest, fisher_exact
 from statsmodels.stats.multitest import multipletests
 
 from kpi.compute import kpi_table
-from kpi.gateway import Gateway
+from kpi.engines import Engine
 from kpi.query import KpiQuery
 from kpi.sql import Params, bounds, used, window_filters
 from kpi.stats import wilson_interval_arrays
@@ -39,7 +39,7 @@ GAP_KPIS = ("decisions", "audits", "quality_score")
 
 
 def _target_error_rate(
-    gw: Gateway, segment: Mapping[str, Any], base: KpiQuery | None = None
+    gw: Engine, segment: Mapping[str, Any], base: KpiQuery | None = None
 ) -> float:
     """1 - the quality target of the segment's (workflow, vendor); a workflow or vendor that
     `base` pins to a single value (and so is not part of the segment) counts too."""
@@ -54,7 +54,7 @@ def segment_label(segment: Mapping[str, Any]) -> str:
 
 
 def quality_gaps(
-    gw: Gateway,
+    gw: Engine,
     base: KpiQuery | None = None,
     dimensions: Iterable[str] = DEFAULT_GAP_DIMENSIONS,
     max_depth: int = 3,
@@ -132,13 +132,13 @@ def _segment_query(base: KpiQuery | None, segment: Mapping[str, Any]) -> KpiQuer
     return base.model_copy(update={"where": where})
 
 
-def _audit_where(gw: Gateway, query: KpiQuery, params: Params) -> str:
+def _audit_where(gw: Engine, query: KpiQuery, params: Params) -> str:
     b = bounds(query, gw.config.reporting_timezone, pd.Timestamp.now(tz="UTC").to_pydatetime())
     return " AND ".join(window_filters("audits", query, gw.scope, b, params))
 
 
 def error_types(
-    gw: Gateway, segment: Mapping[str, Any], base: KpiQuery | None = None
+    gw: Engine, segment: Mapping[str, Any], base: KpiQuery | None = None
 ) -> pd.DataFrame:
     """Pareto of error types in a segment: count, share and cumulative share, largest first."""
     params = Params()
@@ -156,7 +156,7 @@ def error_types(
 
 
 def reviewer_outliers(
-    gw: Gateway,
+    gw: Engine,
     segment: Mapping[str, Any],
     base: KpiQuery | None = None,
     min_audits: int = 10,
@@ -180,7 +180,7 @@ def reviewer_outliers(
 
 
 def reviewer_error_type_outliers(
-    gw: Gateway,
+    gw: Engine,
     segment: Mapping[str, Any],
     error_type: str,
     base: KpiQuery | None = None,
@@ -256,7 +256,7 @@ AUDIT_ROW_COLUMNS = (
 
 
 def audited_decisions(
-    gw: Gateway,
+    gw: Engine,
     segment: Mapping[str, Any],
     base: KpiQuery | None = None,
     errors_only: bool = True,

@@ -13,7 +13,6 @@ from scipy.stats import norm
 
 from kpi.compute import kpi_table
 from kpi.engines import Engine
-from kpi.gateway import Gateway
 from kpi.query import KpiQuery
 from kpi.sql import Params, used
 from kpi.stats import audit_sample_size
@@ -25,7 +24,7 @@ RUN_COLUMNS = (
 )
 
 
-def ingest_runs(gw: Gateway, limit: int = 200, status: str | None = None) -> pd.DataFrame:
+def ingest_runs(gw: Engine, limit: int = 200, status: str | None = None) -> pd.DataFrame:
     """Latest ingest runs with their reconciliation (read = inserted + updated + unchanged +
     stale + rejected), warnings, status and, for a run that failed, why."""
     params = Params()
@@ -37,7 +36,7 @@ def ingest_runs(gw: Gateway, limit: int = 200, status: str | None = None) -> pd.
     return gw.frame(sql, used(sql, params.values))
 
 
-def unfinished_runs(gw: Gateway) -> pd.DataFrame:
+def unfinished_runs(gw: Engine) -> pd.DataFrame:
     """Runs that loaded nothing — failed, rolled back with a failing file, interrupted — whose
     file has not been loaded by a later run: the data they should have brought is missing."""
     return gw.frame(
@@ -49,7 +48,7 @@ def unfinished_runs(gw: Gateway) -> pd.DataFrame:
     )
 
 
-def rejected_rows(gw: Gateway, run_id: int | None = None, limit: int = 1000) -> pd.DataFrame:
+def rejected_rows(gw: Engine, run_id: int | None = None, limit: int = 1000) -> pd.DataFrame:
     """Rejected rows not yet loaded by a retry (all runs, or one) with file, source line,
     reason and raw content."""
     params = Params()
@@ -63,7 +62,7 @@ def rejected_rows(gw: Gateway, run_id: int | None = None, limit: int = 1000) -> 
     return gw.frame(sql, used(sql, params.values))
 
 
-def rejection_reasons(gw: Gateway) -> pd.DataFrame:
+def rejection_reasons(gw: Engine) -> pd.DataFrame:
     """Outstanding rejected rows per run and reason, most frequent first."""
     return gw.frame(
         "SELECT run_id, file, reason, count(*) AS rows FROM rejected_rows "
@@ -71,7 +70,7 @@ def rejection_reasons(gw: Gateway) -> pd.DataFrame:
     )
 
 
-def ingest_warnings(gw: Gateway, run_id: int | None = None, limit: int = 1000) -> pd.DataFrame:
+def ingest_warnings(gw: Engine, run_id: int | None = None, limit: int = 1000) -> pd.DataFrame:
     """Warnings (all runs, or one): rows loaded with a field fixed or emptied, with file,
     source line, column, the value as read and what was done."""
     params = Params()
@@ -83,7 +82,7 @@ def ingest_warnings(gw: Gateway, run_id: int | None = None, limit: int = 1000) -
     return gw.frame(sql, used(sql, params.values))
 
 
-def warning_summary(gw: Gateway) -> pd.DataFrame:
+def warning_summary(gw: Engine) -> pd.DataFrame:
     """Warnings per run, column and kind of flaw (the reason with its values left out), most
     frequent first: what to fix in a vendor's export."""
     return gw.frame(
@@ -94,7 +93,7 @@ def warning_summary(gw: Gateway) -> pd.DataFrame:
     )
 
 
-def edits_after_audit(gw: Gateway, limit: int = 1000) -> pd.DataFrame:
+def edits_after_audit(gw: Engine, limit: int = 1000) -> pd.DataFrame:
     """Vendor rows that changed the label or policy of a decision QA had already audited,
     newest first, with the old and new values and the run that brought them."""
     return gw.frame(
@@ -105,7 +104,7 @@ def edits_after_audit(gw: Gateway, limit: int = 1000) -> pd.DataFrame:
     )
 
 
-def vendor_integrity(gw: Gateway) -> pd.DataFrame:
+def vendor_integrity(gw: Engine) -> pd.DataFrame:
     """Per vendor: decisions, how many were changed after their first decided version
     (`corrected`, a version superseded while decided: a pending item being decided is its
     normal course, not a correction) and the *correction rate* (corrected / decided
@@ -129,7 +128,7 @@ def vendor_integrity(gw: Gateway) -> pd.DataFrame:
     )
 
 
-def implausible_values(gw: Gateway) -> pd.DataFrame:
+def implausible_values(gw: Engine) -> pd.DataFrame:
     """Stored times outside the plausible range (`kpi.scope.plausible_range`), per table and
     column within the viewer's scope: how many rows, the earliest and latest such value (as
     text: year 294247 converts to no Python date) and how every query treats them
@@ -139,7 +138,7 @@ def implausible_values(gw: Gateway) -> pd.DataFrame:
     return gw.implausible.copy()
 
 
-def orphan_audits(gw: Gateway, limit: int = 1000) -> pd.DataFrame:
+def orphan_audits(gw: Engine, limit: int = 1000) -> pd.DataFrame:
     """Audits whose decision has not arrived (yet)."""
     return gw.frame(
         "SELECT audit_id, decision_id, auditor_id, audited_at, qa_decision, comment "
@@ -148,7 +147,7 @@ def orphan_audits(gw: Gateway, limit: int = 1000) -> pd.DataFrame:
     )
 
 
-def freshness(gw: Gateway, as_of: dt.datetime | None = None) -> pd.DataFrame:
+def freshness(gw: Engine, as_of: dt.datetime | None = None) -> pd.DataFrame:
     """Per vendor: newest decision, hours since, and whether it is older than the threshold."""
     as_of = as_of or dt.datetime.now(dt.UTC)
     out = gw.frame(

@@ -66,7 +66,6 @@ from bpo_kpi.config import Config
 from kpi.catalog import KPIS, MEASURES
 from kpi.compute import kpi_table
 from kpi.engines import Engine
-from kpi.gateway import Gateway
 from kpi.health import freshness
 from kpi.query import KpiQuery
 from kpi.sql import Params, bounds, in_values, used
@@ -139,7 +138,7 @@ def window_start(base: KpiQuery, day: dt.date) -> dt.date:
 
 
 def audits_complete_through(
-    gw: Gateway, as_of: dt.datetime | None = None, qa_lag_days: int = QA_LAG_DAYS
+    gw: Engine, as_of: dt.datetime | None = None, qa_lag_days: int = QA_LAG_DAYS
 ) -> dt.date:
     """The last local day whose QA audits can be taken as complete: `qa_lag_days` days have
     passed between its end and the newest audit (or `as_of`, default now, if that is earlier).
@@ -297,7 +296,7 @@ def tiles(
 
 
 def vendor_snapshot(
-    gw: Gateway,
+    gw: Engine,
     base: KpiQuery,
     day: dt.date | None = None,
     as_of: dt.datetime | None = None,
@@ -437,7 +436,7 @@ def _alert(
 
 
 def alerts(
-    gw: Gateway,
+    gw: Engine,
     base: KpiQuery,
     day: dt.date | None = None,
     as_of: dt.datetime | None = None,
@@ -478,7 +477,7 @@ def alerts(
     return out[ALERT_COLUMNS].reset_index(drop=True)
 
 
-def _stale_alerts(gw: Gateway, base: KpiQuery, as_of: dt.datetime) -> list[dict[str, Any]]:
+def _stale_alerts(gw: Engine, base: KpiQuery, as_of: dt.datetime) -> list[dict[str, Any]]:
     limit = gw.config.freshness_hours
     tz = ZoneInfo(gw.config.reporting_timezone)
     fresh = freshness(gw, as_of)
@@ -508,7 +507,7 @@ def _stale_alerts(gw: Gateway, base: KpiQuery, as_of: dt.datetime) -> list[dict[
 
 
 def _out_of_control_alerts(
-    gw: Gateway, base: KpiQuery, start: dt.date, day: dt.date
+    gw: Engine, base: KpiQuery, start: dt.date, day: dt.date
 ) -> list[dict[str, Any]]:
     query = base.model_copy(
         update={
@@ -559,7 +558,7 @@ def _out_of_control_alerts(
 
 
 def _sla_and_backlog_alerts(
-    gw: Gateway, base: KpiQuery, day: dt.date, as_of: dt.datetime
+    gw: Engine, base: KpiQuery, day: dt.date, as_of: dt.datetime
 ) -> list[dict[str, Any]]:
     query = base.model_copy(
         update={
@@ -618,7 +617,7 @@ def _sla_and_backlog_alerts(
 
 
 def _edited_after_audit_alerts(
-    gw: Gateway, base: KpiQuery, start: dt.date, day: dt.date
+    gw: Engine, base: KpiQuery, start: dt.date, day: dt.date
 ) -> list[dict[str, Any]]:
     window = bounds(
         KpiQuery(start=start, end=day), gw.config.reporting_timezone, dt.datetime.now(dt.UTC)
@@ -661,7 +660,7 @@ def _edited_after_audit_alerts(
 
 
 def _qa_coverage_alerts(
-    gw: Gateway,
+    gw: Engine,
     base: KpiQuery,
     start: dt.date,
     day: dt.date,
