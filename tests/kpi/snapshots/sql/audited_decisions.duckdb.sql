@@ -1,0 +1,2 @@
+-- query 1
+SELECT audit_id, decision_id, item_id, vendor, site, workflow, market, reviewer_id, decision, policy, qa_decision, qa_policy, error_type, severity, dispute_status, auditor_id, audited_at, decided_at, comment FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t0 AND decided_at < $t1 AND enqueued_at < $t1 AND vendor = $v2 AND workflow = $v3 AND is_error ORDER BY decided_at DESC, audit_id LIMIT $v4;

@@ -1,0 +1,2 @@
+-- query 1
+SELECT run_id, file, reason, count(*) AS rows FROM rejected_rows WHERE resolved_run IS NULL GROUP BY ALL ORDER BY run_id DESC, rows DESC;

@@ -1,0 +1,2 @@
+-- query 1
+SELECT run_id, kind, vendor, file, started_at, finished_at, rows_read, rows_inserted, rows_updated, rows_unchanged, rows_stale, rows_rejected, warnings, status, error, retry_of FROM ingest_runs r WHERE status IN ('failed', 'rolled_back', 'interrupted') AND NOT EXISTS (  SELECT 1 FROM ingest_runs l WHERE l.file = r.file AND l.kind = r.kind   AND l.run_id > r.run_id AND l.status IN ('ok', 'ok_with_rejects')) ORDER BY run_id DESC;

@@ -1,0 +1,32 @@
+-- query 1 decisions
+SELECT decision_id, vendor, workflow, market, 'r-' || LEFT(MD5((SELECT k FROM _pseudonym_key) || reviewer_id), 8) AS reviewer_id FROM _src_decisions WHERE vendor IN (SELECT v FROM _scope_vendor) AND market IN (SELECT v FROM _scope_market);
+
+-- query 2 audit_facts
+SELECT audit_id, vendor, market, 'r-' || LEFT(MD5((SELECT k FROM _pseudonym_key) || reviewer_id), 8) AS reviewer_id, CAST(NULL AS STRING) AS comment FROM _src_audit_facts WHERE vendor IN (SELECT v FROM _scope_vendor) AND market IN (SELECT v FROM _scope_market);
+
+-- query 3 qa_audits
+SELECT audit_id, CAST(NULL AS STRING) AS comment FROM _src_qa_audits WHERE audit_id IN (SELECT audit_id FROM audit_facts);
+
+-- query 4 calibration_ratings
+SELECT session_id, vendor, workflow, 'r-' || LEFT(MD5((SELECT k FROM _pseudonym_key) || rater_id), 8) AS rater_id FROM _src_calibration_ratings WHERE vendor IN (SELECT v FROM _scope_vendor);
+
+-- query 5 decisions_history
+SELECT run_id, vendor FROM _src_decisions_history WHERE vendor IN (SELECT v FROM _scope_vendor) AND market IN (SELECT v FROM _scope_market);
+
+-- query 6 qa_audits_history
+SELECT run_id, vendor FROM _src_qa_audits_history WHERE audit_id IN (SELECT audit_id FROM audit_facts);
+
+-- query 7 calibration_ratings_history
+SELECT run_id, vendor FROM _src_calibration_ratings_history WHERE vendor IN (SELECT v FROM _scope_vendor);
+
+-- query 8 edits_after_audit
+SELECT run_id, vendor FROM _src_edits_after_audit WHERE vendor IN (SELECT v FROM _scope_vendor) AND market IN (SELECT v FROM _scope_market);
+
+-- query 9 ingest_runs
+SELECT run_id, vendor FROM _src_ingest_runs WHERE vendor IN (SELECT v FROM _scope_vendor);
+
+-- query 10 rejected_rows
+SELECT run_id, CAST(NULL AS STRING) AS raw, reason FROM _src_rejected_rows WHERE run_id IN (SELECT run_id FROM ingest_runs);
+
+-- query 11 ingest_warnings
+SELECT run_id, CAST(NULL AS STRING) AS value, reason FROM _src_ingest_warnings WHERE run_id IN (SELECT run_id FROM ingest_runs);

@@ -1,0 +1,40 @@
+-- query 1
+SELECT vendor, period_start, q_tat_p50[1] AS tat_p50, q_tat_p50[2] AS tat_p90, q_tat_p50[3] AS tat_p95, q_tat_p50[4] AS tat_p99, q_handle_minutes_p90[1] AS handle_minutes_p90, decisions, tat_mean, sla_met, sla_known, handle_minutes_mean FROM (
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, quantile_cont(((epoch(decided_at) - epoch(enqueued_at)) / 60.0), [0.5, 0.9, 0.95, 0.99]) AS q_tat_p50, quantile_cont(((epoch(decided_at) - epoch(claimed_at)) / 60.0), [0.9]) AS q_handle_minutes_p90, count(*) AS decisions, avg(((epoch(decided_at) - epoch(enqueued_at)) / 60.0)) AS tat_mean, count(*) FILTER (WHERE due_at IS NOT NULL AND decided_at <= due_at) AS sla_met, count(*) FILTER (WHERE due_at IS NOT NULL) AS sla_known, avg(((epoch(decided_at) - epoch(claimed_at)) / 60.0)) AS handle_minutes_mean
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2
+);
+
+-- query 2
+WITH combos AS (
+SELECT vendor, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
+GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
+)
+SELECT vendor, period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
+FROM (
+SELECT vendor, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
+UNION ALL
+SELECT vendor, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
+UNION ALL
+SELECT vendor, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
+UNION ALL
+SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
+)
+GROUP BY 1, 2;
+
+-- query 3
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2;
+
+-- query 4
+WITH a AS (SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts
+                   WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2),
+             v AS (SELECT vendor, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),
+             q AS (SELECT vendor, period_start, qa_decision AS label, count(*) AS c FROM a
+                   GROUP BY ALL)
+        SELECT v.vendor, v.period_start, sum(v.c * q.c) AS kappa_pe_num
+        FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
+        GROUP BY 1, 2;
