@@ -1,10 +1,14 @@
 """The KPI catalog: every KPI declared once (name, label, unit, direction, definition, target key).
 
-Dashboard, CLI, exports and notebooks all read this catalog. A KPI is one of:
-- a *measure* the engine aggregates (counts, quantiles, means), named in `MEASURES`;
-- a *ratio* of two measures, computed after aggregation (`numerator / denominator`, empty when
+Dashboard, CLI, exports and notebooks all read this catalog. A KPI is of one *kind* (`Kind`),
+and code dispatches on the kind, never on a KPI's name:
+- `measure`: a measure the engine aggregates (counts, quantiles, means), named in `MEASURES`;
+- `ratio`: `numerator / denominator` of two measures, computed after aggregation (empty when
   the denominator is 0), optionally with a Wilson interval;
-- a *derived* value computed after aggregation from measures (Cohen's kappa).
+- `complement`: `1 - numerator / denominator` (the quality score: 1 - errors / audits);
+- `agreement`: Cohen's kappa of two labellings, `(po - pe) / (1 - pe)`, where the observed
+  agreement `po` is `numerator / denominator` and the chance agreement `pe` comes from the
+  labels' marginal counts (the engine's `kappa_sql` query).
 KPI definitions know nothing of the engine: `kpi.sql` turns measures into SQL for an engine.
 """
 
@@ -15,6 +19,7 @@ from typing import Literal
 
 Source = Literal["decisions", "audits", "backlog"]
 Direction = Literal["higher", "lower", "neutral"]
+Kind = Literal["measure", "ratio", "complement", "agreement"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,19 @@ class KPI:
     interval: bool = False  # Wilson 95% interval as `<name>_low` / `<name>_high`
     complement: bool = False  # value = 1 - numerator/denominator (quality score)
     target: str | None = None  # key in the configuration's targets
+    agreement: bool = False  # Cohen's kappa over numerator (agreements) / denominator (audits)
+
+    @property
+    def kind(self) -> Kind:
+        if self.measure:
+            return "measure"
+        if self.agreement:
+            return "agreement"
+        return "complement" if self.complement else "ratio"
+
+    def __post_init__(self) -> None:
+        if self.kind != "measure" and not (self.numerator and self.denominator):
+            raise ValueError(f"{self.name}: a {self.kind} KPI names its numerator and denominator")
 
 
 # Neutral column vocabulary (see kpi.sql): tat_minutes, handle_minutes, is_decided, ...
@@ -143,7 +161,7 @@ KPIS: dict[str, KPI] = {
             denominator="audits", interval=True),
         KPI("cohen_kappa", "Cohen's kappa (vendor vs QA)", "kappa", "higher",
             "Cohen's kappa between decision and qa_decision over the group's audits.",
-            target="kappa"),
+            numerator="agreements", denominator="audits", agreement=True, target="kappa"),
         KPI("over_enforcement_rate", "Over-enforcement rate", "share", "lower",
             "Errors of category over_enforcement on actioning decisions / audits of actioning "
             "decisions (a QA-given over-enforcement type on a non-actioning decision is outside "
@@ -183,13 +201,17 @@ def output_columns(kpis: list[str] | None = None) -> list[str]:
 
 
 def measures_for(kpis: list[str]) -> list[str]:
-    """Measures needed to compute `kpis` (kappa needs its own label-count query)."""
+    """Measures needed to compute `kpis` (an agreement KPI also needs its own label-count
+    query: `needs_agreement`)."""
     needed: list[str] = []
     for name in kpis:
         kpi = KPIS[name]
         for m in (kpi.measure, kpi.numerator, kpi.denominator):
             if m and m not in needed:
                 needed.append(m)
-        if name == "cohen_kappa":
-            needed += [m for m in ("audits", "agreements") if m not in needed]
     return needed
+
+
+def needs_agreement(kpis: list[str]) -> bool:
+    """Whether any of `kpis` is an agreement KPI (Cohen's kappa's chance-agreement query)."""
+    return any(KPIS[k].kind == "agreement" for k in kpis)

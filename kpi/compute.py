@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from kpi.catalog import KPIS, MEASURES, measures_for, output_columns
+from kpi.catalog import KPIS, MEASURES, measures_for, needs_agreement, output_columns
 from kpi.engines import Engine
 from kpi.query import KpiQuery
 from kpi.sql import (
@@ -90,7 +90,7 @@ def kpi_table(
             last = query.end or as_of.astimezone(ZoneInfo(tz)).date()
             frame = _running_backlog(frame, query, last)
         frames.append(frame)
-    if "cohen_kappa" in kpis:
+    if needs_agreement(kpis):
         sql, params = kappa_sql(query, gw.scope, tz, b, time_keys)
         frames.append(gw.frame(sql, params))
 
@@ -197,18 +197,18 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
 def _derive(out: pd.DataFrame, kpis: list[str]) -> None:
     for name in kpis:
         kpi = KPIS[name]
-        if kpi.measure:
+        if kpi.kind == "measure":
             out[name] = out.get(kpi.measure, np.nan)
             continue
-        if name == "cohen_kappa":
-            n = out["audits"].astype("float64")
-            po = _ratio(out["agreements"], out["audits"])
+        assert kpi.numerator and kpi.denominator
+        if kpi.kind == "agreement":
+            n = out[kpi.denominator].astype("float64")
+            po = _ratio(out[kpi.numerator], out[kpi.denominator])
             with np.errstate(divide="ignore", invalid="ignore"):
                 pe = out.get("kappa_pe_num", pd.Series(0.0, index=out.index)).fillna(0) / n**2
                 kappa = (po - pe) / (1 - pe)
             out[name] = kappa.where((n > 0) & (pe < 1))
             continue
-        assert kpi.numerator and kpi.denominator
         num, den = out[kpi.numerator], out[kpi.denominator]
         value = _ratio(num, den)
         out[name] = 1 - value if kpi.complement else value

@@ -109,7 +109,7 @@ ALERT_COLUMNS = [
     "message",
 ]
 # How a tile's value is backed: the count shown next to it.
-_BASIS = {"tat_p90": "decisions", "cohen_kappa": "audits", "backlog_over_sla": "backlog"}
+_BASIS = {"tat_p90": "decisions", "backlog_over_sla": "backlog"}
 _BASIS_UNIT = {  # (one, many)
     "audits": ("audit", "audits"),
     "sla_known": ("decision with a due time", "decisions with a due time"),
@@ -156,7 +156,7 @@ def audit_based(kpi: str) -> bool:
     """Whether a KPI rests on QA audits (and so lags behind decisions)."""
     k = KPIS[kpi]
     measures = [m for m in (k.measure, k.numerator, k.denominator) if m]
-    return kpi == "cohen_kappa" or any(MEASURES[m].source == "audits" for m in measures)
+    return any(MEASURES[m].source == "audits" for m in measures)
 
 
 # --- tiles -----------------------------------------------------------------------------------
@@ -206,7 +206,9 @@ def _counts(kpi: str) -> tuple[str, str] | None:
 
 def _basis(kpi: str) -> str:
     counts = _counts(kpi)
-    return counts[1] if counts else _BASIS.get(kpi, "decisions")
+    if counts:
+        return counts[1]
+    return KPIS[kpi].denominator or _BASIS.get(kpi, "decisions")
 
 
 def _num(value: Any) -> float:
