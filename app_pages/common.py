@@ -31,8 +31,8 @@ import streamlit as st
 from bpo_kpi import replica
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
-from kpi.catalog import KPIS
-from kpi.data_summary import FILTER_DIMENSIONS, DataSummary, database_summary
+from kpi.catalog import DIMENSION_CATALOG, FILTER_DIMENSIONS, KPIS
+from kpi.data_summary import DataSummary, database_summary
 from kpi.engines import Engine
 from kpi.gateway import Gateway, QueryLimit
 from kpi.monitor import DEFAULT_WINDOW_DAYS
@@ -41,7 +41,7 @@ from kpi.targets import STATUS_WORDS, format_value, status, target_for
 
 ROLE_ENV = "BPO_KPI_ROLE"
 PERIODS = ("day", "week", "month")
-DIMENSION_LABELS = {"vendor": "Vendor", "site": "Site", "workflow": "Workflow", "market": "Market"}
+DIMENSION_LABELS = {d.name: d.label for d in DIMENSION_CATALOG.values()}
 
 T = TypeVar("T")
 

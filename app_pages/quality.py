@@ -30,10 +30,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import common
-from kpi import gaps, targets
+from kpi import gaps, monitor, targets
 from kpi.compute import kpi_table
 from kpi.query import KpiQuery
-from kpi.stats import p_chart
 from kpi.targets import status
 
 ALL = "(all)"
@@ -82,7 +81,8 @@ def status_words(value: Any, target: float | None) -> str:
 
 def mark(value: Any, target: float) -> str:
     """A cell's value with its status as a symbol, so status never rests on colour alone."""
-    return f"{pct(value)} {'✘' if value < target else '✔'}"
+    v = None if value is None or pd.isna(value) else float(value)
+    return f"{pct(value)} {'✘' if status('quality_score', v, target) == 'missed' else '✔'}"
 
 
 def quality_target(workflow: str | None, vendor: str | None) -> float:
@@ -231,7 +231,8 @@ def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
     full = cells.set_index(["vendor", "workflow"]).reindex(grid).reset_index()
     has = (full["audits"].fillna(0) > 0).to_numpy()
     quality, target = full["quality_score"].to_numpy(float), full["target"].to_numpy(float)
-    z = np.where(has, (quality - target) * 100, np.nan).reshape(len(vendors), len(workflows))
+    ahead = [targets.margin("quality_score", q, t) for q, t in zip(quality, target, strict=True)]
+    z = np.where(has, np.array(ahead) * 100, np.nan).reshape(len(vendors), len(workflows))
     text = [mark(q, t) if ok else "" for q, t, ok in zip(quality, target, has, strict=True)]
     span = max(1.0, float(np.nanmax(np.abs(z)))) if np.isfinite(z).any() else 1.0
     fig = go.Figure()
@@ -268,7 +269,7 @@ def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
 def policy_figure(policies: pd.DataFrame, target: float) -> go.Figure:
     """Quality per cited policy as points with their intervals (a dot plot, not bars: the axis
     does not start at zero)."""
-    below = policies["quality_score"] < target
+    below = [status("quality_score", q, target) == "missed" for q in policies["quality_score"]]
     fig = go.Figure()
     fig.add_scatter(
         x=policies["policy"], y=policies["quality_score"], mode="markers+text",
@@ -376,26 +377,11 @@ def headline(f: common.Filters, target: float) -> None:
 
 def trends(f: common.Filters, target: float) -> None:
     st.subheader(f"Trends by {f.period}")
-    trend = common.call(kpi_table, f.query(period=f.period, kpis=TREND_KPIS))
-    trend = trend[trend["audits"] > 0].reset_index(drop=True)
-    if trend.empty:
+    numbers = common.call(monitor.quality_control, f.query(period=f.period, kpis=TREND_KPIS))
+    if numbers.empty:
         common.empty_state("No QA audits in this view, so there is no quality trend to show.")
         return
-    # kpi_table gives quality = 1 - errors / audits; errors are whole audits.
-    errors = (trend["audits"] * (1 - trend["quality_score"])).round().astype("int64")
-    pc = p_chart(errors, trend["audits"])
-    numbers = pd.DataFrame(
-        {
-            **{c: trend[c] for c in trend.columns},
-            "errors": errors,
-            "error_rate": pc["p"],
-            "center": pc["center"],
-            "lcl": pc["lcl"],
-            "ucl": pc["ucl"],
-            "out_of_control": pc["out_of_control"],
-            "direction": pc["direction"],
-        }
-    )
+    trend = numbers
     left, right = st.columns(2)
     with left:
         chart(trend_figure(trend, target, f.period), "quality_trend_chart", height=380)
@@ -601,7 +587,7 @@ def reviewer_level(drill: Drill) -> None:
         "reviewers with fewer than 10 audits are never flagged. Click a bar or select a row "
         "for the audited decisions."
     )
-    rate = reviewers["errors"].sum() / reviewers["audits"].sum()
+    rate = gaps.pooled_error_rate(reviewers)
     top = reviewers.head(MAX_REVIEWER_BARS)
     height = 160 + 22 * len(top)
     fig = reviewer_figure(top, rate, what)

@@ -57,17 +57,6 @@ def minutes_text(value: float) -> str:
     return common.fmt("tat_p50", value)
 
 
-def confidence_text(low: float, high: float, target: float) -> str:
-    """Where the 95% interval lies relative to the target."""
-    if pd.isna(low) or pd.isna(high):
-        return ""
-    if high < target:
-        return "below target with 95% confidence"
-    if low >= target:
-        return "at or above target with 95% confidence"
-    return "within noise of target"
-
-
 def vendor_colors(vendors: list[str]) -> dict[str, str]:
     palette = qualitative.Safe
     return {v: palette[i % len(palette)] for i, v in enumerate(sorted(vendors))}
@@ -322,7 +311,7 @@ with tabs[2]:
                 for v, t in zip(att["sla_attainment"], att["target"], strict=True)
             ]
             att["vs_target"] = [
-                confidence_text(lo, hi, t)
+                targets.confidence_words("sla_attainment", lo, hi, t)
                 for lo, hi, t in zip(
                     att["sla_attainment_low"],
                     att["sla_attainment_high"],
@@ -331,9 +320,11 @@ with tabs[2]:
                 )
             ]
             z = att.pivot(index="vendor", columns="workflow", values="sla_attainment")
-            gap = att.assign(gap=(att["sla_attainment"] - att["target"]) * 100).pivot(
-                index="vendor", columns="workflow", values="gap"
-            )
+            ahead = [
+                targets.margin("sla_attainment", v, t) * 100
+                for v, t in zip(att["sla_attainment"], att["target"], strict=True)
+            ]
+            gap = att.assign(gap=ahead).pivot(index="vendor", columns="workflow", values="gap")
             mark = att.assign(
                 m=[
                     f"{s[0]} {common.fmt('sla_attainment', v)}" if s[:1] in ("✔", "✘") else ""

@@ -1,1 +1,3 @@
-"""bpo-kpi core: configuration, the database and the command line shared by ingest and kpi."""
+"""bpo-kpi's base: configuration (`config`), the database file, schema and locks (`db`) and the
+published read replica (`replica`). It imports no other package of the project: `ingest`,
+`kpi`, the dashboard and the command line (`bpo_kpi_cli`) import it."""

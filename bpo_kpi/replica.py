@@ -11,9 +11,10 @@ a link to the current copy `bpo_kpi.replica-<time>.duckdb`):
   `os.replace`, which is atomic. Readers that have an old copy open keep reading it (its inode
   lives until they close it); nothing they see is ever half-written. The previous copy is
   kept; older ones are deleted.
-- `bpo-kpi ingest` publishes the replica right after its transaction commits (creating it if
-  there is none), so the dashboard shows new data once the ingest has committed, and CLI
-  readers have a copy to read while the next ingest writes (`open_for_reading`).
+- `bpo-kpi ingest` publishes the replica right after its transaction commits (`publish`,
+  creating it if there is none), so the dashboard shows new data once the ingest has
+  committed, and CLI readers have a copy to read while the next ingest writes
+  (`open_for_reading`).
 - The dashboard calls `ensure` on every rerun: when the database file is newer than the replica
   and no writer holds it, the replica is refreshed; when a writer holds it, the dashboard keeps
   serving the replica it has. `version` identifies the replica file so caches and connections
@@ -159,6 +160,21 @@ def refresh(db: str | os.PathLike[str], wait: float = 30.0, block: bool = True) 
         for old in _files(db)[:-2]:
             old.unlink(missing_ok=True)
     return True
+
+
+def publish(db: str | os.PathLike[str], report: Callable[[str], None] = lambda _: None) -> bool:
+    """After a writer commits: publish the committed state as the replica (creating it if there
+    is none), which the dashboard reads, and CLI readers too while a later ingest holds the
+    database. Says what happened through `report`; returns True if it was published.
+
+    Not waiting: if another writer took the database right after our commit, it publishes (our
+    data included) when it commits, and the dashboard refreshes a stale replica.
+    """
+    if refresh(db, wait=0.0):
+        report(f"replica published: {replica_path(db)}")
+        return True
+    report("replica not published now (another process writes the database)")
+    return False
 
 
 def _remove_leftovers(db: Path) -> None:

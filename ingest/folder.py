@@ -5,7 +5,8 @@ are named by date), each not loaded before (same content, mapping and configurat
 `ingest.load.already_loaded`) loaded in its own transaction, so one file's rows are committed
 before the next file is read. The pass stops at the first file that fails: a later file may
 correct an earlier one, so loading it first would apply the correction before the original.
-`watch` repeats passes until interrupted.
+`watch_folder` repeats passes: until no file is still being written (one-shot), or until
+interrupted (watching). The CLI (`bpo-kpi ingest KIND FOLDER [--watch]`) only prints.
 
 Files are skipped while they may still be being written (modified within `settle` seconds), and
 hidden or temporary files (`.name`, `name~`, `*.part`, `*.tmp`, `*.crdownload`) are ignored.
@@ -128,3 +129,56 @@ def load_folder(
     finally:
         con.close()
     return result
+
+
+def watch_folder(
+    open_db: Callable[[], duckdb.DuckDBPyConnection],
+    kind: Kind,
+    folder: Path,
+    *,
+    config: Config,
+    mapping: VendorMapping | None = None,
+    vendor: str | None = None,
+    settle: float = 5.0,
+    every: float | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+    on_result: Callable[[FileResult], None] = lambda _: None,
+    on_failure: Callable[[FolderPass], None] = lambda _: None,
+    publish: Callable[[], None] = lambda: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> FolderPass:
+    """Passes over `folder` (`load_folder`) that share what they have seen.
+
+    After a pass that committed files, `publish` is called (e.g. to refresh the read replica);
+    files found already loaded are counted through `progress`. A pass stopped by a failed file
+    is handed to `on_failure` when that file fails, and again only when it fails anew (a new
+    error, or another file), not on every pass it holds the feed back.
+
+    One-shot (`every=None`): files still being written are waited for (`settle` seconds) and
+    taken in a next pass, unless a file failed; returns the last pass. Watching (`every`
+    seconds between passes): returns only by an exception, e.g. KeyboardInterrupt, after which
+    an ingest cut short is rolled back and recorded as interrupted, and its file loads on the
+    next start.
+    """
+    seen: Seen = {}
+    reported_failure: Path | None = None
+    while True:
+        one_pass = load_folder(
+            open_db, kind, folder, config=config, mapping=mapping, vendor=vendor, settle=settle,
+            seen=seen, progress=progress, on_result=on_result,
+        )  # fmt: skip
+        if one_pass.committed:
+            publish()
+        if one_pass.already_loaded:
+            progress(f"{len(one_pass.already_loaded)} file(s) already loaded")
+        failed = one_pass.failed
+        if failed is not None and (one_pass.error is not None or failed != reported_failure):
+            on_failure(one_pass)
+            reported_failure = failed
+        if every is None:
+            if one_pass.settling:
+                sleep(settle)
+                if failed is None:
+                    continue
+            return one_pass
+        sleep(every)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from kpi.agreement import bootstrap_ci, fleiss_kappa, gwet_ac1, krippendorff_alpha
 from kpi.engines import Engine
-from kpi.sql import Params, in_values, used
+from kpi.sql import calibration as sql
 from kpi.stats import wilson_interval_arrays
 
 STATISTICS = {
@@ -62,37 +62,12 @@ def ratings(
     end: dt.date | None = None,
 ) -> pd.DataFrame:
     """Calibration ratings (a vendor filter keeps that vendor's raters plus golden answers)."""
-    params = Params()
-    conds = ["true"]
-    if session_ids:
-        conds.append(in_values("session_id", session_ids, params))
-    if workflow:
-        conds.append(f"workflow = {params.bind(workflow)}")
-    if vendor:
-        conds.append(f"(vendor = {params.bind(vendor)} OR is_golden)")
-    if start:
-        conds.append(f"session_date >= {params.bind(start)}")
-    if end:
-        conds.append(f"session_date <= {params.bind(end)}")
-    sql = (
-        "SELECT session_id, session_date, workflow, item_id, rater_id, vendor, label, policy, "
-        f"coalesce(is_golden, false) AS is_golden FROM calibration_ratings "
-        f"WHERE {' AND '.join(conds)} ORDER BY session_date, session_id, item_id, rater_id"
-    )
-    return gw.frame(sql, used(sql, params.values))
+    return gw.frame(*sql.ratings(session_ids, workflow, vendor, start, end))
 
 
 def sessions(gw: Engine, workflow: str | None = None) -> pd.DataFrame:
     """Sessions with their date, workflow, items and raters, newest first."""
-    params = Params()
-    where = f"WHERE workflow = {params.bind(workflow)}" if workflow else ""
-    sql = (
-        "SELECT session_id, session_date, workflow, count(DISTINCT item_id) AS items, "
-        "count(DISTINCT rater_id) FILTER (WHERE NOT coalesce(is_golden, false)) AS raters, "
-        "list(DISTINCT vendor ORDER BY vendor) AS vendors "
-        f"FROM calibration_ratings {where} GROUP BY ALL ORDER BY session_date DESC, session_id"
-    )
-    return gw.frame(sql, used(sql, params.values))
+    return gw.frame(*sql.sessions(workflow))
 
 
 def _long(frame: pd.DataFrame) -> pd.DataFrame:
@@ -248,25 +223,7 @@ def session_choices(
     vendors' raters count and a session none of them rated is left out. Empty `workflows` /
     `vendors` mean no restriction.
     """
-    params = Params()
-    conds = ["true"]
-    if start:
-        conds.append(f"session_date >= {params.bind(start)}")
-    if end:
-        conds.append(f"session_date <= {params.bind(end)}")
-    if workflows:
-        conds.append(in_values("workflow", workflows, params))
-    if vendors:
-        conds.append(f"(coalesce(is_golden, false) OR {in_values('vendor', vendors, params)})")
-    rater = "NOT coalesce(is_golden, false)"
-    sql = (
-        "SELECT session_id, session_date, workflow, count(DISTINCT item_id) AS items, "
-        f"count(DISTINCT rater_id) FILTER (WHERE {rater}) AS raters, "
-        f"list(DISTINCT vendor ORDER BY vendor) FILTER (WHERE {rater}) AS rater_vendors "
-        f"FROM calibration_ratings WHERE {' AND '.join(conds)} GROUP BY ALL "
-        f"HAVING count(*) FILTER (WHERE {rater}) > 0 ORDER BY session_date DESC, session_id"
-    )
-    out = gw.frame(sql, used(sql, params.values))
+    out = gw.frame(*sql.session_choices(start, end, workflows, vendors))
     out["session_date"] = pd.to_datetime(out["session_date"]).dt.date
     out.insert(2, "week", [iso_week(d) for d in out["session_date"]])
     out["raters"] = out["raters"].astype("int64")

@@ -9,7 +9,9 @@ and code dispatches on the kind, never on a KPI's name:
 - `agreement`: Cohen's kappa of two labellings, `(po - pe) / (1 - pe)`, where the observed
   agreement `po` is `numerator / denominator` and the chance agreement `pe` comes from the
   labels' marginal counts (the engine's `kappa_sql` query).
-KPI definitions know nothing of the engine: `kpi.sql` turns measures into SQL for an engine.
+KPI definitions know nothing of the engine: `kpi.sql.measures` turns measures into SQL.
+Dimensions are declared here too (`DIMENSION_CATALOG`); every dimension list elsewhere is
+derived from it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ Kind = Literal["measure", "ratio", "complement", "agreement"]
 
 @dataclass(frozen=True)
 class Measure:
-    """An aggregate over one fact source. `expr` uses the neutral column vocabulary of kpi.sql."""
+    """An aggregate over one fact source. `expr` uses the neutral column vocabulary of
+    `kpi.sql.measures`."""
 
     name: str
     source: Source
@@ -39,29 +42,22 @@ class KPI:
     label: str
     unit: Literal["count", "minutes", "share", "kappa"]
     direction: Direction
+    kind: Kind
     definition: str
-    measure: str | None = None  # a measure shown as is
+    measure: str | None = None  # a measure shown as is (kind `measure`)
     numerator: str | None = None  # ratio KPIs
     denominator: str | None = None
     interval: bool = False  # Wilson 95% interval as `<name>_low` / `<name>_high`
-    complement: bool = False  # value = 1 - numerator/denominator (quality score)
     target: str | None = None  # key in the configuration's targets
-    agreement: bool = False  # Cohen's kappa over numerator (agreements) / denominator (audits)
-
-    @property
-    def kind(self) -> Kind:
-        if self.measure:
-            return "measure"
-        if self.agreement:
-            return "agreement"
-        return "complement" if self.complement else "ratio"
 
     def __post_init__(self) -> None:
+        if (self.kind == "measure") != bool(self.measure):
+            raise ValueError(f"{self.name}: a KPI names a measure if and only if of kind measure")
         if self.kind != "measure" and not (self.numerator and self.denominator):
             raise ValueError(f"{self.name}: a {self.kind} KPI names its numerator and denominator")
 
 
-# Neutral column vocabulary (see kpi.sql): tat_minutes, handle_minutes, is_decided, ...
+# Neutral column vocabulary (see kpi.sql.measures): tat_minutes, handle_minutes, is_decided, ...
 MEASURES: dict[str, Measure] = {
     m.name: m
     for m in [
@@ -113,76 +109,115 @@ MEASURES: dict[str, Measure] = {
 KPIS: dict[str, KPI] = {
     k.name: k
     for k in [
-        KPI("decisions", "Decisions", "count", "neutral",
+        KPI("decisions", "Decisions", "count", "neutral", "measure",
             "Decided decisions in the period (by decided_at).", measure="decisions"),
-        KPI("tat_p50", "TAT p50", "minutes", "lower",
+        KPI("tat_p50", "TAT p50", "minutes", "lower", "measure",
             "Median of decided_at - enqueued_at, minutes (linear interpolation).",
             measure="tat_p50"),
-        KPI("tat_p90", "TAT p90", "minutes", "lower",
+        KPI("tat_p90", "TAT p90", "minutes", "lower", "measure",
             "90th percentile of decided_at - enqueued_at, minutes.", measure="tat_p90"),
-        KPI("tat_p95", "TAT p95", "minutes", "lower",
+        KPI("tat_p95", "TAT p95", "minutes", "lower", "measure",
             "95th percentile of decided_at - enqueued_at, minutes.", measure="tat_p95"),
-        KPI("tat_p99", "TAT p99", "minutes", "lower",
+        KPI("tat_p99", "TAT p99", "minutes", "lower", "measure",
             "99th percentile of decided_at - enqueued_at, minutes.", measure="tat_p99"),
-        KPI("tat_mean", "TAT mean", "minutes", "lower",
+        KPI("tat_mean", "TAT mean", "minutes", "lower", "measure",
             "Mean of decided_at - enqueued_at, minutes.", measure="tat_mean"),
-        KPI("sla_attainment", "SLA attainment", "share", "higher",
+        KPI("sla_attainment", "SLA attainment", "share", "higher", "ratio",
             "Decided decisions with decided_at <= due_at / decided decisions with a due_at "
             "(due_at from the queue, else enqueued_at + configured SLA).",
             numerator="sla_met", denominator="sla_known", interval=True,
             target="sla_attainment"),
-        KPI("handle_minutes_mean", "Handle time mean", "minutes", "lower",
+        KPI("handle_minutes_mean", "Handle time mean", "minutes", "lower", "measure",
             "Mean of decided_at - claimed_at where claimed_at is present, minutes.",
             measure="handle_minutes_mean"),
-        KPI("handle_minutes_p90", "Handle time p90", "minutes", "lower",
+        KPI("handle_minutes_p90", "Handle time p90", "minutes", "lower", "measure",
             "90th percentile of decided_at - claimed_at, minutes.", measure="handle_minutes_p90"),
-        KPI("backlog", "Backlog", "count", "lower",
+        KPI("backlog", "Backlog", "count", "lower", "measure",
             "Decisions enqueued but not decided at the period's end (or now, for the current "
             "period).", measure="backlog"),
-        KPI("backlog_over_sla", "Backlog past SLA", "count", "lower",
+        KPI("backlog_over_sla", "Backlog past SLA", "count", "lower", "measure",
             "Backlog items already past their due_at at the period's end.",
             measure="backlog_over_sla"),
-        KPI("audits", "QA audits", "count", "neutral",
+        KPI("audits", "QA audits", "count", "neutral", "measure",
             "QA audits of the period's decisions (audits belong to their decision's period).",
             measure="audits"),
-        KPI("qa_coverage", "QA coverage", "share", "higher",
+        KPI("qa_coverage", "QA coverage", "share", "higher", "ratio",
             "Audited decisions / decided decisions.", numerator="audited_decisions",
             denominator="decisions", target="qa_coverage"),
-        KPI("quality_score", "Quality score", "share", "higher",
+        KPI("quality_score", "Quality score", "share", "higher", "complement",
             "1 - errors / audits; an error is an audit with an error type that counts against "
             "quality (configuration: error_types) whose dispute was not overturned. Wilson 95% "
             "interval.", numerator="errors", denominator="audits",
-            interval=True, complement=True, target="quality"),
-        KPI("critical_error_rate", "Critical error rate", "share", "lower",
+            interval=True, target="quality"),
+        KPI("critical_error_rate", "Critical error rate", "share", "lower", "ratio",
             "Critical errors / audits.", numerator="critical_errors", denominator="audits",
             interval=True),
-        KPI("agreement_rate", "Agreement rate", "share", "higher",
+        KPI("agreement_rate", "Agreement rate", "share", "higher", "ratio",
             "Audits where decision == qa_decision / audits.", numerator="agreements",
             denominator="audits", interval=True),
-        KPI("cohen_kappa", "Cohen's kappa (vendor vs QA)", "kappa", "higher",
+        KPI("cohen_kappa", "Cohen's kappa (vendor vs QA)", "kappa", "higher", "agreement",
             "Cohen's kappa between decision and qa_decision over the group's audits.",
-            numerator="agreements", denominator="audits", agreement=True, target="kappa"),
-        KPI("over_enforcement_rate", "Over-enforcement rate", "share", "lower",
+            numerator="agreements", denominator="audits", target="kappa"),
+        KPI("over_enforcement_rate", "Over-enforcement rate", "share", "lower", "ratio",
             "Errors of category over_enforcement on actioning decisions / audits of actioning "
             "decisions (a QA-given over-enforcement type on a non-actioning decision is outside "
             "this rate).",
             numerator="over_enforcement_errors", denominator="actioning_audits", interval=True),
-        KPI("under_enforcement_rate", "Under-enforcement rate", "share", "lower",
+        KPI("under_enforcement_rate", "Under-enforcement rate", "share", "lower", "ratio",
             "Errors of category under_enforcement where QA's label is actioning / audits whose "
             "qa_decision is actioning.",
             numerator="under_enforcement_errors", denominator="qa_actioning_audits",
             interval=True),
-        KPI("dispute_rate", "Dispute rate", "share", "neutral",
+        KPI("dispute_rate", "Dispute rate", "share", "neutral", "ratio",
             "Audits with an error (a type that counts against quality) and a dispute (pending, "
             "upheld, overturned) / audits with such an error type (before disputes).",
             numerator="disputed", denominator="error_typed"),
-        KPI("overturn_rate", "Overturn rate", "share", "lower",
+        KPI("overturn_rate", "Overturn rate", "share", "lower", "ratio",
             "Overturned disputes / resolved disputes (upheld + overturned).",
             numerator="overturned", denominator="dispute_resolved"),
     ]
 }  # fmt: skip
 
-DIMENSIONS = ("vendor", "site", "workflow", "market", "priority", "policy", "reviewer_id")
+
+@dataclass(frozen=True)
+class Dimension:
+    """A way to cut the facts: a column of decisions that every fact source carries (an
+    audit's dimensions are its decision's: the reviewer's cited policy, not QA's).
+
+    - `scoped`: a role may restrict its values (`[roles.*]` vendors / workflows / markets);
+    - `filter`: offered as a filter on every page, with the values the viewer may see;
+    - `gaps`: searched for quality gaps by default (`default`), only when asked (`asked`), or
+      never.
+    """
+
+    name: str
+    label: str
+    scoped: bool = False
+    filter: bool = False
+    gaps: Literal["default", "asked", "never"] = "never"
+
+
+DIMENSION_CATALOG: dict[str, Dimension] = {
+    d.name: d
+    for d in [
+        Dimension("vendor", "Vendor", scoped=True, filter=True, gaps="default"),
+        Dimension("site", "Site", filter=True, gaps="default"),
+        Dimension("workflow", "Workflow", scoped=True, filter=True, gaps="default"),
+        Dimension("market", "Market", scoped=True, filter=True, gaps="default"),
+        Dimension("priority", "Priority"),
+        # Not searched for gaps by default: a policy segment holds only decisions that cited
+        # it, so approvals (no policy) and with them every under-enforcement error fall outside
+        # all policy segments, and a policy's error rate is not comparable with the all-audits
+        # quality target. Use it explicitly, or the error-type and audited-decision drill-downs.
+        Dimension("policy", "Policy", gaps="asked"),
+        Dimension("reviewer_id", "Reviewer"),
+    ]
+}
+DIMENSIONS = tuple(DIMENSION_CATALOG)  # their names, in catalog order
+SCOPED_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.scoped)
+FILTER_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.filter)
+GAP_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.gaps != "never")
+DEFAULT_GAP_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.gaps == "default")
 PERIODS = ("day", "week", "month")
 
 

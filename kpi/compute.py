@@ -211,9 +211,9 @@ def _derive(out: pd.DataFrame, kpis: list[str]) -> None:
             continue
         num, den = out[kpi.numerator], out[kpi.denominator]
         value = _ratio(num, den)
-        out[name] = 1 - value if kpi.complement else value
+        out[name] = 1 - value if kpi.kind == "complement" else value
         if kpi.interval:
-            successes = (den - num) if kpi.complement else num
+            successes = (den - num) if kpi.kind == "complement" else num
             low, high = wilson_interval_arrays(
                 successes.to_numpy(dtype="float64"), den.to_numpy(dtype="float64")
             )

@@ -6,11 +6,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+from kpi.catalog import FILTER_DIMENSIONS
 from kpi.engines import Engine
 from kpi.scope import plausible_range
-
-TABLES = ("decisions", "qa_audits", "calibration_ratings", "ingest_runs")
-FILTER_DIMENSIONS = ("vendor", "site", "workflow", "market")
+from kpi.sql import summary as sql
 
 
 @dataclass(frozen=True)
@@ -39,23 +38,15 @@ def database_summary(gw: Engine, as_of: dt.datetime | None = None) -> DataSummar
     checked it) never count: the gateway leaves such rows out, and they are ignored here too.
     """
     counts = {}
-    for table in TABLES:
-        # Table names come from the constant tuple above, never from input.
-        counts[table] = int(gw.frame(f"SELECT count(*) AS n FROM {table}")["n"].iat[0])
+    for table in sql.COUNTED_TABLES:
+        counts[table] = int(gw.frame(*sql.row_count(table))["n"].iat[0])
     values: dict[str, tuple[str, ...]] = {}
-    for dim in FILTER_DIMENSIONS:  # constant column names
-        frame = gw.frame(
-            f"SELECT DISTINCT {dim} AS v FROM decisions WHERE {dim} IS NOT NULL ORDER BY 1"
-        )
+    for dim in FILTER_DIMENSIONS:
+        frame = gw.frame(*sql.dimension_values(dim))
         values[dim] = tuple(str(v) for v in frame["v"])
     now = as_of or dt.datetime.now(dt.UTC)
     lo, hi = plausible_range(gw.config, now)
-    days = gw.frame(
-        "SELECT min(t) AS first, max(t) AS last FROM ("
-        "SELECT coalesce(decided_at, enqueued_at) AS t FROM decisions"
-        ") WHERE t BETWEEN $lo AND $hi",
-        {"lo": lo, "hi": hi},
-    )
+    days = gw.frame(*sql.decision_time_range(lo, hi))
     first_day = last_day = None
     if counts["decisions"] and days["last"].notna().iat[0]:
         tz = ZoneInfo(gw.config.reporting_timezone)

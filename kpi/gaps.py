@@ -22,18 +22,13 @@ import pandas as pd
 from scipy.stats import binomtest, fisher_exact
 from statsmodels.stats.multitest import multipletests
 
+from kpi.catalog import DEFAULT_GAP_DIMENSIONS, GAP_DIMENSIONS
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
-from kpi.sql import Params, bounds, used, window_filters
+from kpi.sql import drill
 from kpi.stats import wilson_interval_arrays
 
-GAP_DIMENSIONS = ("vendor", "site", "workflow", "market", "policy")
-# Policy is not searched by default: a policy segment holds only decisions that cited it, so
-# approvals (no policy) and with them every under-enforcement error fall outside all policy
-# segments, and a policy's error rate is not comparable with the all-audits quality target.
-# Use it explicitly, or the error-type and audited-decision drill-downs.
-DEFAULT_GAP_DIMENSIONS = ("vendor", "site", "workflow", "market")
 EXPLAINED_SHARE = 0.8
 GAP_KPIS = ("decisions", "audits", "quality_score")
 
@@ -70,7 +65,7 @@ def quality_gaps(
     for depth in range(1, max_depth + 1):
         for combo in itertools.combinations(dims, depth):
             query = base.model_copy(update={"by": combo, "period": None, "kpis": GAP_KPIS})
-            table = kpi_table(gw, query)
+            table = kpi_table(gw, query, counts=True)
             table = table[(table["audits"] >= min_audits) & table[list(combo)].notna().all(axis=1)]
             for rec in table.to_dict(orient="records"):
                 segment = {d: rec[d] for d in combo}
@@ -81,7 +76,13 @@ def quality_gaps(
                         **segment,
                         "decisions": int(rec["decisions"]),
                         "audits": int(rec["audits"]),
-                        "errors": int(round((1 - rec["quality_score"]) * rec["audits"])),
+                        "errors": int(rec["errors"]),
+                        # The error rate is the quality score's complement (catalog), its
+                        # Wilson interval the quality score's, mirrored.
+                        "error_rate": 1 - rec["quality_score"],
+                        "error_rate_low": 1 - rec["quality_score_high"],
+                        "error_rate_high": 1 - rec["quality_score_low"],
+                        "quality_score": rec["quality_score"],
                         "target_error_rate": _target_error_rate(gw, segment, base),
                     }
                 )
@@ -94,11 +95,7 @@ def quality_gaps(
     for d in GAP_DIMENSIONS:
         if d not in out:
             out[d] = None
-    out["error_rate"] = out["errors"] / out["audits"]
-    low, high = wilson_interval_arrays(out["errors"].to_numpy(float), out["audits"].to_numpy(float))
-    out["error_rate_low"], out["error_rate_high"] = low, high
     out["excess_errors"] = out["decisions"] * (out["error_rate"] - out["target_error_rate"])
-    out["quality_score"] = 1 - out["error_rate"]
     out = out[out["error_rate_low"] > out["target_error_rate"]].copy()
     out["explained_by"] = _explained_by(out)
     if not include_explained:
@@ -132,23 +129,15 @@ def _segment_query(base: KpiQuery | None, segment: Mapping[str, Any]) -> KpiQuer
     return base.model_copy(update={"where": where})
 
 
-def _audit_where(gw: Engine, query: KpiQuery, params: Params) -> str:
-    b = bounds(query, gw.config.reporting_timezone, pd.Timestamp.now(tz="UTC").to_pydatetime())
-    return " AND ".join(window_filters("audits", query, gw.scope, b, params))
+def _tz(gw: Engine) -> str:
+    return gw.config.reporting_timezone
 
 
 def error_types(
     gw: Engine, segment: Mapping[str, Any], base: KpiQuery | None = None
 ) -> pd.DataFrame:
     """Pareto of error types in a segment: count, share and cumulative share, largest first."""
-    params = Params()
-    where = _audit_where(gw, _segment_query(base, segment), params)
-    sql = (
-        "SELECT error_type, count(*) AS errors, "
-        "count(*) FILTER (WHERE severity = 'critical') AS critical "
-        f"FROM audit_facts WHERE is_error AND {where} GROUP BY 1 ORDER BY 2 DESC, 1"
-    )
-    out = gw.frame(sql, used(sql, params.values))
+    out = gw.frame(*drill.error_types(_segment_query(base, segment), gw.scope, _tz(gw)))
     total = out["errors"].sum()
     out["share"] = out["errors"] / total if total else np.nan
     out["cumulative_share"] = out["share"].cumsum()
@@ -169,14 +158,8 @@ def reviewer_outliers(
     across the segment's reviewers (false discovery rate `fdr`). Reviewers with fewer than
     `min_audits` audits are listed but never flagged: `sample` says "too few audits".
     """
-    params = Params()
-    where = _audit_where(gw, _segment_query(base, segment), params)
-    sql = (
-        "SELECT reviewer_id, vendor, site, count(*) AS audits, "
-        "count(*) FILTER (WHERE is_error) AS errors "
-        f"FROM audit_facts WHERE {where} GROUP BY ALL"
-    )
-    return _flag_outliers(gw.frame(sql, used(sql, params.values)), min_audits, fdr)
+    sql = drill.reviewer_errors(_segment_query(base, segment), gw.scope, _tz(gw))
+    return _flag_outliers(gw.frame(*sql), min_audits, fdr)
 
 
 def reviewer_error_type_outliers(
@@ -197,14 +180,15 @@ def reviewer_error_type_outliers(
     uncertainty of that rate, where a binomial test against it would call a single error
     significant. Reviewers with fewer than `min_audits` audits are listed but never flagged.
     """
-    params = Params()
-    where = _audit_where(gw, _segment_query(base, segment), params)
-    sql = (
-        "SELECT reviewer_id, vendor, site, count(*) AS audits, "
-        f"count(*) FILTER (WHERE is_error AND error_type = {params.bind(error_type)}) AS errors "
-        f"FROM audit_facts WHERE {where} GROUP BY ALL"
-    )
-    return _flag_outliers(gw.frame(sql, used(sql, params.values)), min_audits, fdr, "fisher")
+    sql = drill.reviewer_errors(_segment_query(base, segment), gw.scope, _tz(gw), error_type)
+    return _flag_outliers(gw.frame(*sql), min_audits, fdr, "fisher")
+
+
+def pooled_error_rate(reviewers: pd.DataFrame) -> float:
+    """The segment's error rate over all its reviewers (a `reviewer_outliers` frame): the
+    reference their rates are read against."""
+    audits = int(reviewers["audits"].sum())
+    return float(reviewers["errors"].sum() / audits) if audits else float("nan")
 
 
 def _flag_outliers(
@@ -248,13 +232,6 @@ def _flag_outliers(
     return out.sort_values(order, ascending=[False, False, False, True]).reset_index(drop=True)
 
 
-AUDIT_ROW_COLUMNS = (
-    "audit_id", "decision_id", "item_id", "vendor", "site", "workflow", "market", "reviewer_id",
-    "decision", "policy", "qa_decision", "qa_policy", "error_type", "severity",
-    "dispute_status", "auditor_id", "audited_at", "decided_at", "comment",
-)  # fmt: skip
-
-
 def audited_decisions(
     gw: Engine,
     segment: Mapping[str, Any],
@@ -265,17 +242,9 @@ def audited_decisions(
     limit: int = 500,
 ) -> pd.DataFrame:
     """The audited decisions of a segment (newest first) with QA's answer and comment."""
-    params = Params()
     seg = dict(segment)
     if reviewer_id is not None:
         seg["reviewer_id"] = reviewer_id
-    where = _audit_where(gw, _segment_query(base, seg), params)
-    if errors_only:
-        where += " AND is_error"
-    if error_type is not None:
-        where += f" AND error_type = {params.bind(error_type)}"
-    sql = (
-        f"SELECT {', '.join(AUDIT_ROW_COLUMNS)} FROM audit_facts WHERE {where} "
-        f"ORDER BY decided_at DESC, audit_id LIMIT {params.bind(int(limit))}"
-    )
-    return gw.frame(sql, used(sql, params.values))
+    query = _segment_query(base, seg)
+    sql = drill.audited_decisions(query, gw.scope, _tz(gw), errors_only, error_type, limit)
+    return gw.frame(*sql)

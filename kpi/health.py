@@ -14,94 +14,50 @@ from scipy.stats import norm
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
-from kpi.sql import Params, used
+from kpi.sql import health as sql
 from kpi.stats import audit_sample_size
 from kpi.targets import target_for
-
-RUN_COLUMNS = (
-    "run_id, kind, vendor, file, started_at, finished_at, rows_read, rows_inserted, "
-    "rows_updated, rows_unchanged, rows_stale, rows_rejected, warnings, status, error, retry_of"
-)
 
 
 def ingest_runs(gw: Engine, limit: int = 200, status: str | None = None) -> pd.DataFrame:
     """Latest ingest runs with their reconciliation (read = inserted + updated + unchanged +
     stale + rejected), warnings, status and, for a run that failed, why."""
-    params = Params()
-    where = f"WHERE status = {params.bind(status)}" if status else ""
-    sql = (
-        f"SELECT {RUN_COLUMNS} FROM ingest_runs {where} ORDER BY run_id DESC "
-        f"LIMIT {params.bind(int(limit))}"
-    )
-    return gw.frame(sql, used(sql, params.values))
+    return gw.frame(*sql.ingest_runs(limit, status))
 
 
 def unfinished_runs(gw: Engine) -> pd.DataFrame:
     """Runs that loaded nothing — failed, rolled back with a failing file, interrupted — whose
     file has not been loaded by a later run: the data they should have brought is missing."""
-    return gw.frame(
-        f"SELECT {RUN_COLUMNS} FROM ingest_runs r "
-        "WHERE status IN ('failed', 'rolled_back', 'interrupted') AND NOT EXISTS ("
-        "  SELECT 1 FROM ingest_runs l WHERE l.file = r.file AND l.kind = r.kind "
-        "  AND l.run_id > r.run_id AND l.status IN ('ok', 'ok_with_rejects')) "
-        "ORDER BY run_id DESC"
-    )
+    return gw.frame(*sql.unfinished_runs())
 
 
 def rejected_rows(gw: Engine, run_id: int | None = None, limit: int = 1000) -> pd.DataFrame:
     """Rejected rows not yet loaded by a retry (all runs, or one) with file, source line,
     reason and raw content."""
-    params = Params()
-    where = "WHERE resolved_run IS NULL"
-    if run_id is not None:
-        where += f" AND run_id = {params.bind(int(run_id))}"
-    sql = (
-        f"SELECT run_id, file, source_line, reason, raw FROM rejected_rows {where} "
-        f"ORDER BY run_id DESC, source_line LIMIT {params.bind(int(limit))}"
-    )
-    return gw.frame(sql, used(sql, params.values))
+    return gw.frame(*sql.rejected_rows(run_id, limit))
 
 
 def rejection_reasons(gw: Engine) -> pd.DataFrame:
     """Outstanding rejected rows per run and reason, most frequent first."""
-    return gw.frame(
-        "SELECT run_id, file, reason, count(*) AS rows FROM rejected_rows "
-        "WHERE resolved_run IS NULL GROUP BY ALL ORDER BY run_id DESC, rows DESC"
-    )
+    return gw.frame(*sql.rejection_reasons())
 
 
 def ingest_warnings(gw: Engine, run_id: int | None = None, limit: int = 1000) -> pd.DataFrame:
     """Warnings (all runs, or one): rows loaded with a field fixed or emptied, with file,
     source line, column, the value as read and what was done."""
-    params = Params()
-    where = f"WHERE run_id = {params.bind(int(run_id))}" if run_id is not None else ""
-    sql = (
-        f"SELECT run_id, file, source_line, column_name, value, reason FROM ingest_warnings "
-        f"{where} ORDER BY run_id DESC, source_line, column_name LIMIT {params.bind(int(limit))}"
-    )
-    return gw.frame(sql, used(sql, params.values))
+    return gw.frame(*sql.ingest_warnings(run_id, limit))
 
 
 def warning_summary(gw: Engine) -> pd.DataFrame:
     """Warnings per run, column and kind of flaw (the reason with its values left out), most
     frequent first: what to fix in a vendor's export."""
-    return gw.frame(
-        "SELECT w.run_id, r.vendor, w.file, w.column_name, "
-        "regexp_replace(w.reason, ' [^ ]*[0-9][^ ]* ', ' … ', 'g') AS warning, "
-        "count(*) AS rows FROM ingest_warnings w JOIN ingest_runs r USING (run_id) "
-        "GROUP BY ALL ORDER BY w.run_id DESC, rows DESC"
-    )
+    return gw.frame(*sql.warning_summary())
 
 
 def edits_after_audit(gw: Engine, limit: int = 1000) -> pd.DataFrame:
     """Vendor rows that changed the label or policy of a decision QA had already audited,
     newest first, with the old and new values and the run that brought them."""
-    return gw.frame(
-        "SELECT recorded_at, run_id, vendor, workflow, market, decision_id, audits, "
-        "old_decision, new_decision, old_policy, new_policy FROM edits_after_audit "
-        "ORDER BY recorded_at DESC, decision_id LIMIT $limit",
-        {"limit": int(limit)},
-    )
+    return gw.frame(*sql.edits_after_audit(limit))
 
 
 def vendor_integrity(gw: Engine) -> pd.DataFrame:
@@ -109,23 +65,7 @@ def vendor_integrity(gw: Engine) -> pd.DataFrame:
     (`corrected`, a version superseded while decided: a pending item being decided is its
     normal course, not a correction) and the *correction rate* (corrected / decided
     decisions), and decisions edited after QA had audited them (label or policy)."""
-    return gw.frame(
-        """
-        WITH d AS (SELECT vendor, count(*) FILTER (WHERE decided_at IS NOT NULL) AS decided
-                   FROM decisions GROUP BY ALL),
-             c AS (SELECT vendor, count(DISTINCT decision_id) AS corrected
-                   FROM decisions_history WHERE decided_at IS NOT NULL GROUP BY ALL),
-             e AS (SELECT vendor, count(*) AS edits, count(DISTINCT decision_id) AS edited,
-                          max(recorded_at) AS last_edit
-                   FROM edits_after_audit GROUP BY ALL)
-        SELECT d.vendor, d.decided, coalesce(c.corrected, 0) AS corrected,
-               coalesce(c.corrected, 0) / nullif(d.decided, 0) AS correction_rate,
-               coalesce(e.edited, 0) AS edited_after_audit, coalesce(e.edits, 0) AS edits,
-               e.last_edit
-        FROM d LEFT JOIN c USING (vendor) LEFT JOIN e USING (vendor)
-        ORDER BY d.vendor
-        """
-    )
+    return gw.frame(*sql.vendor_integrity())
 
 
 def implausible_values(gw: Engine) -> pd.DataFrame:
@@ -140,20 +80,13 @@ def implausible_values(gw: Engine) -> pd.DataFrame:
 
 def orphan_audits(gw: Engine, limit: int = 1000) -> pd.DataFrame:
     """Audits whose decision has not arrived (yet)."""
-    return gw.frame(
-        "SELECT audit_id, decision_id, auditor_id, audited_at, qa_decision, comment "
-        "FROM audit_facts WHERE is_orphan ORDER BY audited_at DESC LIMIT $limit",
-        {"limit": int(limit)},
-    )
+    return gw.frame(*sql.orphan_audits(limit))
 
 
 def freshness(gw: Engine, as_of: dt.datetime | None = None) -> pd.DataFrame:
     """Per vendor: newest decision, hours since, and whether it is older than the threshold."""
     as_of = as_of or dt.datetime.now(dt.UTC)
-    out = gw.frame(
-        "SELECT vendor, max(decided_at) AS last_decided_at, max(enqueued_at) AS last_enqueued_at, "
-        "count(*) FILTER (WHERE decided_at IS NULL) AS pending FROM decisions GROUP BY 1 ORDER BY 1"
-    )
+    out = gw.frame(*sql.freshness())
     newest = pd.to_datetime(out[["last_decided_at", "last_enqueued_at"]].max(axis=1), utc=True)
     out["hours_since_data"] = (pd.Timestamp(as_of) - newest).dt.total_seconds() / 3600
     out["fresh"] = out["hours_since_data"] <= gw.config.freshness_hours

@@ -65,10 +65,12 @@ import pandas as pd
 from bpo_kpi.config import Config
 from kpi.catalog import KPIS, MEASURES
 from kpi.compute import kpi_table
+from kpi.data_summary import database_summary
 from kpi.engines import Engine
 from kpi.health import freshness
 from kpi.query import KpiQuery
-from kpi.sql import Params, bounds, in_values, used
+from kpi.sql import bounds
+from kpi.sql import monitor as sql
 from kpi.stats import p_chart, two_proportion_test
 from kpi.targets import format_value, status, target_for
 
@@ -144,7 +146,7 @@ def audits_complete_through(
     passed between its end and the newest audit (or `as_of`, default now, if that is earlier).
     Without any audit, `as_of` is the reference."""
     as_of = as_of or dt.datetime.now(dt.UTC)
-    newest = gw.frame("SELECT max(audited_at) AS newest FROM audit_facts")["newest"].iat[0]
+    newest = gw.frame(*sql.newest_audit())["newest"].iat[0]
     reference = pd.Timestamp(as_of)
     if newest is not None and not pd.isna(newest):
         reference = min(reference, pd.Timestamp(newest))
@@ -508,6 +510,20 @@ def _stale_alerts(gw: Engine, base: KpiQuery, as_of: dt.datetime) -> list[dict[s
     return rows
 
 
+def quality_control(gw: Engine, query: KpiQuery, as_of: dt.datetime | None = None) -> pd.DataFrame:
+    """The quality KPIs of `query` (its groups and period; periods without audits left out)
+    with a Shewhart p-chart of the error rate (`kpi.stats.p_chart`, over the rows given, so
+    group by nothing but the period, or take one group's rows): `kpi_table`'s columns with
+    counts, then `error_rate`, `center`, `lcl`, `ucl`, `out_of_control` and `direction`."""
+    table = kpi_table(gw, query, as_of=as_of, counts=True)
+    table = table[table["audits"] > 0].reset_index(drop=True)
+    chart = p_chart(table["errors"].to_numpy(), table["audits"].to_numpy())
+    out = table.assign(error_rate=chart["p"].to_numpy())
+    for col in ("center", "lcl", "ucl", "out_of_control", "direction"):
+        out[col] = chart[col].to_numpy()
+    return out
+
+
 def _out_of_control_alerts(
     gw: Engine, base: KpiQuery, start: dt.date, day: dt.date
 ) -> list[dict[str, Any]]:
@@ -624,23 +640,8 @@ def _edited_after_audit_alerts(
     window = bounds(
         KpiQuery(start=start, end=day), gw.config.reporting_timezone, dt.datetime.now(dt.UTC)
     )
-    params = Params()
-    conds = ["true"]
-    if window.start is not None:
-        conds.append(f"recorded_at >= {params.bind(window.start)}")
-    if window.end is not None:
-        conds.append(f"recorded_at < {params.bind(window.end)}")
-    for dim, values in base.where.items():
-        if dim in ("vendor", "workflow", "market"):
-            conds.append(in_values(dim, values, params))
-    sql = (
-        "SELECT vendor, workflow, count(*) AS edits, count(DISTINCT decision_id) AS decisions, "
-        "sum(audits) AS audits, count(*) FILTER (WHERE old_decision IS DISTINCT FROM "
-        "new_decision) AS label_changes, list(DISTINCT run_id ORDER BY run_id) AS runs "
-        f"FROM edits_after_audit WHERE {' AND '.join(conds)} GROUP BY ALL"
-    )
     rows = []
-    for rec in gw.frame(sql, used(sql, params.values)).to_dict("records"):
+    for rec in gw.frame(*sql.edits_after_audit(window, base.where)).to_dict("records"):
         n = int(rec["decisions"])
         runs = ", ".join(str(r) for r in rec["runs"])
         what = (
@@ -745,3 +746,21 @@ def group_label(vendor: Hashable | None) -> str:
     """A tile row's name: the vendor, or "All vendors" for the total row."""
     missing = vendor is None or (isinstance(vendor, float) and np.isnan(vendor))
     return "All vendors" if missing else str(vendor)
+
+
+def alert_window(
+    gw: Engine, day: dt.date | None = None, start: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
+    """The alert list's window `(start, day)`, defaulted as the dashboard's: `day` (the
+    monitored day, the window's last) is the newest day with data the viewer may see, `start`
+    `DEFAULT_WINDOW_DAYS` days up to `day` but not before the first day with data."""
+    if day is None or start is None:
+        summary = database_summary(gw)
+        if summary.last_day is None or summary.first_day is None:
+            raise ValueError("no decisions in the database (or none your role may see)")
+        day = day or summary.last_day
+        default_start = day - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+        start = start or max(summary.first_day, default_start)
+    if start > day:
+        raise ValueError(f"--from {start} is after --day {day}")
+    return start, day

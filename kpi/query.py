@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from bpo_kpi.config import Config
 from kpi.catalog import DIMENSIONS, KPIS
 
-Dimension = Literal["vendor", "site", "workflow", "market", "priority", "policy", "reviewer_id"]
+DimensionName = Literal["vendor", "site", "workflow", "market", "priority", "policy", "reviewer_id"]
 Period = Literal["day", "week", "month"]
 
 
@@ -19,11 +20,11 @@ class KpiQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    by: tuple[Dimension, ...] = Field(default=(), description="Dimensions to group by.")
+    by: tuple[DimensionName, ...] = Field(default=(), description="Dimensions to group by.")
     period: Period | None = Field(None, description="Period to group by (reporting time zone).")
     start: dt.date | None = Field(None, description="First local day included (decided_at).")
     end: dt.date | None = Field(None, description="Last local day included (decided_at).")
-    where: dict[Dimension, tuple[str, ...]] = Field(
+    where: dict[DimensionName, tuple[str, ...]] = Field(
         default_factory=dict, description="Keep only these values of a dimension."
     )
     kpis: tuple[str, ...] | None = Field(None, description="KPIs to compute (default: all).")
@@ -85,4 +86,20 @@ class Scope(BaseModel):
         return {k: v for k, v in out.items() if v}
 
 
-assert set(DIMENSIONS) == set(Dimension.__args__)  # type: ignore[attr-defined]
+assert set(DIMENSIONS) == set(DimensionName.__args__)  # type: ignore[attr-defined]
+
+
+def parse_where(items: Iterable[str]) -> dict[str, tuple[str, ...]]:
+    """Filters written `DIM=VALUE` or `DIM=VALUE1,VALUE2` (the CLI's repeatable --where) as a
+    `KpiQuery.where`: the values of a dimension named more than once are merged, in order.
+    Dimensions are checked by `KpiQuery`."""
+    where: dict[str, list[str]] = {}
+    for item in items:
+        dim, sep, values = item.partition("=")
+        if not sep or not values:
+            raise ValueError(f"--where {item!r}: use DIM=VALUE or DIM=VALUE1,VALUE2")
+        kept = where.setdefault(dim.strip(), [])
+        for value in (v.strip() for v in values.split(",")):
+            if value not in kept:
+                kept.append(value)
+    return {dim: tuple(values) for dim, values in where.items()}

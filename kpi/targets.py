@@ -40,6 +40,46 @@ def status(kpi: str, value: float | None, target: float | None) -> Status:
     return "no target"
 
 
+def margin(kpi: str, value: float | None, target: float | None) -> float:
+    """How far `value` is on the good side of `target` for the KPI's direction, in its unit
+    (positive: better than target; for a share, 0.02 = 2 pp); NaN without a value, a target or
+    a direction."""
+    if value is None or target is None or np.isnan(value) or np.isnan(target):
+        return float("nan")
+    direction = KPIS[kpi].direction
+    if direction == "higher":
+        return float(value - target)
+    if direction == "lower":
+        return float(target - value)
+    return float("nan")
+
+
+def confidence(kpi: str, low: float | None, high: float | None, target: float | None) -> str:
+    """Where a 95% interval lies against the target, for the KPI's direction: `meets` (the
+    whole interval on the good side), `misses` (the whole interval on the bad side), `noise`
+    (it straddles the target) or `` (no interval, no target or no direction)."""
+    if low is None or high is None or target is None or np.isnan(low) or np.isnan(high):
+        return ""
+    direction = KPIS[kpi].direction
+    if direction == "higher":
+        return "misses" if high < target else "meets" if low >= target else "noise"
+    if direction == "lower":
+        return "misses" if low > target else "meets" if high <= target else "noise"
+    return ""
+
+
+def confidence_words(kpi: str, low: float | None, high: float | None, target: float | None) -> str:
+    """`confidence` in words: e.g. "below target with 95% confidence" for a higher-is-better
+    KPI whose whole interval is below its target."""
+    verdict = confidence(kpi, low, high, target)
+    bad, good = ("below", "above") if KPIS[kpi].direction == "higher" else ("above", "below")
+    return {
+        "misses": f"{bad} target with 95% confidence",
+        "meets": f"at or {good} target with 95% confidence",
+        "noise": "within noise of target",
+    }.get(verdict, "")
+
+
 # A status in words, for tables, exports and the CLI (the dashboard colours these words).
 STATUS_WORDS: dict[str, str] = {
     "met": "✔ meets target",

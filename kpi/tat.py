@@ -30,7 +30,8 @@ from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
-from kpi.sql import DECISION_COLUMNS, TIME_KEYS, Params, bounds, filters, used, window_filters
+from kpi.sql import TIME_KEYS, bounds
+from kpi.sql import tat as sql
 
 # Log-spaced TAT bin edges, minutes: 4 per decade from 1 minute to 10^4.5 min (~22 days), so
 # every bar spans the same width on a log axis. Bins: [0, 1), [1, 1.78), ..., [31 623, inf).
@@ -49,10 +50,6 @@ AGE_BUCKETS: tuple[tuple[str, float], ...] = (
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 TIME_OF_WEEK_KPIS = ("decisions", "sla_attainment", "tat_p50", "tat_p90")
 DUE_SOURCES = ("queue", "config", "none")
-
-
-def _group_by(n: int) -> str:
-    return ", ".join(str(i + 1) for i in range(n))
 
 
 def _grid(frame: pd.DataFrame, dims: list[str], cells: pd.DataFrame) -> pd.DataFrame:
@@ -130,25 +127,9 @@ def tat_histogram(
     `kpi_table` for the same query.
     """
     bins = tat_bins(edges)
-    cfg = gw.config
-    b = bounds(query, cfg.reporting_timezone, dt.datetime.now(dt.UTC))
-    params = Params()
-    params.values["tz"] = cfg.reporting_timezone
-    where = window_filters("decisions", query, gw.scope, b, params)
-    dims: list[str] = list(query.by)  # allow-listed dimension names (KpiQuery validates them)
-    cases = " ".join(
-        f"WHEN tat < {params.bind(e, 'e')} THEN {i}"
-        for i, e in enumerate(bins["upper_minutes"].iloc[:-1])
-    )
-    inner = (
-        f"SELECT {', '.join([*dims, ''])}{DECISION_COLUMNS['tat_minutes']} AS tat "
-        f"FROM decisions WHERE {' AND '.join(where)}"
-    )
-    sql = (
-        f"SELECT {', '.join([*dims, ''])}CASE {cases} ELSE {len(bins) - 1} END AS bin, "
-        f"count(*) AS decisions\nFROM (\n{inner}\n)\nGROUP BY {_group_by(len(dims) + 1)}"
-    )
-    frame = gw.frame(sql, used(sql, params.values))
+    dims: list[str] = list(query.by)
+    uppers = list(bins["upper_minutes"].iloc[:-1])
+    frame = gw.frame(*sql.tat_histogram(query, gw.scope, gw.config.reporting_timezone, uppers))
     frame["bin"] = frame["bin"].astype("int64")
     out = _grid(frame, dims, bins)
     out["decisions"] = out["decisions"].fillna(0).astype("int64")
@@ -255,21 +236,8 @@ def due_time_sources(gw: Engine, query: KpiQuery) -> pd.DataFrame:
     """Decided decisions of the window by where their due time comes from: `queue` (stamped by
     the queue), `config` (enqueued_at + configured SLA) or `none` (no due time: outside SLA
     attainment). Columns: the dimensions, `due_source`, `decisions`, `share` of the group."""
-    cfg = gw.config
-    b = bounds(query, cfg.reporting_timezone, dt.datetime.now(dt.UTC))
-    params = Params()
-    params.values["tz"] = cfg.reporting_timezone
-    where = window_filters("decisions", query, gw.scope, b, params)
     dims: list[str] = list(query.by)
-    source = (
-        "CASE WHEN due_at IS NULL THEN 'none' WHEN due_at_source = 'queue' THEN 'queue' "
-        "ELSE 'config' END"
-    )
-    sql = (
-        f"SELECT {', '.join([*dims, ''])}{source} AS due_source, count(*) AS decisions\n"
-        f"FROM decisions WHERE {' AND '.join(where)}\nGROUP BY {_group_by(len(dims) + 1)}"
-    )
-    frame = gw.frame(sql, used(sql, params.values))
+    frame = gw.frame(*sql.due_time_sources(query, gw.scope, gw.config.reporting_timezone))
     out = _grid(frame, dims, pd.DataFrame({"due_source": DUE_SOURCES}))
     out["decisions"] = out["decisions"].fillna(0).astype("int64")
     out["share"] = _share(out, dims, "decisions")
@@ -299,23 +267,9 @@ def backlog_ageing(gw: Engine, query: KpiQuery, as_of: dt.datetime | None = None
     Each group's sums equal `kpi_table`'s `backlog` and `backlog_over_sla` (period None).
     """
     cut = backlog_instant(query, gw.config.reporting_timezone, as_of)
-    params = Params()
     dims: list[str] = list(query.by)
-    conds = filters("decisions", query, gw.scope, params)
-    end = params.bind(cut, "t")
-    conds += [f"enqueued_at < {end}", f"(decided_at IS NULL OR decided_at >= {end})"]
-    # age < limit  <=>  enqueued_at > E - limit: compared as instants, exactly.
-    cases = " ".join(
-        f"WHEN enqueued_at > {params.bind(cut - dt.timedelta(minutes=limit), 't')} THEN {i}"
-        for i, (_, limit) in enumerate(AGE_BUCKETS[:-1])
-    )
-    sql = (
-        f"SELECT {', '.join([*dims, ''])}CASE {cases} ELSE {len(AGE_BUCKETS) - 1} END AS bucket, "
-        f"count(*) AS backlog, count(*) FILTER (WHERE due_at < {end}) AS backlog_over_sla, "
-        f"min(enqueued_at) AS oldest_enqueued_at\nFROM decisions WHERE {' AND '.join(conds)}\n"
-        f"GROUP BY {_group_by(len(dims) + 1)}"
-    )
-    frame = gw.frame(sql, used(sql, params.values))
+    limits = [limit for _, limit in AGE_BUCKETS[:-1]]
+    frame = gw.frame(*sql.backlog_ageing(query, gw.scope, cut, limits))
     frame["bucket"] = frame["bucket"].astype("int64")
     buckets = pd.DataFrame(
         {"bucket": range(len(AGE_BUCKETS)), "age": [label for label, _ in AGE_BUCKETS]}

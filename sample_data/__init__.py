@@ -23,6 +23,7 @@ from sample_data.generate import (  # noqa: E402
 from sample_data.schema import SampleData  # noqa: E402
 from sample_data.writers import (  # noqa: E402
     load_canonical,
+    load_raw_samples,
     write_canonical,
     write_vendor_exports,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "SampleData",
     "generate",
     "load_canonical",
+    "load_raw_samples",
     "write_canonical",
     "write_parquet_chunks",
     "write_vendor_exports",

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from bpo_kpi.config import Config
+from bpo_kpi.db import connect
+from ingest import ingest_files, load_mapping
+from ingest.mapping import Kind
 from sample_data.schema import TABLES, SampleData, to_table
 
 VENDOR_DIR = Path(__file__).parent / "vendors"
+RAW_DIR = Path(__file__).parent / "raw"  # small exports of EXPORT_VENDORS (raw/README.md)
 EXPORT_VENDORS = ("northwind", "apex_bpo")
 LABEL_COLUMNS = {"decision", "qa_decision", "label"}
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
@@ -74,10 +80,6 @@ def load_canonical(
     The one way the demo and the tests turn generated data into a database, so all of them go
     through the real ingest.
     """
-    from bpo_kpi.config import Config
-    from bpo_kpi.db import connect
-    from ingest import ingest_files
-
     files = write_canonical(data, files_dir, fmt="parquet")
     con = db if isinstance(db, duckdb.DuckDBPyConnection) else connect(db)
     try:
@@ -87,6 +89,26 @@ def load_canonical(
     finally:
         if con is not db:
             con.close()
+
+
+def load_raw_samples(
+    con: duckdb.DuckDBPyConnection,
+    config: Config | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Ingest the small raw exports in `sample_data/raw/` with their vendors' mappings
+    (`sample_data/vendors/`), decisions before audits: the demo adds them to generated data
+    (their ids never collide with generated rows), so it shows vendor formats going through
+    the real ingest."""
+    kinds: tuple[Kind, ...] = ("decisions", "audits")
+    for vendor in EXPORT_VENDORS:
+        mapping = load_mapping(VENDOR_DIR / f"{vendor}.toml")
+        for kind in kinds:
+            for file in sorted((RAW_DIR / vendor).glob(f"{kind}.*")):
+                ingest_files(
+                    con, kind, [file], config=config or Config(), mapping=mapping,
+                    progress=progress or (lambda _: None),
+                )  # fmt: skip
 
 
 def _csv_ready(table: pa.Table) -> pa.Table:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bpo_kpi import cli
+import bpo_kpi_cli.main as cli
 from bpo_kpi.config import Config
 from bpo_kpi.db import connect
 from ingest.load import refresh_audit_facts

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from bpo_kpi import replica
-from bpo_kpi.cli import main
+from bpo_kpi_cli.main import main
 from kpi.data_summary import database_summary
 from kpi.gateway import Gateway
 

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from bpo_kpi import replica
-from bpo_kpi.cli import _publish_replica, main
 from bpo_kpi.db import DatabaseBusy, LockHolder, connect, lock_holder, writer_file
+from bpo_kpi.replica import publish as _publish_replica
+from bpo_kpi_cli.main import main
 from kpi.gateway import Gateway
 
 # A writer that holds the database (through bpo_kpi, so it records who it is) with an
@@ -139,7 +140,7 @@ def test_the_cli_gives_up_with_one_line_and_exit_code_1(tmp_path: Path, hold, ca
     cfg = wait_config(tmp_path, 1)
     holder = hold(HOLD, db, 30)
     run = subprocess.run(
-        [sys.executable, "-m", "bpo_kpi.cli", "ingest", "decisions", str(file), "--db", str(db),
+        [sys.executable, "-m", "bpo_kpi_cli", "ingest", "decisions", str(file), "--db", str(db),
          "--config", str(cfg), "--quiet"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip

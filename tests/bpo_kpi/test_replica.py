@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from bpo_kpi import replica
-from bpo_kpi.cli import main
 from bpo_kpi.db import DatabaseBusy, connect
+from bpo_kpi_cli.main import main
 from kpi.gateway import Gateway
 
 HEADER = ["decision_id", "item_id", "vendor", "site", "workflow", "market", "priority",

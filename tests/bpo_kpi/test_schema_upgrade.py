@@ -11,9 +11,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ingest"))
 from ingest_testkit import audit, decision, write_csv  # noqa: E402
 
-from bpo_kpi.cli import main  # noqa: E402
 from bpo_kpi.config import Config  # noqa: E402
 from bpo_kpi.db import TIMES_CHECKED, connect, get_meta, schema_version  # noqa: E402
+from bpo_kpi_cli.main import main  # noqa: E402
 from ingest import ingest_files  # noqa: E402
 from kpi.gateway import Gateway  # noqa: E402
 

@@ -29,7 +29,7 @@ def test_bpo_kpi_serve_starts_the_dashboard(e2e_db, chromium) -> None:
 
     port = browser._free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bpo_kpi.cli", "serve", "--db", str(e2e_db), "--port", str(port)],
+        [sys.executable, "-m", "bpo_kpi_cli", "serve", "--db", str(e2e_db), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

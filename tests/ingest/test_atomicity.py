@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from ingest_testkit import Env, audit, counts, decision, rating, write_csv
 
-from bpo_kpi.cli import main
 from bpo_kpi.config import Config
+from bpo_kpi_cli.main import main
 
 STEPS = ["after_stage", "after_update", "after_insert", "after_audit_facts"]
 

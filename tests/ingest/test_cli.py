@@ -10,9 +10,9 @@ import sys
 import pytest
 from ingest_testkit import DATA, KNOWN_LABELS, LABEL_HINT, decision, write_csv
 
-from bpo_kpi.cli import main
 from bpo_kpi.config import Config
 from bpo_kpi.db import DB_ENV, connect
+from bpo_kpi_cli.main import main
 
 ROWS = [decision("d1"), decision("d2", decision="nuke"), decision("d3", reviewer_id="")]
 
@@ -223,7 +223,7 @@ def test_console_script_end_to_end(tmp_path):
     db = tmp_path / "cli.duckdb"
     env = {k: v for k, v in os.environ.items() if k not in (DB_ENV, "BPO_KPI_CONFIG")}
     exe = os.path.join(os.path.dirname(sys.executable), "bpo-kpi")
-    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "bpo_kpi.cli"]
+    cmd = [exe] if os.path.exists(exe) else [sys.executable, "-m", "bpo_kpi_cli"]
     proc = subprocess.run(
         [*cmd, "ingest", "decisions", str(file), "--db", str(db), "--format", "json", "--quiet"],
         capture_output=True, text=True, env=env, timeout=120,

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from ingest_testkit import Env, counts, decision, write_csv
 
-from bpo_kpi.cli import main
+from bpo_kpi_cli.main import main
 from ingest import IngestError, MappingError, load_mapping
 
 H = ",".join(

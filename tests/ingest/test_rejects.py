@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from ingest_testkit import KNOWN_LABELS, LABEL_HINT, counts, decision, write_csv
 
-from bpo_kpi.cli import main
+from bpo_kpi_cli.main import main
 from ingest import IngestError, load_mapping
 from ingest.readers import FORMATS
 

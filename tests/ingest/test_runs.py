@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from ingest_testkit import DEC, counts, decision, write_csv
 
-from bpo_kpi.cli import main
 from bpo_kpi.config import Config
 from bpo_kpi.db import connect
+from bpo_kpi_cli.main import main
 from ingest import load_mapping
 
 
@@ -147,7 +147,7 @@ def test_watch_loads_files_as_they_arrive(tmp_path):
     drop = tmp_path / "drop"
     drop.mkdir()
     db = tmp_path / "w.duckdb"
-    cmd = [sys.executable, "-m", "bpo_kpi.cli", "ingest", "decisions", str(drop), "--db",
+    cmd = [sys.executable, "-m", "bpo_kpi_cli", "ingest", "decisions", str(drop), "--db",
            str(db), "--watch", "--every", "0.2", "--settle", "0.5"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -8,8 +8,8 @@ import datetime as dt
 import pytest
 from ingest_testkit import AUD, counts, decision, utc, write_csv
 
-from bpo_kpi.cli import main
 from bpo_kpi.config import Config
+from bpo_kpi_cli.main import main
 from kpi.compute import kpi_table
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery

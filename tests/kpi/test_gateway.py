@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from bpo_kpi.cli import main
+from bpo_kpi_cli.main import main
 from kpi.catalog import KPIS, output_columns
 from kpi.compute import kpi_table
 from kpi.gateway import Gateway

@@ -29,9 +29,9 @@ import pandas as pd
 import pytest
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
-from bpo_kpi.cli import main
 from bpo_kpi.config import Config, Role, Targets, TargetValues, WorkflowTargets
 from bpo_kpi.db import AUDIT_COLUMNS, DECISION_COLUMNS, connect
+from bpo_kpi_cli.main import main
 from ingest import ingest_files
 from kpi import monitor
 from kpi.compute import kpi_table, records

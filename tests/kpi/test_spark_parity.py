@@ -21,9 +21,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bpo_kpi.cli import main
 from bpo_kpi.config import Config, Role
 from bpo_kpi.db import connect
+from bpo_kpi_cli.main import main
 from ingest import ingest_files
 from kpi import compute
 from kpi.compute import kpi_table

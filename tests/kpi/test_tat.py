@@ -438,7 +438,7 @@ def test_cli_time_keys_print_the_library_table(kpi_data, capsys) -> None:
     """`bpo-kpi kpis --time-keys weekday,hour` reproduces the page's hour x weekday numbers."""
     import json
 
-    from bpo_kpi.cli import main
+    from bpo_kpi_cli.main import main
     from kpi.compute import kpi_table
     from kpi.gateway import Gateway
     from kpi.query import KpiQuery

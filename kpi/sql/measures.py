@@ -1,21 +1,26 @@
-"""SQL for the KPI catalog's measures: one aggregate query per fact source, in DuckDB's dialect.
+"""SQL for the KPI catalog's measures: one aggregate query per fact source, the backlog's
+running state, the label counts behind Cohen's kappa, and the window's extent.
 
-Query text is built only from this package's own vocabulary (catalog expressions, allow-listed
-dimension names); every value — dates, filter values, time zone, actioning labels — is a bound
-`$name` parameter. `kpi.engines` runs the same text on Spark after transpiling it with sqlglot.
+Measures are the catalog's declared objects (`kpi.catalog.MEASURES`); their expressions use a
+neutral column vocabulary that is mapped here to each source's SQL. `kpi.engines` runs the
+same text on Spark after transpiling it with sqlglot.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
-import re
-from dataclasses import dataclass, field
-from typing import Any
-from zoneinfo import ZoneInfo
-
-from kpi.catalog import DIMENSIONS, MEASURES, Measure
+from kpi.catalog import MEASURES, Measure
 from kpi.query import KpiQuery, Scope
+from kpi.sql.core import (
+    Bounds,
+    Params,
+    Statement,
+    dim_expr,
+    filters,
+    period_expr,
+    statement,
+    time_key_expr,
+    window_filters,
+)
 
 # Per-source column vocabulary used by catalog expressions.
 DECISION_COLUMNS = {
@@ -26,127 +31,6 @@ AUDIT_COLUMNS = {
     "vendor_actioning": "list_contains($actioning, decision)",
     "qa_actioning": "list_contains($actioning, qa_decision)",
 }
-
-
-def used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Only the parameters the text refers to (DuckDB refuses unused ones)."""
-    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
-
-
-@dataclass
-class Params:
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def bind(self, value: Any, prefix: str = "v") -> str:
-        name = f"{prefix}{len(self.values)}"
-        self.values[name] = value
-        return f"${name}"
-
-
-def local_midnight_utc(day: dt.date, tz: str) -> dt.datetime:
-    """The UTC instant at which `day` starts in time zone `tz`."""
-    return dt.datetime.combine(day, dt.time(), tzinfo=ZoneInfo(tz)).astimezone(dt.UTC)
-
-
-@functools.cache
-def fixed_offset_us(tz: str) -> int | None:
-    """The zone's UTC offset in microseconds if it never changes (1990-2060), else None."""
-    zone = ZoneInfo(tz)
-    offsets = {
-        dt.datetime(year, month, 1, tzinfo=zone).utcoffset()
-        for year in range(1990, 2061)
-        for month in (1, 4, 7, 10)
-    }
-    if len(offsets) != 1:
-        return None
-    (offset,) = offsets
-    return None if offset is None else int(offset.total_seconds() * 1_000_000)
-
-
-def period_expr(period: str | None, column: str, params: Params) -> str:
-    """Start date (local, reporting time zone `params.values['tz']`) of the period of `column`.
-
-    For a zone with a fixed offset (UTC, the default) the local time is the epoch plus that
-    offset: about 7x cheaper per row than DuckDB's time-zone conversion, which dominated the
-    KPI table's cost. Zones with daylight saving time use the full conversion.
-    """
-    if period is None:
-        return "CAST(NULL AS DATE)"
-    offset = fixed_offset_us(str(params.values["tz"]))
-    if offset is not None:
-        params.values["tz_offset_us"] = offset
-        local = f"make_timestamp(epoch_us({column}) + $tz_offset_us)"
-    else:
-        local = f"timezone($tz, {column})"
-    return f"CAST(date_trunc('{period}', {local}) AS DATE)"
-
-
-# Local time-of-week keys of an item's arrival (enqueued_at, reporting time zone): ISO weekday
-# 1 = Monday .. 7 = Sunday and hour 0-23. `kpi_table(..., time_keys=...)` groups by them.
-TIME_KEYS = ("weekday", "hour")
-_US_PER_HOUR = 3_600_000_000
-_US_PER_DAY = 86_400_000_000
-
-
-def local_epoch_us(column: str, params: Params) -> str:
-    """Microseconds since 1970-01-01 00:00 *local* (reporting time zone) of instant `column`.
-
-    Same conversion as `period_expr`: the epoch plus the fixed offset when the zone has one,
-    else DuckDB's time-zone conversion (daylight saving time).
-    """
-    offset = fixed_offset_us(str(params.values["tz"]))
-    if offset is not None:
-        params.values["tz_offset_us"] = offset
-        return f"(epoch_us({column}) + $tz_offset_us)"
-    return f"epoch_us(timezone($tz, {column}))"
-
-
-def time_key_expr(key: str, params: Params, column: str = "enqueued_at") -> str:
-    """SQL of a time-of-week key (`TIME_KEYS`) of `column` in the reporting time zone.
-
-    Integer arithmetic on the local epoch rather than `hour()` / `isodow()`: it means the same
-    on Spark (sqlglot turns DuckDB's `isodow` into a Spark expression with another weekday
-    numbering). 1970-01-01 was a Thursday (ISO weekday 4).
-    """
-    local_us = local_epoch_us(column, params)
-    if key == "hour":
-        return f"CAST(({local_us} // {_US_PER_HOUR}) % 24 AS INTEGER)"
-    if key == "weekday":
-        return f"CAST(((({local_us} // {_US_PER_DAY}) + 3) % 7) + 1 AS INTEGER)"
-    raise ValueError(f"unknown time key {key!r}; use one of {', '.join(TIME_KEYS)}")
-
-
-def _dim_expr(source: str, dim: str) -> str:
-    if dim not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dim!r}; use one of {', '.join(DIMENSIONS)}")
-    # Every source cuts by the decision's own attributes (an audit's `policy` is the policy the
-    # reviewer cited, as for decisions), so a ratio across sources compares like with like.
-    return dim
-
-
-def in_values(column: str, values: Any, params: Params) -> str:
-    """`column` is one of `values`, each a bound parameter: `col = $v0` or `col IN ($v0, $v1)`.
-
-    DuckDB pushes these into the table scan; `col IN (SELECT unnest($list))` is a semi-join
-    instead, which made a whole-year drill-down to audit rows at 50M decisions 4x slower
-    (67 ms against 17 ms). An empty list matches nothing.
-    """
-    names = [params.bind(v) for v in values]
-    if not names:
-        return "false"
-    if len(names) == 1:
-        return f"{column} = {names[0]}"
-    return f"{column} IN ({', '.join(names)})"
-
-
-def filters(source: str, query: KpiQuery, scope: Scope, params: Params) -> list[str]:
-    """WHERE conditions for dimension filters and the viewer's access scope."""
-    conds = []
-    for dim, values in query.where.items():
-        conds.append(in_values(_dim_expr(source, dim), values, params))
-    for scoped, allowed in scope.restrictions().items():
-        conds.append(in_values(_dim_expr(source, scoped), allowed, params))
-    return conds
 
 
 def _aggregate(m: Measure, columns: dict[str, str]) -> str:
@@ -164,53 +48,6 @@ def _aggregate(m: Measure, columns: dict[str, str]) -> str:
     raise ValueError(m.agg)
 
 
-def window_filters(
-    source: str, query: KpiQuery, scope: Scope, b: Bounds, params: Params
-) -> list[str]:
-    """WHERE conditions of a decisions/audits query: decided in the window, filters, scope.
-
-    Audits belong to their decision's period; orphan audits (no decision yet) are excluded.
-    """
-    where = ["decided_at IS NOT NULL"]
-    if source == "audits":
-        where.append("NOT is_orphan")
-    if b.start is not None:
-        where.append(f"decided_at >= {params.bind(b.start, 't')}")
-    if b.end is not None:
-        end = params.bind(b.end, "t")
-        # enqueued_at <= decided_at, and the table is in enqueued_at order: this lets DuckDB
-        # skip row groups after the window.
-        where += [f"decided_at < {end}", f"enqueued_at < {end}"]
-    return where + filters(source, query, scope, params)
-
-
-@dataclass
-class Bounds:
-    """Query period as UTC instants: [start, end) plus the backlog's as-of instant."""
-
-    start: dt.datetime | None
-    end: dt.datetime | None
-    as_of: dt.datetime
-
-
-def bounds(query: KpiQuery, tz: str, as_of: dt.datetime) -> Bounds:
-    start = _midnight_or_open(query.start, 0, tz)
-    end = _midnight_or_open(query.end, 1, tz)
-    return Bounds(start, end, as_of)
-
-
-def _midnight_or_open(day: dt.date | None, offset: int, tz: str) -> dt.datetime | None:
-    """The UTC instant starting `day` + `offset` days; None (an open bound) without a day or
-    when that instant is outside Python's calendar (`--to 9999-12-31`; `--from 0001-01-01`
-    east of UTC): no plausible time lies beyond it, so the open bound selects the same rows."""
-    if day is None:
-        return None
-    try:
-        return local_midnight_utc(day + dt.timedelta(days=offset), tz)
-    except OverflowError:
-        return None
-
-
 def source_sql(
     source: str,
     measures: list[str],
@@ -220,12 +57,12 @@ def source_sql(
     actioning: list[str],
     b: Bounds,
     time_keys: tuple[str, ...] = (),
-) -> tuple[str, dict[str, Any]]:
+) -> Statement:
     """One aggregate query for the measures of `source`, grouped by dimensions, time keys
     (`TIME_KEYS` of enqueued_at; decisions and audits only) and period."""
     params = Params()
     params.values["tz"] = tz
-    dims = [f"{_dim_expr(source, d)} AS {d}" for d in query.by]
+    dims = [f"{dim_expr(source, d)} AS {d}" for d in query.by]
     if source == "backlog":
         if time_keys:
             raise ValueError("the backlog cannot be cut by time keys")
@@ -267,12 +104,10 @@ def source_sql(
                 outer.append(f"q_{group[0].name}[{i + 1}] AS {m.name}")
         outer += [n for n in measures if MEASURES[n].agg != "quantile"]
         sql = f"SELECT {', '.join(outer)} FROM (\n{sql}\n)"
-    return sql, used(sql, params.values)
+    return statement(sql, params)
 
 
-def window_extent_sql(
-    source: str, query: KpiQuery, scope: Scope, b: Bounds
-) -> tuple[str, dict[str, Any]]:
+def window_extent_sql(source: str, query: KpiQuery, scope: Scope, b: Bounds) -> Statement:
     """Rows of `source` ("decisions" or "audits") in the query's window, and the first and last
     decided_at among them: one cheap scan of one column (36 ms at 50M decisions)."""
     params = Params()
@@ -282,15 +117,33 @@ def window_extent_sql(
         "SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at "
         f"FROM {table} WHERE {' AND '.join(where)}"
     )
-    return sql, used(sql, params.values)
+    return statement(sql, params)
+
+
+# The backlog, defined once. A decision is *pending* at instant E when it entered the queue
+# before E and was not decided before E; it is *past due* at E when, pending, its due_at is
+# before E. The backlog KPI counts these per period end from events (below); the ageing
+# drill-down (`kpi.sql.tat.backlog_ageing`) lists them at one instant. Both take the
+# conditions from here.
+
+
+def pending_at(end: str) -> list[str]:
+    """Conditions for a decision pending at instant `end` (a bound parameter's name)."""
+    return [f"enqueued_at < {end}", f"(decided_at IS NULL OR decided_at >= {end})"]
+
+
+def past_due_at(end: str) -> str:
+    """Condition, for a pending decision, of being past its due time at instant `end`."""
+    return f"due_at < {end}"
 
 
 def _backlog_sql(
     measures: list[str], query: KpiQuery, scope: Scope, params: Params, b: Bounds
-) -> tuple[str, dict[str, Any]]:
+) -> Statement:
     """Per-period increments of backlog; the caller takes running sums per group.
 
-    backlog at a period's end E = #(enqueued_at < E) - #(decided_at < E);
+    `pending_at` / `past_due_at` counted as events. Backlog at a period's end E =
+    #(enqueued_at < E) - #(decided_at < E);
     past SLA at E = #(due_at < E) - #(greatest(due_at, decided_at) < E).
     Events before the window start fold into its first period, so running sums are exact.
 
@@ -321,7 +174,7 @@ def _backlog_sql(
     flags = [
         f"enqueued_at < {end} AS f_enq",
         f"decided_at < {end} AS f_dec",
-        f"due_at < {end} AS f_due",
+        f"{past_due_at(end)} AS f_due",
         # DuckDB's greatest() skips NULLs: without a due_at there is no past-SLA event to undo.
         f"(decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < {end})"
         " AS f_gd",
@@ -354,17 +207,17 @@ def _backlog_sql(
         f"sum(backlog_over_sla) AS backlog_over_sla\nFROM (\n{union}\n)\n"
         f"GROUP BY {', '.join(str(i + 1) for i in range(len(keys)))}"
     )
-    return sql, used(sql, params.values)
+    return statement(sql, params)
 
 
 def kappa_sql(
     query: KpiQuery, scope: Scope, tz: str, b: Bounds, time_keys: tuple[str, ...] = ()
-) -> tuple[str, dict[str, Any]]:
+) -> Statement:
     """Per group: sum over labels k of (#decision = k) * (#qa_decision = k), for Cohen's pe."""
     params = Params()
     params.values["tz"] = tz
     where = window_filters("audits", query, scope, b, params)
-    dims = [f"{_dim_expr('audits', d)} AS {d}" for d in query.by]
+    dims = [f"{dim_expr('audits', d)} AS {d}" for d in query.by]
     dims += [f"{time_key_expr(k, params)} AS {k}" for k in time_keys]
     keys = [*query.by, *time_keys, "period_start"]
     select = ", ".join(
@@ -381,4 +234,4 @@ def kappa_sql(
         FROM v JOIN q ON {on} AND v.label = q.label
         GROUP BY {", ".join(str(i + 1) for i in range(len(keys)))}
     """
-    return sql, used(sql, params.values)
+    return statement(sql, params)

@@ -1,6 +1,6 @@
 """Generated README sections: the configuration reference and the KPI catalog.
 
-`python -m bpo_kpi.docs` rewrites them in README.md; a test fails when they are stale.
+`python -m bpo_kpi_cli.docs` rewrites them in README.md; a test fails when they are stale.
 """
 
 from __future__ import annotations
@@ -11,13 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bpo_kpi.config import config_reference
+from kpi.catalog import KPIS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def kpi_reference() -> str:
-    from kpi.catalog import KPIS
-
     lines = [
         "| KPI | label | unit | better | definition | target key |",
         "|---|---|---|---|---|---|",

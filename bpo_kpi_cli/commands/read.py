@@ -1,0 +1,149 @@
+"""Read commands: `kpis`, `gaps`, `alerts`, `calibration`, `runs`, `rejects`, `warnings` (on
+the DuckDB gateway or Spark) and `publish` (the tables as Parquet files)."""
+
+from __future__ import annotations
+
+import argparse
+
+from bpo_kpi.config import Config, load_config
+from bpo_kpi.db import default_db_path
+from bpo_kpi.replica import open_for_reading
+from bpo_kpi_cli.output import EXIT_OK, command, emit, note, print_alerts
+from kpi import calibration, gaps, health, monitor
+from kpi.compute import kpi_table
+from kpi.engines import SparkEngine, export_tables
+from kpi.gateway import Gateway
+from kpi.query import KpiQuery, parse_where
+
+
+def engine(args: argparse.Namespace, config: Config | None = None) -> Gateway | SparkEngine:
+    """The engine a read command runs on (a context manager): the DuckDB gateway over the
+    database (or its replica while an ingest writes), or Spark over published Parquet files."""
+    config = config or load_config(args.config)
+    if getattr(args, "engine", "duckdb") == "spark":
+        if args.parquet is None:
+            raise ValueError("--engine spark reads Parquet files: give --parquet DIR")
+        return SparkEngine(args.parquet, config=config, role=args.role, master=args.spark_master)
+    if getattr(args, "parquet", None) is not None:
+        raise ValueError("--parquet is read by --engine spark only")
+    return Gateway(args.db, config=config, role=args.role, notify=note)
+
+
+def query_from_args(args: argparse.Namespace, kpis: str | None = None) -> KpiQuery:
+    """The KPI query of `bpo_kpi_cli.args.add_query_args`'s arguments."""
+    return KpiQuery.model_validate(
+        {
+            "by": tuple(d.strip() for d in args.by.split(",") if d.strip()),
+            "period": args.period,
+            "start": args.start,
+            "end": args.end,
+            "where": parse_where(args.where),
+            "kpis": tuple(k.strip() for k in kpis.split(",")) if kpis else None,
+        }
+    )
+
+
+@command
+def cmd_kpis(args: argparse.Namespace) -> int:
+    query = query_from_args(args, args.kpis)
+    time_keys = tuple(k.strip() for k in args.time_keys.split(",") if k.strip())
+    with engine(args) as gw:
+        frame = kpi_table(gw, query, as_of=args.as_of, time_keys=time_keys)
+    emit(frame, args.fmt)
+    return EXIT_OK
+
+
+@command
+def cmd_gaps(args: argparse.Namespace) -> int:
+    base = query_from_args(args)
+    with engine(args) as gw:
+        if args.segment:
+            segment = dict(
+                (k.strip(), v.strip())
+                for k, _, v in (part.partition("=") for part in args.segment.split(","))
+            )
+            if args.drill == "reviewers":
+                frame = gaps.reviewer_outliers(gw, segment, base)
+            elif args.drill == "error-types":
+                frame = gaps.error_types(gw, segment, base)
+            else:
+                frame = gaps.audited_decisions(gw, segment, base)
+        else:
+            frame = gaps.quality_gaps(
+                gw,
+                base,
+                dimensions=[d.strip() for d in args.dims.split(",") if d.strip()],
+                max_depth=args.depth,
+                min_audits=args.min_audits,
+                include_explained=args.all,
+            )
+    emit(frame, args.fmt)
+    return EXIT_OK
+
+
+@command
+def cmd_alerts(args: argparse.Namespace) -> int:
+    vendors = (f"vendor={v}" for v in args.vendor)
+    workflows = (f"workflow={w}" for w in args.workflow)
+    where = parse_where([*args.where, *vendors, *workflows])
+    with engine(args) as gw:
+        start, day = monitor.alert_window(gw, args.day, args.start)
+        base = KpiQuery.model_validate({"start": start, "end": day, "where": where})
+        frame = monitor.alerts(gw, base, day, as_of=args.as_of, qa_lag_days=args.qa_lag_days)
+    if args.fmt == "table":
+        print_alerts(frame, start, day)
+    else:
+        emit(frame, args.fmt)
+    return EXIT_OK
+
+
+@command
+def cmd_calibration(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    with engine(args, config) as gw:
+        frame = calibration.ratings(
+            gw, args.session or None, args.workflow, args.vendor, args.start, args.end
+        )
+    if args.items:
+        out = calibration.items(frame, config.contested_agreement)
+    else:
+        out = calibration.summary(frame, n_boot=args.bootstrap)
+    emit(out, args.fmt)
+    return EXIT_OK
+
+
+@command
+def cmd_runs(args: argparse.Namespace) -> int:
+    with engine(args) as gw:
+        frame = health.ingest_runs(gw, args.limit, status=args.status)
+    emit(frame, args.fmt)
+    return EXIT_OK
+
+
+@command
+def cmd_rejects(args: argparse.Namespace) -> int:
+    with engine(args) as gw:
+        frame = health.rejected_rows(gw, args.run, args.limit)
+    emit(frame, args.fmt)
+    return EXIT_OK
+
+
+@command
+def cmd_warnings(args: argparse.Namespace) -> int:
+    with engine(args) as gw:
+        frame = health.ingest_warnings(gw, args.run, args.limit)
+    emit(frame, args.fmt)
+    return EXIT_OK
+
+
+@command
+def cmd_publish(args: argparse.Namespace) -> int:
+    wait = load_config(args.config).ingest.lock_wait_seconds
+    con, _ = open_for_reading(args.db or default_db_path(), wait=wait, notify=note)
+    try:
+        written = export_tables(con, args.out)
+    finally:
+        con.close()
+    for table, path in written.items():
+        print(f"{table}: {path}")
+    return EXIT_OK

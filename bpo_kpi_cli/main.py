@@ -1,0 +1,307 @@
+"""`bpo-kpi`: the argument parser and the dispatch of a parsed command to its module.
+
+Start-up design: this module and `bpo_kpi_cli.args` import only the standard library and the
+KPI catalog's names, so `bpo-kpi --help` and `bpo-kpi COMMAND --help` answer without importing
+pandas, DuckDB, pydantic or SciPy (a test checks this; the budget for `bpo-kpi --help` is 0.3 s).
+`COMMANDS` names each command's function as "module:function"; `main` imports that module
+(with `importlib`) only once the command is parsed, and the module imports everything it uses
+at its top. That is the only deferred import in the shell, and it is there for start-up time,
+not to break a cycle: `bpo_kpi_cli` sits above every other package and nothing imports it.
+
+The errors a user causes or can fix are turned into one line on stderr and an exit code by
+`bpo_kpi_cli.output.command`, which wraps every command function: their exception classes come
+from pydantic and DuckDB, which this module must not import.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bpo_kpi_cli.args import (
+    add_common,
+    add_engine_args,
+    add_format,
+    add_listing,
+    add_query_args,
+    add_where,
+    parse_date,
+    parse_datetime,
+)
+
+# Command -> "module:function" under bpo_kpi_cli.commands; imported when the command runs.
+COMMANDS = {
+    "ingest": "write:cmd_ingest",
+    "retry": "write:cmd_retry",
+    "upgrade": "write:cmd_upgrade",
+    "runs": "read:cmd_runs",
+    "warnings": "read:cmd_warnings",
+    "rejects": "read:cmd_rejects",
+    "kpis": "read:cmd_kpis",
+    "gaps": "read:cmd_gaps",
+    "alerts": "read:cmd_alerts",
+    "calibration": "read:cmd_calibration",
+    "publish": "read:cmd_publish",
+    "demo": "serve:cmd_demo",
+    "serve": "serve:cmd_serve",
+    "bench": "bench:cmd_bench",
+}
+
+# bench/<name>_bench.py
+BENCHMARKS = ("ingest", "kpi", "dashboard")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bpo-kpi",
+        description="KPIs of outsourced content review: quality, agreement, turnaround.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ing = sub.add_parser(
+        "ingest",
+        help="load vendor files (decisions, audits, calibration) into the database",
+        description="Validate and upsert vendor files. Every row is inserted, updated, "
+        "unchanged, stale (a re-sent older version: not applied) or rejected with a reason; "
+        "rows kept with a fixed or emptied field carry warnings. Files given by name load in "
+        "one transaction; a FOLDER loads each file not loaded before, in name order, as its "
+        "own run (--watch: keep doing so as files arrive). A file already loaded with the same "
+        "content, mapping and configuration is reported as such and not read again.",
+    )
+    ing.add_argument("kind", choices=["decisions", "audits", "calibration"])
+    ing.add_argument("files", nargs="+", type=Path, metavar="FILE|FOLDER")
+    ing.add_argument("--vendor", help="vendor name for rows that carry none (checked if they do)")
+    ing.add_argument("--mapping", type=Path, help="vendor mapping TOML (see sample_data/vendors)")
+    ing.add_argument("--force", action="store_true", help="load files even if already loaded")
+    ing.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="how long to wait for another ingest holding the database "
+        "(default: the configuration's ingest.lock_wait_seconds, 600)",
+    )
+    ing.add_argument("--watch", action="store_true", help="with a FOLDER: keep loading new files")
+    ing.add_argument(
+        "--every", type=float, default=30.0, metavar="SECONDS", help="with --watch: poll interval"
+    )
+    ing.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="with a FOLDER: a file modified more recently than this is still being written",
+    )
+    add_format(ing, "table", "json")
+    ing.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_common(ing)
+
+    rt = sub.add_parser(
+        "retry",
+        help="validate a run's rejected rows again (after fixing a mapping or the config)",
+        description="Re-validate the rejected rows of ingest run RUN still outstanding, with "
+        "the current configuration and mapping (--mapping, else the run's mapping file as it "
+        "is now), and load those now valid. The retry is a run of its own; rows rejected again "
+        "are recorded under it with their original lines.",
+    )
+    rt.add_argument("run", type=int, metavar="RUN")
+    rt.add_argument("--mapping", type=Path, help="vendor mapping TOML (default: the run's)")
+    rt.add_argument("--wait", type=float, metavar="SECONDS", help="as for ingest")
+    add_format(rt, "table", "json")
+    rt.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_common(rt)
+
+    runs = add_listing(
+        sub, "runs", "ingest runs: counts, status and why a run failed",
+        "The latest ingest runs with their reconciliation (read = inserted + updated + "
+        "unchanged + stale + rejected), warnings, status (ok, ok_with_rejects, failed, "
+        "rolled_back, interrupted, running) and error.",
+        limit=50,
+    )  # fmt: skip
+    runs.add_argument("--status", help="only runs with this status (e.g. failed)")
+    add_listing(
+        sub, "warnings",
+        "warnings of ingest runs: rows loaded with a field fixed or emptied",
+        "Show warnings (of one run with --run): the row's line, the column, the value as read "
+        "and what was done (clamped, emptied, kept as an unknown error type).",
+    ).add_argument("--run", type=int, help="ingest run id (default: all runs)")  # fmt: skip
+
+    kp = sub.add_parser(
+        "kpis",
+        help="KPI table by dimensions and period",
+        description="Compute every KPI of the catalog (or --kpis) grouped by dimensions and "
+        "period. JSON/CSV fields are the KPI names; empty values are null.",
+    )
+    add_query_args(kp)
+    kp.add_argument("--kpis", help="comma-separated KPI names (default: all)")
+    kp.add_argument(
+        "--time-keys",
+        default="",
+        help="also group by local arrival time: weekday (1 = Monday) and/or hour "
+        "(the Turnaround page's hour x weekday heatmap: --time-keys weekday,hour)",
+    )
+
+    pub = sub.add_parser(
+        "publish",
+        help="write the canonical tables to Parquet files (for Spark, or readers during ingest)",
+        description="Write decisions, audit_facts and calibration_ratings to DIR/<table>.parquet "
+        "(each file replaced whole), in time order. `bpo-kpi kpis --engine spark --parquet DIR` "
+        "reads them.",
+    )
+    pub.add_argument("--out", type=Path, required=True, metavar="DIR")
+    add_common(pub)
+
+    gp = sub.add_parser(
+        "gaps",
+        help="quality gaps: segments above target error rate with confidence",
+        description="Segments (combinations of dimensions) whose Wilson lower bound of the "
+        "error rate is above the target error rate, ranked by excess errors. With --segment, "
+        "drill into one segment: --drill reviewers | error-types | decisions.",
+    )
+    add_query_args(gp)
+    gp.add_argument(
+        "--dims",
+        default="vendor,site,workflow,market",
+        help="dimensions to search (policy is opt-in: see kpi/gaps.py)",
+    )
+    gp.add_argument("--depth", type=int, default=3, help="max dimensions per segment")
+    gp.add_argument("--min-audits", type=int, default=20, help="skip smaller segments")
+    gp.add_argument("--all", action="store_true", help="include gaps explained by a narrower one")
+    gp.add_argument("--segment", help="DIM=VALUE[,DIM=VALUE...]: drill into this segment")
+    gp.add_argument(
+        "--drill", choices=["reviewers", "error-types", "decisions"], default="reviewers"
+    )
+
+    cal = sub.add_parser(
+        "calibration",
+        help="calibration sessions: agreement, accuracy vs golden, contested items",
+        description="Per session and vendor: accuracy against the golden answer, Fleiss' "
+        "kappa, Krippendorff's alpha and Gwet's AC1 with bootstrap intervals; --items lists "
+        "every item with its majority, golden label and contested flag.",
+    )
+    cal.add_argument("--session", action="append", default=[], help="session id (repeatable)")
+    cal.add_argument("--workflow")
+    cal.add_argument("--vendor")
+    cal.add_argument("--from", dest="start", type=parse_date)
+    cal.add_argument("--to", dest="end", type=parse_date)
+    cal.add_argument("--items", action="store_true", help="per-item table instead of summary")
+    cal.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates")
+    cal.add_argument("--role", default="admin")
+    add_format(cal, "table", "json", "csv")
+    add_engine_args(cal)
+    add_common(cal)
+
+    al = sub.add_parser(
+        "alerts",
+        help="the daily monitor's alert list (the dashboard's Overview)",
+        description="Alerts for one day within the filters, most severe first: data not "
+        "fresh, error rates out of control (daily p-chart per vendor over the window), SLA "
+        "breaches on the day and backlog past due at its end (per vendor x workflow), QA "
+        "coverage below target over the window's fully audited days. Definitions: kpi/monitor.py. "
+        "With the dashboard's From/To days and filters, the same alerts as its Overview page.",
+    )
+    al.add_argument(
+        "--day",
+        "--to",
+        dest="day",
+        type=parse_date,
+        help="the monitored day, the window's last day (default: the newest day with data)",
+    )
+    al.add_argument(
+        "--from",
+        dest="start",
+        type=parse_date,
+        help="the window's first day (default: 27 days before --day, not before the data)",
+    )
+    add_where(al)
+    al.add_argument("--vendor", action="append", default=[], help="same as --where vendor=...")
+    al.add_argument("--workflow", action="append", default=[], help="same as --where workflow=...")
+    al.add_argument("--role", default="admin", help="viewer role from the configuration")
+    al.add_argument(
+        "--as-of",
+        type=parse_datetime,
+        help="instant of the freshness check, the audit lag and an unfinished day's backlog "
+        "(default: now)",
+    )
+    al.add_argument(
+        "--qa-lag-days",
+        type=int,
+        default=3,
+        help="days after which a day's QA audits count as complete (default: 3)",
+    )
+    add_format(al, "table", "json", "csv")
+    add_engine_args(al)
+    add_common(al)
+
+    add_listing(
+        sub, "rejects", "rejected rows of ingest runs, with line and reason",
+        "Show the rejected rows not loaded since (of one run with --run), with source line "
+        "and reason; `bpo-kpi retry RUN` validates a run's rows again after a fix.",
+    ).add_argument("--run", type=int, help="ingest run id (default: all runs)")  # fmt: skip
+
+    demo = sub.add_parser(
+        "demo",
+        help="generate sample data, ingest it and start the dashboard",
+        description="Generate seeded sample data (with injected quality gaps), ingest it into "
+        "the database and serve the dashboard.",
+    )
+    demo.add_argument("--decisions", type=int, default=200_000, help="decisions to generate")
+    demo.add_argument("--weeks", type=int, default=10, help="weeks of history")
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--data-dir", type=Path, default=Path("demo_data"), help="where files go")
+    demo.add_argument("--no-serve", action="store_true", help="only generate and ingest")
+    demo.add_argument("--port", type=int, default=8501)
+    demo.add_argument("--force", action="store_true", help="regenerate even if the db has data")
+    add_common(demo)
+
+    srv = sub.add_parser(
+        "serve",
+        help="start the dashboard on a database",
+        description="Serve the Streamlit dashboard on the database (it reads a replica that "
+        "`bpo-kpi ingest` refreshes after each commit, so ingests and the dashboard never wait "
+        "for each other).",
+    )
+    srv.add_argument("--port", type=int, default=8501)
+    srv.add_argument("--role", help="viewer role from the configuration (default: admin)")
+    add_common(srv)
+
+    up = sub.add_parser(
+        "upgrade",
+        help="bring a database written by an older bpo-kpi to the current schema",
+        description="Open the database for writing once: missing tables and columns are added "
+        "and derived values filled (any ingest does the same).",
+    )
+    up.add_argument("--wait", type=float, metavar="SECONDS", help="as for ingest")
+    add_common(up)
+
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark from bench/ (ingest, kpi or dashboard); figures, not pass/fail",
+        description="Run bench/<NAME>_bench.py with the arguments that follow, e.g. "
+        "`bpo-kpi bench kpi --sizes 1000000`. `bpo-kpi bench kpi --help` lists its options.",
+    )
+    bench.add_argument("name", choices=list(BENCHMARKS), help="which benchmark")
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
+    return parser
+
+
+def command_function(name: str) -> Callable[[argparse.Namespace], int]:
+    """The function of command `name`, importing its module (and what that module uses)."""
+    module, _, function = COMMANDS[name].partition(":")
+    found: Callable[[argparse.Namespace], int] = getattr(
+        importlib.import_module(f"bpo_kpi_cli.commands.{module}"), function
+    )
+    return found
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv` (default: the process's arguments), run the command, return its exit code:
+    0 ok, 1 an error the command reported (one line on stderr), 2 a usage error (argparse
+    exits with 2 itself; a value the query model rejects returns 2), 130 interrupted."""
+    args = build_parser().parse_args(argv)
+    return command_function(args.command)(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
