@@ -44,6 +44,7 @@ COMMANDS = {
     "alerts": "read:cmd_alerts",
     "calibration": "read:cmd_calibration",
     "publish": "read:cmd_publish",
+    "export": "export:cmd_export",
     "demo": "serve:cmd_demo",
     "serve": "serve:cmd_serve",
     "bench": "bench:cmd_bench",
@@ -233,6 +234,56 @@ def build_parser() -> argparse.ArgumentParser:
     add_format(al, "table", "json", "csv")
     add_engine_args(al)
     add_common(al)
+
+    ex = sub.add_parser(
+        "export",
+        help="KPI snapshot or stakeholder deck for a period (pptx, xlsx, csv, parquet, json, html)",
+        description="Write the period's KPIs per vendor and per vendor x workflow, the "
+        "scorecard against targets, the weekly trend before it, the top quality gaps, the "
+        "calibration summary, the alerts and the KPI definitions, with a lineage manifest "
+        "(period, scope, data freshness, ingest runs and file SHA-256, configuration hash, "
+        "version, content hash). pptx is a deck with an executive summary and native charts; "
+        "csv and parquet write a folder (or a .zip) with a file per table. The same data and "
+        "configuration give the same content hash and byte-identical csv, json and parquet.",
+    )
+    ex.add_argument(
+        "--period",
+        help="2026-W41 (ISO week), 2026-10 (month), 2026-Q4 (quarter), 2026 or 2026-10-05; "
+        "or give --from and --to",
+    )
+    ex.add_argument("--from", dest="start", type=parse_date, help="first day, with --to")
+    ex.add_argument("--to", dest="end", type=parse_date, help="last day, with --from")
+    add_where(ex)
+    ex.add_argument(
+        "--vendor",
+        help="a vendor's deck (QBR): only that vendor's numbers, no other vendor named",
+    )
+    ex.add_argument("--role", default="admin", help="viewer role from the configuration")
+    ex.add_argument(
+        "--format",
+        dest="fmt",
+        choices=["pptx", "xlsx", "csv", "parquet", "json", "html"],
+        help="default: from --out's suffix (.pptx, .xlsx, .json, .html; .zip or a folder: csv)",
+    )
+    ex.add_argument("--out", type=Path, required=True, metavar="PATH")
+    ex.add_argument(
+        "--compare-to",
+        type=Path,
+        metavar="SNAPSHOT",
+        help="an earlier json / csv / parquet export, or an --archive folder: list every "
+        "number that changed since (restated), and mark them in the deck",
+    )
+    ex.add_argument(
+        "--archive",
+        type=Path,
+        metavar="DIR",
+        help="also keep this snapshot (as JSON) in DIR, for later --compare-to DIR",
+    )
+    ex.add_argument("--trend-weeks", type=int, default=8, help="weeks of trend before the period")
+    ex.add_argument("--top-gaps", type=int, default=10, help="quality gaps listed")
+    ex.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_engine_args(ex)
+    add_common(ex)
 
     add_listing(
         sub, "rejects", "rejected rows of ingest runs, with line and reason",

@@ -415,6 +415,30 @@ def test_every_analysis_is_the_same_on_duckdb_and_spark(
     assert sum(nonempty) >= 12  # most analyses have rows on this data
 
 
+@pytest.mark.parametrize(("config", "role"), [(CONFIG, "admin"), (KEYED, "latam_lead")],
+                         ids=["admin", "scoped_keyed"])  # fmt: skip
+def test_export_snapshot_is_the_same_on_duckdb_and_spark(
+    published: Published, spark: Any, config: Config, role: str
+) -> None:
+    """`bpo-kpi export` on either engine: every table of the snapshot equal, the manifest's
+    lineage equal, and so the same content hash."""
+    from kpi import snapshot
+    from kpi.periods import parse_period
+
+    period = parse_period("2026-W46")
+    with (
+        Gateway(published.db, config=config, role=role) as gw,
+        SparkEngine(published.parquet, config=config, role=role, spark=spark) as engine,
+    ):
+        duck, on_spark = snapshot.build(gw, period), snapshot.build(engine, period)
+    for name in snapshot.TABLES:
+        _same(on_spark.tables[name], duck.tables[name], name)
+    assert len(duck.tables["kpis_by_vendor"]) >= 1
+    for key in ("period", "scope", "data_as_of", "freshness", "ingest_runs", "config_hash"):
+        assert on_spark.manifest[key] == duck.manifest[key], key
+    assert on_spark.content_hash == duck.content_hash
+
+
 def test_ordered_lists_are_sorted_on_spark() -> None:
     """sqlglot drops the ORDER BY of `list(x ORDER BY x)` for Spark: it is rewritten into
     array_sort (outside a FILTER), and any other order is refused rather than lost."""
