@@ -23,6 +23,7 @@ else:
         st.Page("app_pages/vendors.py", title="Vendor comparison",
                 icon=":material/compare_arrows:"),
         st.Page("app_pages/health.py", title="Data health", icon=":material/health_and_safety:"),
+        st.Page("app_pages/export.py", title="Export", icon=":material/ios_share:"),
     ]  # fmt: skip
     nav = st.navigation(pages)
     common.sidebar(ctx.summary)

@@ -216,14 +216,14 @@ with tabs[0]:
             "session); 95% intervals: Wilson for accuracy, item bootstrap for the agreement "
             "statistics."
         )
-        st.dataframe(table, hide_index=True, column_config=config)
+        common.dataframe(table, hide_index=True, column_config=config)
         if len(selected) > 1:
             st.subheader("By session")
             st.caption(
                 f"Each session's own statistics ({who}); pick a session to compare its vendors."
             )
             table, config = summary_table(review.by_session, with_session=True, everyone=who)
-            st.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
+            common.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
 
 with tabs[1]:
     if tabs[1].open:
@@ -261,7 +261,7 @@ with tabs[1]:
             margin={"t": 20},
         )
         st.plotly_chart(fig, key="calibration_raters_chart")
-        st.dataframe(
+        common.dataframe(
             raters[
                 [
                     "vendor",
@@ -313,7 +313,7 @@ with tabs[2]:
                 margin={"t": 20},
             )
             st.plotly_chart(heat, key="calibration_confusion_chart")
-            st.dataframe(conf.rename_axis(index="Golden \\ rated", columns=None))
+            common.dataframe(conf.rename_axis(index="Golden \\ rated", columns=None))
 
 with tabs[3]:
     if tabs[3].open:
@@ -330,7 +330,7 @@ with tabs[3]:
         )
         show_all = st.toggle("Show every item", key="calibration_all_items", bind="query-params")
         shown = items if show_all else items[items["contested"]]
-        st.dataframe(
+        common.dataframe(
             shown[
                 [
                     "session_id",
@@ -406,4 +406,4 @@ with tabs[4]:
         table, config = summary_table(trend, with_session=True, everyone=who)
         table.insert(0, "session_date", trend["session_date"])
         config["session_date"] = st.column_config.DateColumn("Date")
-        st.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
+        common.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)

@@ -31,6 +31,7 @@ import streamlit as st
 from bpo_kpi import replica
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
+from export.tables import csv_bytes, workbook_bytes
 from kpi.catalog import DIMENSION_CATALOG, FILTER_DIMENSIONS, KPIS
 from kpi.data_summary import DataSummary, database_summary
 from kpi.engines import Engine
@@ -132,6 +133,7 @@ def start() -> Context | None:
     if version is None:
         st.session_state.pop("_ctx", None)
         return None
+    st.session_state["_table_n"] = 0  # tables without a key are numbered in page order
     ctx = Context(db, viewer_role(), os.environ.get("BPO_KPI_CONFIG"), version, DataSummary({}))
     st.session_state["_ctx"] = ctx
     try:
@@ -323,6 +325,70 @@ def fmt(kpi: str, value: Any) -> str:
 
 def label(kpi: str) -> str:
     return KPIS[kpi].label
+
+
+# --- tables with downloads ---------------------------------------------------------------------
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def shown_table(
+    data: pd.DataFrame,
+    column_config: Mapping[str, Any] | None = None,
+    column_order: list[str] | None = None,
+    hide_index: bool | None = None,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A table as `st.dataframe` shows it: its index as columns unless hidden, the columns in
+    `column_order`, hidden columns left out, labels from `column_config`; and the unit of each
+    percent-formatted column (for the workbook's number formats)."""
+    frame = data if hide_index else data.reset_index()
+    if column_order is not None:
+        frame = frame[[c for c in column_order if c in frame.columns]]
+    config = dict(column_config or {})
+    keep, names, units = [], {}, {}
+    for column in frame.columns:
+        spec = config.get(str(column), config.get(column))
+        if spec is None and (str(column) in config or column in config):
+            continue  # hidden
+        keep.append(column)
+        label = spec if isinstance(spec, str) else (spec or {}).get("label")
+        name = str(label or column)
+        names[column] = name
+        fmt = (
+            ((spec or {}).get("type_config") or {}).get("format")
+            if isinstance(spec, dict)
+            else None
+        )
+        if fmt == "percent":
+            units[name] = "share"
+    out = frame[keep].rename(columns=names)
+    return out, units
+
+
+def dataframe(data: pd.DataFrame, *, key: str | None = None, **kwargs: Any) -> Any:
+    """`st.dataframe`, with CSV and Excel downloads of the table as shown (text that a
+    spreadsheet would run as a formula is neutralised; numbers stay numbers). Streamlit's own
+    CSV export is switched off (.streamlit/config.toml: client.disableDataExport) because it
+    does neither."""
+    shown = st.dataframe(data, key=key, **kwargs)
+    n = st.session_state.get("_table_n", 0) + 1
+    st.session_state["_table_n"] = n
+    base = key or f"table{n}"
+    frame, units = shown_table(
+        data, kwargs.get("column_config"), kwargs.get("column_order"), kwargs.get("hide_index")
+    )
+    name = base.replace("_", "-")
+    with st.container(horizontal=True, gap="small"):
+        st.download_button(
+            "CSV", lambda: csv_bytes(frame), file_name=f"{name}.csv", mime="text/csv",
+            key=f"{base}_csv", on_click="ignore", type="tertiary", icon=":material/download:",
+        )  # fmt: skip
+        st.download_button(
+            "Excel", lambda: workbook_bytes([(name[:31], frame)], units),
+            file_name=f"{name}.xlsx", mime=XLSX_MIME, key=f"{base}_xlsx", on_click="ignore",
+            type="tertiary", icon=":material/download:",
+        )  # fmt: skip
+    return shown
 
 
 def empty_state(message: str) -> None:

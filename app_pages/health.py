@@ -149,7 +149,7 @@ with st.container(key="health_unfinished"):
             "Status: " + "; ".join(RUN_STATUS.values()) + ". Newest first; the reason is the "
             "ingest's own message."
         )
-        st.dataframe(
+        common.dataframe(
             unfinished.assign(why=list(map(reason, unfinished["file"], unfinished["error"]))),
             hide_index=True,
             column_order=["run_id", "status", "kind", "vendor", "file", "why"],
@@ -177,7 +177,7 @@ if not implausible.empty:
             "bring them back.",
             icon=":material/event_busy:",
         )
-        st.dataframe(
+        common.dataframe(
             implausible.assign(table=[TABLE_LABELS.get(t, t) for t in implausible["table"]]),
             hide_index=True,
             column_config={
@@ -205,7 +205,7 @@ else:
             "fresh" if ok else f"stale (> {cfg.freshness_hours:g} h)" for ok in freshness["fresh"]
         ]
     )
-    st.dataframe(
+    common.dataframe(
         fresh_view[
             [
                 "vendor",
@@ -244,7 +244,7 @@ with st.container(key="health_rejected"):
             "valid; they then leave this list."
         )
         st.markdown("**By reason**")
-        st.dataframe(
+        common.dataframe(
             reasons.assign(retry=[f"bpo-kpi retry {r}" for r in reasons["run_id"]]).rename(
                 columns={"run_id": "Run", "file": "File", "reason": "Reason", "rows": "Rows"}
             ),
@@ -259,7 +259,7 @@ with st.container(key="health_rejected"):
             "**Rows**" + (f" (latest {REJECT_LIMIT:,})" if len(rejected) >= REJECT_LIMIT else "")
         )
         cols = ["run_id", "file", "source_line", "reason"] + (["raw"] if may_see_raw else [])
-        st.dataframe(
+        common.dataframe(
             rejected[cols],
             hide_index=True,
             column_config={
@@ -288,7 +288,7 @@ with st.container(key="health_warnings"):
             "KPIs; the fields below are what to fix in the vendor's export."
         )
         st.markdown("**By run, column and kind**")
-        st.dataframe(
+        common.dataframe(
             warning_kinds,
             hide_index=True,
             column_config={
@@ -307,7 +307,7 @@ with st.container(key="health_warnings"):
         )
         cols = ["run_id", "file", "source_line", "column_name"]
         cols += (["value"] if may_see_raw else []) + ["reason"]
-        st.dataframe(
+        common.dataframe(
             warning_rows[cols],
             hide_index=True,
             column_config={
@@ -336,7 +336,7 @@ with st.container(key="health_integrity"):
     if integrity.empty:
         common.empty_state("No decisions for these vendors.")
     else:
-        st.dataframe(
+        common.dataframe(
             integrity,
             hide_index=True,
             column_config={
@@ -366,7 +366,7 @@ with st.container(key="health_edits"):
             label=list(map(change, edits["old_decision"], edits["new_decision"])),
             policy=list(map(change, edits["old_policy"], edits["new_policy"])),
         )
-        st.dataframe(
+        common.dataframe(
             edit_view[
                 [
                     "recorded_at",
@@ -448,7 +448,7 @@ else:
     )
     fig.update_layout(yaxis_title="Audits in the window", height=360, margin={"t": 20})
     st.plotly_chart(fig, key="health_adequacy_chart")
-    st.dataframe(
+    common.dataframe(
         view[
             [
                 "vendor",
@@ -535,7 +535,7 @@ with st.container(key="health_runs"):
     if runs.empty:
         common.empty_state("No ingest run recorded.")
     else:
-        st.dataframe(runs, hide_index=True, column_order=RUN_ORDER, column_config=RUN_COLUMNS)
+        common.dataframe(runs, hide_index=True, column_order=RUN_ORDER, column_config=RUN_COLUMNS)
 
 # --- orphan audits -------------------------------------------------------------------------------
 
@@ -547,4 +547,4 @@ st.caption(
 if orphans.empty:
     st.success("No orphan audits.", icon=":material/check_circle:")
 else:
-    st.dataframe(orphans, hide_index=True)
+    common.dataframe(orphans, hide_index=True)

@@ -97,7 +97,7 @@ else:
         " · ".join(f"**{n}** {SEVERITY_TEXT[s]}" for s, n in counts.items() if n)
         + " — most severe first; within a severity, the largest impact first."
     )
-    st.dataframe(
+    common.dataframe(
         alert_table(alerts),
         hide_index=True,
         key="overview_alerts",

@@ -117,8 +117,8 @@ def table(frame: pd.DataFrame, key: str, select: bool = False, **config: Any) ->
     }
     column_config.update(config)
     if not select:
-        return st.dataframe(frame, key=key, hide_index=True, column_config=column_config)
-    return st.dataframe(
+        return common.dataframe(frame, key=key, hide_index=True, column_config=column_config)
+    return common.dataframe(
         frame,
         key=key,
         hide_index=True,

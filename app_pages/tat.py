@@ -219,7 +219,7 @@ with tabs[0]:
             )
             table["All vendors"] = table.sum(axis=1)
             table = table.reset_index(level="bin", drop=True).rename_axis("TAT bin")
-            st.dataframe(table, key="tat_hist_table")
+            common.dataframe(table, key="tat_hist_table")
 
 
 # --- quantiles over time ----------------------------------------------------------------------
@@ -278,7 +278,7 @@ with tabs[1]:
             st.plotly_chart(fig, key="tat_quantile_chart")
             st.caption(sla_caption(None if priority == ALL else priority))
             with st.expander("Quantile table (minutes) and SLA reference"):
-                st.dataframe(
+                common.dataframe(
                     quant[["priority", "period_start", *QUANTILE_KPIS]],
                     hide_index=True,
                     key="tat_quantile_table",
@@ -287,7 +287,7 @@ with tabs[1]:
                         for k in QUANTILE_KPIS[1:]
                     },
                 )
-                st.dataframe(
+                common.dataframe(
                     reference.rename(columns={"sla_minutes": "configured SLA (min)"}),
                     hide_index=True,
                     key="tat_sla_reference",
@@ -357,7 +357,7 @@ with tabs[2]:
                 "(targets.sla_attainment), in "
                 "percentage points; ✔ meets, ✘ misses. The table gives the 95% Wilson interval."
             )
-            st.dataframe(
+            common.dataframe(
                 att[list(ATTAINMENT_COLUMNS)],
                 hide_index=True,
                 key="tat_attainment_table",
@@ -428,9 +428,9 @@ with tabs[3]:
         )
         with st.expander("Hour × weekday table"):
             st.markdown(f"**{common.label(heat_kpi)}**")
-            st.dataframe(values, key="tat_week_table")
+            common.dataframe(values, key="tat_week_table")
             st.markdown("**Decisions**")
-            st.dataframe(counts, key="tat_week_counts")
+            common.dataframe(counts, key="tat_week_counts")
 
 
 # --- backlog ageing ---------------------------------------------------------------------------
@@ -496,7 +496,7 @@ with tabs[4]:
                 ageing.groupby(["vendor", "workflow"])["oldest_minutes"].max() / 60
             )
             table = table[table["Backlog"] > 0].reset_index()
-            st.dataframe(
+            common.dataframe(
                 table,
                 hide_index=True,
                 key="tat_backlog_table",

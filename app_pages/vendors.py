@@ -81,7 +81,7 @@ matrix = matrix.loc[order, vendors]
 matrix.columns.name = None
 matrix.insert(0, "Better", [DIRECTION_TEXT[KPIS[k].direction] for k in order])
 matrix.insert(0, "KPI", [KPIS[k].label for k in order])
-st.dataframe(
+common.dataframe(
     matrix.reset_index(drop=True),
     hide_index=True,
     column_config={"KPI": st.column_config.TextColumn(pinned=True)},
@@ -158,4 +158,4 @@ detail = pd.DataFrame(
         "Ranked vendors": comparison["ranked"],
     }
 )
-st.dataframe(detail, hide_index=True)
+common.dataframe(detail, hide_index=True)

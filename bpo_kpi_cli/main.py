@@ -51,7 +51,7 @@ COMMANDS = {
 }
 
 # bench/<name>_bench.py
-BENCHMARKS = ("ingest", "kpi", "dashboard")
+BENCHMARKS = ("ingest", "kpi", "dashboard", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,7 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench",
-        help="run a benchmark from bench/ (ingest, kpi or dashboard); figures, not pass/fail",
+        help="run a benchmark from bench/ (ingest, kpi, dashboard, export): figures, no verdict",
         description="Run bench/<NAME>_bench.py with the arguments that follow, e.g. "
         "`bpo-kpi bench kpi --sizes 1000000`. `bpo-kpi bench kpi --help` lists its options.",
     )

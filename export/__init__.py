@@ -14,25 +14,51 @@ from kpi.snapshot import Snapshot
 FORMATS = ("pptx", "xlsx", "csv", "parquet", "json", "html")
 
 
+MIME = {
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "application/zip",
+    "parquet": "application/zip",
+    "json": "application/json",
+    "html": "text/html",
+}
+SUFFIX = {"pptx": ".pptx", "xlsx": ".xlsx", "csv": ".csv.zip", "parquet": ".parquet.zip",
+          "json": ".json", "html": ".html"}  # fmt: skip
+
+
+def render(snapshot: Snapshot, fmt: str) -> bytes:
+    """`snapshot` as one file's bytes (CSV and Parquet: a zip of their files)."""
+    if fmt == "json":
+        return tables.json_bytes(snapshot)
+    if fmt == "csv":
+        return tables.zip_bytes(tables.csv_files(snapshot))
+    if fmt == "parquet":
+        return tables.zip_bytes(tables.parquet_files(snapshot))
+    if fmt == "xlsx":
+        return tables.xlsx_bytes(snapshot)
+    if fmt == "html":
+        return tables.html_bytes(snapshot)
+    if fmt == "pptx":
+        from export import deck
+
+        return deck.pptx_bytes(snapshot)
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+
+
+def file_name(snapshot: Snapshot, fmt: str) -> str:
+    """A download's file name: bpo-kpi_<period>[_<vendor>]<suffix>, safe for any system."""
+    vendors = snapshot.manifest["scope"]["filters"].get("vendor", [])
+    parts = ["bpo-kpi", snapshot.period.label, *vendors[:1]]
+    name = "_".join(parts)
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] + SUFFIX[fmt]
+
+
 def write(snapshot: Snapshot, fmt: str, out: Path) -> list[Path]:
     """Write `snapshot` as `fmt` to `out`; the paths written."""
     out = Path(out)
-    if fmt == "json":
-        tables.write_single(out, tables.json_bytes(snapshot))
-        return [out]
     if fmt == "csv":
         return tables.write_files(tables.csv_files(snapshot), out)
     if fmt == "parquet":
         return tables.write_files(tables.parquet_files(snapshot), out)
-    if fmt == "xlsx":
-        tables.write_single(out, tables.xlsx_bytes(snapshot))
-        return [out]
-    if fmt == "html":
-        tables.write_single(out, tables.html_bytes(snapshot))
-        return [out]
-    if fmt == "pptx":
-        from export import deck
-
-        tables.write_single(out, deck.pptx_bytes(snapshot))
-        return [out]
-    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    tables.write_single(out, render(snapshot, fmt))
+    return [out]

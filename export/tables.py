@@ -155,18 +155,22 @@ def _files(
     return files
 
 
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A zip of `files` whose bytes depend on their contents only (fixed entry dates)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return buffer.getvalue()
+
+
 def write_files(files: dict[str, bytes], out: Path) -> list[Path]:
     """`files` into folder `out`, or into one zip when `out` ends with `.zip`."""
     if out.suffix.lower() == ".zip":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for name, data in files.items():
-                info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                archive.writestr(info, data)
-        _atomic_write(out, buffer.getvalue())
+        _atomic_write(out, zip_bytes(files))
         return [out]
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file: give a folder (or a .zip) for this format")
@@ -238,6 +242,19 @@ def _cell_value(value: Any) -> Any:
 
 
 def xlsx_bytes(snapshot: Snapshot) -> bytes:
+    sheets = [*snapshot.tables.items(), ("manifest", _manifest_frame(snapshot))]
+    restated = _restated_frame(snapshot)
+    if restated is not None:
+        sheets.insert(0, ("restated", restated))
+    return workbook_bytes(sheets)
+
+
+def workbook_bytes(
+    sheets: list[tuple[str, pd.DataFrame]], units: dict[str, str] | None = None
+) -> bytes:
+    """A workbook with a sheet per (name, frame): bold frozen header, numbers with the number
+    format of their unit (`column_unit`, or `units` by column), widths that fit, text cells
+    that never run as formulas."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -245,16 +262,13 @@ def xlsx_bytes(snapshot: Snapshot) -> bytes:
     wb = Workbook()
     wb.remove(wb.active)
     bold = Font(bold=True)
-    sheets = [*snapshot.tables.items(), ("manifest", _manifest_frame(snapshot))]
-    restated = _restated_frame(snapshot)
-    if restated is not None:
-        sheets.insert(0, ("restated", restated))
     for name, frame in sheets:
-        ws = wb.create_sheet(title=name[:31])
+        ws = wb.create_sheet(title=xml_text(name)[:31])
         columns = [str(c) for c in frame.columns]
-        ws.append(columns)
+        ws.append([xml_text(c) for c in columns])
         for cell in ws[1]:
             cell.font = bold
+            cell.data_type = "s"
         ws.freeze_panes = "A2"
         widths = [len(c) for c in columns]
         per_row_unit = "kpi" in frame.columns and name == "scorecard"
@@ -269,7 +283,7 @@ def xlsx_bytes(snapshot: Snapshot) -> bytes:
                         cell.quotePrefix = True
                 elif isinstance(value, (int, float)) and not isinstance(value, bool):
                     column = columns[c - 1]
-                    unit = column_unit(column)
+                    unit = (units or {}).get(column) or column_unit(column)
                     if unit_of_row and column in ("value", "low", "high", "target", "margin"):
                         unit = unit_of_row
                     if unit:

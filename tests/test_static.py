@@ -48,7 +48,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "app_pages": {"bpo_kpi", "kpi", "export"},
     "app.py": {"app_pages", "bpo_kpi", "kpi"},
     "notebooks": {"bpo_kpi", "kpi"},
-    "bench": {"bpo_kpi", "ingest", "kpi", "sample_data"},
+    "bench": {"bpo_kpi", "ingest", "kpi", "export", "sample_data"},
     "bpo_kpi_cli": {"bpo_kpi", "ingest", "kpi", "export", "sample_data", "app_pages"},
 }
 

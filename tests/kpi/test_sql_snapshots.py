@@ -21,11 +21,12 @@ import pandas as pd
 import pytest
 
 from bpo_kpi.config import Config, Role
-from kpi import calibration, compare, gaps, health, monitor, tat
+from kpi import calibration, compare, gaps, health, monitor, snapshot, tat
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
 from kpi.engines import to_spark_sql
 from kpi.gateway import Gateway
+from kpi.periods import parse_period
 from kpi.query import KpiQuery, Scope
 from kpi.scope import POLICY, ScopePolicy
 
@@ -96,6 +97,7 @@ ANALYSES: dict[str, Callable[[Any], Any]] = {
     "health_freshness": lambda e: health.freshness(e, AS_OF),
     "health_qa_coverage_adequacy": lambda e: health.qa_coverage_adequacy(e, WINDOW),
     "data_summary": lambda e: database_summary(e, AS_OF),
+    "export_snapshot": lambda e: snapshot.build(e, parse_period("2026-W13")),
 }
 
 

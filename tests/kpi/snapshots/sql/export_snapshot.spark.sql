@@ -1,0 +1,179 @@
+-- query 1
+SELECT MAX(finished_at) AS as_of FROM ingest_runs WHERE status IN ('ok', 'ok_with_rejects');
+
+-- query 2
+SELECT period_start, q_tat_p50[0] AS tat_p50, q_tat_p50[1] AS tat_p90, q_tat_p50[2] AS tat_p95, q_tat_p50[3] AS tat_p99, q_handle_minutes_p90[0] AS handle_minutes_p90, decisions, tat_mean, sla_met, sla_known, handle_minutes_mean FROM (SELECT CAST(NULL AS DATE) AS period_start, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0), ARRAY(0.5, 0.9, 0.95, 0.99)) AS q_tat_p50, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(claimed_at) / 1e6)) / 60.0), ARRAY(0.9)) AS q_handle_minutes_p90, COUNT(*) AS decisions, AVG((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0)) AS tat_mean, COUNT(*) FILTER(WHERE NOT due_at IS NULL AND decided_at <= due_at) AS sla_met, COUNT(*) FILTER(WHERE NOT due_at IS NULL) AS sla_known, AVG((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(claimed_at) / 1e6)) / 60.0)) AS handle_minutes_mean FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1);
+
+-- query 3
+WITH combos AS (SELECT CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < :t1 AS f_enq, decided_at < :t1 AS f_dec, due_at < :t1 AS f_due, (NOT decided_at IS NULL AND NOT due_at IS NULL AND GREATEST(due_at, decided_at) < :t1) AS f_gd, due_at >= decided_at AS due_last, COUNT(*) AS n FROM decisions WHERE TRUE AND (decided_at IS NULL OR decided_at >= :t3) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8) SELECT period_start, SUM(backlog) AS backlog, SUM(backlog_over_sla) AS backlog_over_sla FROM (SELECT p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq UNION ALL SELECT p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec UNION ALL SELECT p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due UNION ALL SELECT CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd) GROUP BY 1;
+
+-- query 4
+SELECT CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(DISTINCT decision_id) AS audited_decisions, COUNT(*) FILTER(WHERE is_error) AS errors, COUNT(*) FILTER(WHERE is_error AND severity = 'critical') AS critical_errors, COUNT(*) FILTER(WHERE decision = qa_decision) AS agreements, COUNT(*) FILTER(WHERE is_error AND error_category = 'over_enforcement' AND (ARRAY_CONTAINS(:actioning, decision))) AS over_enforcement_errors, COUNT(*) FILTER(WHERE (ARRAY_CONTAINS(:actioning, decision))) AS actioning_audits, COUNT(*) FILTER(WHERE is_error AND error_category = 'under_enforcement' AND (ARRAY_CONTAINS(:actioning, qa_decision))) AS under_enforcement_errors, COUNT(*) FILTER(WHERE (ARRAY_CONTAINS(:actioning, qa_decision))) AS qa_actioning_audits, COUNT(*) FILTER(WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, COUNT(*) FILTER(WHERE error_counts) AS error_typed, COUNT(*) FILTER(WHERE dispute_status = 'overturned') AS overturned, COUNT(*) FILTER(WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1;
+
+-- query 5
+WITH a AS (SELECT CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2), v AS (SELECT period_start, decision AS label, COUNT(*) AS c FROM a GROUP BY ALL), q AS (SELECT period_start, qa_decision AS label, COUNT(*) AS c FROM a GROUP BY ALL) SELECT v.period_start, SUM(v.c * q.c) AS kappa_pe_num FROM v JOIN q ON v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label GROUP BY 1;
+
+-- query 6
+SELECT vendor, period_start, q_tat_p50[0] AS tat_p50, q_tat_p50[1] AS tat_p90, q_tat_p50[2] AS tat_p95, q_tat_p50[3] AS tat_p99, q_handle_minutes_p90[0] AS handle_minutes_p90, decisions, tat_mean, sla_met, sla_known, handle_minutes_mean FROM (SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0), ARRAY(0.5, 0.9, 0.95, 0.99)) AS q_tat_p50, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(claimed_at) / 1e6)) / 60.0), ARRAY(0.9)) AS q_handle_minutes_p90, COUNT(*) AS decisions, AVG((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0)) AS tat_mean, COUNT(*) FILTER(WHERE NOT due_at IS NULL AND decided_at <= due_at) AS sla_met, COUNT(*) FILTER(WHERE NOT due_at IS NULL) AS sla_known, AVG((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(claimed_at) / 1e6)) / 60.0)) AS handle_minutes_mean FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2);
+
+-- query 7
+WITH combos AS (SELECT vendor, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < :t1 AS f_enq, decided_at < :t1 AS f_dec, due_at < :t1 AS f_due, (NOT decided_at IS NULL AND NOT due_at IS NULL AND GREATEST(due_at, decided_at) < :t1) AS f_gd, due_at >= decided_at AS due_last, COUNT(*) AS n FROM decisions WHERE TRUE AND (decided_at IS NULL OR decided_at >= :t3) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) SELECT vendor, period_start, SUM(backlog) AS backlog, SUM(backlog_over_sla) AS backlog_over_sla FROM (SELECT vendor, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq UNION ALL SELECT vendor, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec UNION ALL SELECT vendor, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due UNION ALL SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd) GROUP BY 1, 2;
+
+-- query 8
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(DISTINCT decision_id) AS audited_decisions, COUNT(*) FILTER(WHERE is_error) AS errors, COUNT(*) FILTER(WHERE is_error AND severity = 'critical') AS critical_errors, COUNT(*) FILTER(WHERE decision = qa_decision) AS agreements, COUNT(*) FILTER(WHERE is_error AND error_category = 'over_enforcement' AND (ARRAY_CONTAINS(:actioning, decision))) AS over_enforcement_errors, COUNT(*) FILTER(WHERE (ARRAY_CONTAINS(:actioning, decision))) AS actioning_audits, COUNT(*) FILTER(WHERE is_error AND error_category = 'under_enforcement' AND (ARRAY_CONTAINS(:actioning, qa_decision))) AS under_enforcement_errors, COUNT(*) FILTER(WHERE (ARRAY_CONTAINS(:actioning, qa_decision))) AS qa_actioning_audits, COUNT(*) FILTER(WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, COUNT(*) FILTER(WHERE error_counts) AS error_typed, COUNT(*) FILTER(WHERE dispute_status = 'overturned') AS overturned, COUNT(*) FILTER(WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2;
+
+-- query 9
+WITH a AS (SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2), v AS (SELECT vendor, period_start, decision AS label, COUNT(*) AS c FROM a GROUP BY ALL), q AS (SELECT vendor, period_start, qa_decision AS label, COUNT(*) AS c FROM a GROUP BY ALL) SELECT v.vendor, v.period_start, SUM(v.c * q.c) AS kappa_pe_num FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label GROUP BY 1, 2;
+
+-- query 10
+SELECT vendor, workflow, period_start, q_tat_p50[0] AS tat_p50, q_tat_p50[1] AS tat_p90, q_tat_p50[2] AS tat_p95, q_tat_p50[3] AS tat_p99, q_handle_minutes_p90[0] AS handle_minutes_p90, decisions, tat_mean, sla_met, sla_known, handle_minutes_mean FROM (SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0), ARRAY(0.5, 0.9, 0.95, 0.99)) AS q_tat_p50, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(claimed_at) / 1e6)) / 60.0), ARRAY(0.9)) AS q_handle_minutes_p90, COUNT(*) AS decisions, AVG((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0)) AS tat_mean, COUNT(*) FILTER(WHERE NOT due_at IS NULL AND decided_at <= due_at) AS sla_met, COUNT(*) FILTER(WHERE NOT due_at IS NULL) AS sla_known, AVG((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(claimed_at) / 1e6)) / 60.0)) AS handle_minutes_mean FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3);
+
+-- query 11
+WITH combos AS (SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < :t1 AS f_enq, decided_at < :t1 AS f_dec, due_at < :t1 AS f_due, (NOT decided_at IS NULL AND NOT due_at IS NULL AND GREATEST(due_at, decided_at) < :t1) AS f_gd, due_at >= decided_at AS due_last, COUNT(*) AS n FROM decisions WHERE TRUE AND (decided_at IS NULL OR decided_at >= :t3) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) SELECT vendor, workflow, period_start, SUM(backlog) AS backlog, SUM(backlog_over_sla) AS backlog_over_sla FROM (SELECT vendor, workflow, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq UNION ALL SELECT vendor, workflow, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec UNION ALL SELECT vendor, workflow, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due UNION ALL SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd) GROUP BY 1, 2, 3;
+
+-- query 12
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(DISTINCT decision_id) AS audited_decisions, COUNT(*) FILTER(WHERE is_error) AS errors, COUNT(*) FILTER(WHERE is_error AND severity = 'critical') AS critical_errors, COUNT(*) FILTER(WHERE decision = qa_decision) AS agreements, COUNT(*) FILTER(WHERE is_error AND error_category = 'over_enforcement' AND (ARRAY_CONTAINS(:actioning, decision))) AS over_enforcement_errors, COUNT(*) FILTER(WHERE (ARRAY_CONTAINS(:actioning, decision))) AS actioning_audits, COUNT(*) FILTER(WHERE is_error AND error_category = 'under_enforcement' AND (ARRAY_CONTAINS(:actioning, qa_decision))) AS under_enforcement_errors, COUNT(*) FILTER(WHERE (ARRAY_CONTAINS(:actioning, qa_decision))) AS qa_actioning_audits, COUNT(*) FILTER(WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, COUNT(*) FILTER(WHERE error_counts) AS error_typed, COUNT(*) FILTER(WHERE dispute_status = 'overturned') AS overturned, COUNT(*) FILTER(WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+
+-- query 13
+WITH a AS (SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2), v AS (SELECT vendor, workflow, period_start, decision AS label, COUNT(*) AS c FROM a GROUP BY ALL), q AS (SELECT vendor, workflow, period_start, qa_decision AS label, COUNT(*) AS c FROM a GROUP BY ALL) SELECT v.vendor, v.workflow, v.period_start, SUM(v.c * q.c) AS kappa_pe_num FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.workflow IS NOT DISTINCT FROM q.workflow AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label GROUP BY 1, 2, 3;
+
+-- query 14
+SELECT COUNT(*) AS n, MIN(decided_at) AS first_at, MAX(decided_at) AS last_at FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t0 AND decided_at < :t1 AND enqueued_at < :t1;
+
+-- query 15
+SELECT vendor, period_start, q_tat_p50[0] AS tat_p50, q_tat_p50[1] AS tat_p90, q_tat_p50[2] AS tat_p95, q_tat_p50[3] AS tat_p99, q_handle_minutes_p90[0] AS handle_minutes_p90, decisions, tat_mean, sla_met, sla_known, handle_minutes_mean FROM (SELECT vendor AS vendor, CAST(DATE_TRUNC('WEEK', FROM_UTC_TIMESTAMP(decided_at, :tz)) AS DATE) AS period_start, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0), ARRAY(0.5, 0.9, 0.95, 0.99)) AS q_tat_p50, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(claimed_at) / 1e6)) / 60.0), ARRAY(0.9)) AS q_handle_minutes_p90, COUNT(*) AS decisions, AVG((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0)) AS tat_mean, COUNT(*) FILTER(WHERE NOT due_at IS NULL AND decided_at <= due_at) AS sla_met, COUNT(*) FILTER(WHERE NOT due_at IS NULL) AS sla_known, AVG((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(claimed_at) / 1e6)) / 60.0)) AS handle_minutes_mean FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2);
+
+-- query 16
+WITH combos AS (SELECT vendor, CAST(DATE_TRUNC('WEEK', FROM_UTC_TIMESTAMP(GREATEST(enqueued_at, :t2), :tz)) AS DATE) AS p_enq, CAST(DATE_TRUNC('WEEK', FROM_UTC_TIMESTAMP(GREATEST(decided_at, :t2), :tz)) AS DATE) AS p_dec, CAST(DATE_TRUNC('WEEK', FROM_UTC_TIMESTAMP(GREATEST(due_at, :t2), :tz)) AS DATE) AS p_due, enqueued_at < :t1 AS f_enq, decided_at < :t1 AS f_dec, due_at < :t1 AS f_due, (NOT decided_at IS NULL AND NOT due_at IS NULL AND GREATEST(due_at, decided_at) < :t1) AS f_gd, due_at >= decided_at AS due_last, COUNT(*) AS n FROM decisions WHERE TRUE AND (decided_at IS NULL OR decided_at >= :t3) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9) SELECT vendor, period_start, SUM(backlog) AS backlog, SUM(backlog_over_sla) AS backlog_over_sla FROM (SELECT vendor, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq UNION ALL SELECT vendor, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec UNION ALL SELECT vendor, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due UNION ALL SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd) GROUP BY 1, 2;
+
+-- query 17
+SELECT vendor AS vendor, CAST(DATE_TRUNC('WEEK', FROM_UTC_TIMESTAMP(decided_at, :tz)) AS DATE) AS period_start, COUNT(*) AS audits, COUNT(DISTINCT decision_id) AS audited_decisions, COUNT(*) FILTER(WHERE is_error) AS errors, COUNT(*) FILTER(WHERE is_error AND severity = 'critical') AS critical_errors, COUNT(*) FILTER(WHERE decision = qa_decision) AS agreements, COUNT(*) FILTER(WHERE is_error AND error_category = 'over_enforcement' AND (ARRAY_CONTAINS(:actioning, decision))) AS over_enforcement_errors, COUNT(*) FILTER(WHERE (ARRAY_CONTAINS(:actioning, decision))) AS actioning_audits, COUNT(*) FILTER(WHERE is_error AND error_category = 'under_enforcement' AND (ARRAY_CONTAINS(:actioning, qa_decision))) AS under_enforcement_errors, COUNT(*) FILTER(WHERE (ARRAY_CONTAINS(:actioning, qa_decision))) AS qa_actioning_audits, COUNT(*) FILTER(WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, COUNT(*) FILTER(WHERE error_counts) AS error_typed, COUNT(*) FILTER(WHERE dispute_status = 'overturned') AS overturned, COUNT(*) FILTER(WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2;
+
+-- query 18
+WITH a AS (SELECT vendor AS vendor, CAST(DATE_TRUNC('WEEK', FROM_UTC_TIMESTAMP(decided_at, :tz)) AS DATE) AS period_start, decision, qa_decision FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2), v AS (SELECT vendor, period_start, decision AS label, COUNT(*) AS c FROM a GROUP BY ALL), q AS (SELECT vendor, period_start, qa_decision AS label, COUNT(*) AS c FROM a GROUP BY ALL) SELECT v.vendor, v.period_start, SUM(v.c * q.c) AS kappa_pe_num FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label GROUP BY 1, 2;
+
+-- query 19
+SELECT vendor, priority, period_start, q_tat_p90[0] AS tat_p90, decisions, sla_met, sla_known FROM (SELECT vendor AS vendor, priority AS priority, CAST(NULL AS DATE) AS period_start, PERCENTILE((((UNIX_MICROS(decided_at) / 1e6) - (UNIX_MICROS(enqueued_at) / 1e6)) / 60.0), ARRAY(0.9)) AS q_tat_p90, COUNT(*) AS decisions, COUNT(*) FILTER(WHERE NOT due_at IS NULL AND decided_at <= due_at) AS sla_met, COUNT(*) FILTER(WHERE NOT due_at IS NULL) AS sla_known FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3);
+
+-- query 20
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2;
+
+-- query 21
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2;
+
+-- query 22
+SELECT site AS site, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2;
+
+-- query 23
+SELECT site AS site, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2;
+
+-- query 24
+SELECT workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2;
+
+-- query 25
+SELECT workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2;
+
+-- query 26
+SELECT market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2;
+
+-- query 27
+SELECT market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2;
+
+-- query 28
+SELECT vendor AS vendor, site AS site, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+
+-- query 29
+SELECT vendor AS vendor, site AS site, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+
+-- query 30
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+
+-- query 31
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+
+-- query 32
+SELECT vendor AS vendor, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+
+-- query 33
+SELECT vendor AS vendor, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+
+-- query 34
+SELECT site AS site, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+
+-- query 35
+SELECT site AS site, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+
+-- query 36
+SELECT site AS site, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+
+-- query 37
+SELECT site AS site, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+
+-- query 38
+SELECT workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+
+-- query 39
+SELECT workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+
+-- query 40
+SELECT vendor AS vendor, site AS site, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
+
+-- query 41
+SELECT vendor AS vendor, site AS site, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
+
+-- query 42
+SELECT vendor AS vendor, site AS site, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
+
+-- query 43
+SELECT vendor AS vendor, site AS site, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
+
+-- query 44
+SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
+
+-- query 45
+SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
+
+-- query 46
+SELECT site AS site, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
+
+-- query 47
+SELECT site AS site, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
+
+-- query 48
+SELECT session_id, session_date, workflow, COUNT(DISTINCT item_id) AS items, COUNT(DISTINCT rater_id) FILTER(WHERE NOT COALESCE(is_golden, FALSE)) AS raters, ARRAY_SORT(COLLECT_LIST(DISTINCT vendor) FILTER(WHERE NOT COALESCE(is_golden, FALSE))) AS rater_vendors FROM calibration_ratings WHERE TRUE AND session_date >= :v0 AND session_date <= :v1 GROUP BY ALL HAVING COUNT(*) FILTER(WHERE NOT COALESCE(is_golden, FALSE)) > 0 ORDER BY session_date DESC, session_id NULLS LAST;
+
+-- query 49
+SELECT vendor, MAX(decided_at) AS last_decided_at, MAX(enqueued_at) AS last_enqueued_at, COUNT(*) FILTER(WHERE decided_at IS NULL) AS pending FROM decisions GROUP BY 1 ORDER BY 1 NULLS LAST;
+
+-- query 50
+SELECT vendor AS vendor, CAST(DATE_TRUNC('DAY', FROM_UTC_TIMESTAMP(decided_at, :tz)) AS DATE) AS period_start, COUNT(*) FILTER(WHERE is_error) AS errors, COUNT(*) AS audits FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2;
+
+-- query 51
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) FILTER(WHERE NOT due_at IS NULL AND decided_at <= due_at) AS sla_met, COUNT(*) FILTER(WHERE NOT due_at IS NULL) AS sla_known FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+
+-- query 52
+WITH combos AS (SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < :t1 AS f_enq, decided_at < :t1 AS f_dec, due_at < :t1 AS f_due, (NOT decided_at IS NULL AND NOT due_at IS NULL AND GREATEST(due_at, decided_at) < :t1) AS f_gd, due_at >= decided_at AS due_last, COUNT(*) AS n FROM decisions WHERE TRUE AND (decided_at IS NULL OR decided_at >= :t3) GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10) SELECT vendor, workflow, period_start, SUM(backlog) AS backlog, SUM(backlog_over_sla) AS backlog_over_sla FROM (SELECT vendor, workflow, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq UNION ALL SELECT vendor, workflow, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec UNION ALL SELECT vendor, workflow, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due UNION ALL SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd) GROUP BY 1, 2, 3;
+
+-- query 53
+SELECT MAX(audited_at) AS newest FROM audit_facts;
+
+-- query 54
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(DISTINCT decision_id) AS audited_decisions FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+
+-- query 55
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+
+-- query 56
+SELECT vendor, workflow, COUNT(*) AS edits, COUNT(DISTINCT decision_id) AS decisions, SUM(audits) AS audits, COUNT(*) FILTER(WHERE old_decision IS DISTINCT FROM new_decision) AS label_changes, ARRAY_SORT(COLLECT_LIST(DISTINCT run_id)) AS runs FROM edits_after_audit WHERE TRUE AND recorded_at >= :v0 AND recorded_at < :v1 GROUP BY ALL;
+
+-- query 57
+SELECT error_type, COUNT(*) AS errors, COUNT(*) FILTER(WHERE severity = 'critical') AS critical FROM audit_facts WHERE is_error AND NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t0 AND decided_at < :t1 AND enqueued_at < :t1 AND workflow = :v2 GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST;
+
+-- query 58
+SELECT policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 AND workflow = :v4 GROUP BY 1, 2;
+
+-- query 59
+SELECT run_id, kind, vendor, file, sha256, finished_at, status FROM ingest_runs WHERE run_id IN (SELECT run_id FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 UNION SELECT run_id FROM qa_audits WHERE audit_id IN (SELECT audit_id FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t3 AND decided_at < :t4 AND enqueued_at < :t4) UNION SELECT run_id FROM calibration_ratings WHERE TRUE AND session_date >= :v5 AND session_date <= :v6) ORDER BY run_id NULLS LAST;
+
+-- query 60
+SELECT vendor, MAX(decided_at) AS last_decided_at, MAX(enqueued_at) AS last_enqueued_at FROM decisions GROUP BY 1 ORDER BY 1 NULLS LAST;
