@@ -109,7 +109,11 @@ ALERT_COLUMNS = [
     "threshold",
     "n",
     "message",
+    "segment",
+    "key",
 ]
+# Kinds whose alert is about one day: the same condition on another day is another alert.
+DAY_KINDS = ("out_of_control", "sla_breach", "backlog_past_due")
 # How a tile's value is backed: the count shown next to it.
 _BASIS = {"tat_p90": "decisions", "backlog_over_sla": "backlog"}
 _BASIS_UNIT = {  # (one, many)
@@ -422,7 +426,13 @@ def _alert(
     n: int | None,
     message: str,
     impact: float,
+    segment: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One alert row; `segment` (default: its vendor and workflow) names what it is about."""
+    if segment is None:
+        segment = {d: v for d, v in (("vendor", vendor), ("workflow", workflow)) if v is not None}
+    label = ", ".join(f"{d}={v}" for d, v in segment.items())
+    key = f"{kind}|{label}" + (f"|{start.isoformat()}" if kind in DAY_KINDS and start else "")
     return {
         "severity": severity,
         "kind": kind,
@@ -435,6 +445,8 @@ def _alert(
         "threshold": float(threshold),
         "n": n,
         "message": message,
+        "segment": label,
+        "key": key,
         "_impact": float(impact),
     }
 
