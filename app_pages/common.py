@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -58,13 +60,27 @@ def viewer_role() -> str:
     return os.environ.get(ROLE_ENV, "admin")
 
 
-@st.cache_resource(show_spinner=False)
-def _config(config_env: str | None) -> Config:
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _config(fingerprint: str) -> Config:
     return load_config()
 
 
+def config_fingerprint() -> str:
+    """The configuration file (BPO_KPI_CONFIG) and its size and modification time: part of
+    every cache key, so an edited configuration takes effect at the next page run (targets,
+    SLA lines, monitor settings) without restarting the server."""
+    path = os.environ.get("BPO_KPI_CONFIG")
+    if not path:
+        return "defaults"
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return f"{path}:missing"  # load_config reports it
+    return f"{path}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
 def config() -> Config:
-    return _config(os.environ.get("BPO_KPI_CONFIG"))
+    return _config(config_fingerprint())
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
@@ -134,14 +150,28 @@ def start() -> Context | None:
         st.session_state.pop("_ctx", None)
         return None
     st.session_state["_table_n"] = 0  # tables without a key are numbered in page order
-    ctx = Context(db, viewer_role(), os.environ.get("BPO_KPI_CONFIG"), version, DataSummary({}))
+    ctx = Context(db, viewer_role(), config_fingerprint(), version, DataSummary({}))
     st.session_state["_ctx"] = ctx
     try:
         ctx.summary = call(database_summary)
     except PermissionError as exc:  # an unknown BPO_KPI_ROLE: say so instead of a traceback
         st.error(f"{exc}. Set {ROLE_ENV} to one of the configured roles.")
         st.stop()
+    if engine().recompute_pending:  # type: ignore[attr-defined]
+        st.warning(
+            "The configuration's SLA minutes, error types or severity rules changed since the "
+            "data was derived: due times, error categories and severities (and what rests on "
+            "them) are as of the earlier settings until `bpo-kpi recompute` runs (or the next "
+            "ingest). Targets and monitor settings already apply.",
+            icon=":material/sync_problem:",
+        )
     return ctx
+
+
+def engine() -> Engine:
+    """The engine of this run (the current data version, role and configuration)."""
+    ctx = context()
+    return _gateway(str(ctx.db), ctx.version, ctx.role, ctx.config_env)
 
 
 def parquet_version(folder: str | None) -> str | None:
@@ -205,11 +235,42 @@ class Filters:
         return " · ".join(parts)
 
 
+def view_link(
+    page: str,
+    start: dt.date,
+    end: dt.date,
+    where: Mapping[str, Sequence[str]] | None = None,
+    drill: Sequence[tuple[str, str]] = (),
+) -> str:
+    """A link (relative to the app) to `page` ("quality", "overview", ...) showing these
+    dates, filters and drill path: every choice is in the URL, so the link shows the same view
+    tomorrow. Values are URL-encoded (they come from the data)."""
+    params: list[tuple[str, str]] = [("from", start.isoformat()), ("to", end.isoformat())]
+    for dim in FILTER_DIMENSIONS:
+        params += [(dim, str(v)) for v in (where or {}).get(dim, ())]
+    params += [(DRILL_PARAM, f"{level}:{value}") for level, value in drill]
+    return f"{page}?{urlencode(params)}"
+
+
+def copy_link(page: str, f: Filters, drill: Sequence[tuple[str, str]] = ()) -> None:
+    """The current view's link with its dates, shown with a copy button."""
+    st.code(view_link(page, f.start, f.end, f.where, drill), language=None)
+
+
+def local_today() -> dt.date:
+    """Today in the reporting time zone."""
+    return dt.datetime.now(ZoneInfo(config().reporting_timezone)).date()
+
+
 def sidebar(summary: DataSummary) -> Filters:
     """Render the shared filters (bound to the URL) and return their values."""
     last = summary.last_day or dt.date.today()
     first = summary.first_day or last
-    default_start = max(first, last - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1))
+    # Default "To": the last complete day (today, still under way, is partial: pick it to see
+    # it, and the Overview says so).
+    today = local_today()
+    default_end = max(first, min(last, today - dt.timedelta(days=1)))
+    default_start = max(first, default_end - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1))
     with st.sidebar:
         st.header("Filters")
         period = st.selectbox(
@@ -221,8 +282,9 @@ def sidebar(summary: DataSummary) -> Filters:
             bind="query-params",
         )  # fmt: skip
         end = st.date_input(
-            "To", value=last, min_value=first, max_value=last, key="to", bind="query-params"
-        )
+            "To", value=default_end, min_value=first, max_value=last, key="to",
+            bind="query-params",
+        )  # fmt: skip
         if start > end:
             st.warning("“From” is after “To”; showing the range the other way round.")
             start, end = end, start

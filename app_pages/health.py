@@ -25,7 +25,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import common
+from app_pages import common, timefmt
 from kpi import health
 
 MARGINS_PP = (1, 2, 3, 4, 5, 7, 10)  # ± percentage points offered for the quality estimate
@@ -59,8 +59,6 @@ RUN_COLUMNS: dict[str, Any] = {
     "kind": "Kind",
     "vendor": "Vendor",
     "file": st.column_config.TextColumn("File", width="medium"),
-    "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-    "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format="YYYY-MM-DD HH:mm:ss"),
     "rows_read": "Read",
     "rows_inserted": "Inserted",
     "rows_updated": "Updated",
@@ -98,6 +96,7 @@ def change(old: object, new: object) -> str:
 st.title("Data health")
 f = common.filters()
 cfg = common.config()
+tz = cfg.reporting_timezone  # every time below is shown in it, the zone named in the label
 role = cfg.roles.get(common.context().role)
 may_see_raw = bool(role and role.see_reviewers)
 vendor_filter = f.where.get("vendor", ())
@@ -206,21 +205,25 @@ else:
         ]
     )
     common.dataframe(
-        fresh_view[
-            [
-                "vendor",
-                "last_decided_at",
-                "last_enqueued_at",
-                "hours_since_data",
-                "pending",
-                "status",
-            ]
-        ],
+        timefmt.local_times(
+            fresh_view[
+                [
+                    "vendor",
+                    "last_decided_at",
+                    "last_enqueued_at",
+                    "hours_since_data",
+                    "pending",
+                    "status",
+                ]
+            ],
+            ("last_decided_at", "last_enqueued_at"),
+            tz,
+        ),
         hide_index=True,
         column_config={
             "vendor": "Vendor",
-            "last_decided_at": "Last decided (UTC)",
-            "last_enqueued_at": "Last enqueued (UTC)",
+            "last_decided_at": timefmt.column("Last decided", tz),
+            "last_enqueued_at": timefmt.column("Last enqueued", tz),
             "hours_since_data": st.column_config.NumberColumn("Hours since", format="%.1f"),
             "pending": "Pending now",
             "status": "Status",
@@ -337,7 +340,7 @@ with st.container(key="health_integrity"):
         common.empty_state("No decisions for these vendors.")
     else:
         common.dataframe(
-            integrity,
+            timefmt.local_times(integrity, ("last_edit",), tz),
             hide_index=True,
             column_config={
                 "vendor": "Vendor",
@@ -348,9 +351,7 @@ with st.container(key="health_integrity"):
                 ),
                 "edited_after_audit": "Edited after QA audit",
                 "edits": "Edits",
-                "last_edit": st.column_config.DatetimeColumn(
-                    "Last edit (UTC)", format="YYYY-MM-DD HH:mm"
-                ),
+                "last_edit": timefmt.column("Last edit", tz, "YYYY-MM-DD HH:mm"),
             },
         )
 
@@ -367,7 +368,7 @@ with st.container(key="health_edits"):
             policy=list(map(change, edits["old_policy"], edits["new_policy"])),
         )
         common.dataframe(
-            edit_view[
+            timefmt.local_times(edit_view, ("recorded_at",), tz)[
                 [
                     "recorded_at",
                     "run_id",
@@ -382,9 +383,7 @@ with st.container(key="health_edits"):
             ],  # fmt: skip
             hide_index=True,
             column_config={
-                "recorded_at": st.column_config.DatetimeColumn(
-                    "Loaded (UTC)", format="YYYY-MM-DD HH:mm"
-                ),
+                "recorded_at": timefmt.column("Loaded", tz, "YYYY-MM-DD HH:mm"),
                 "run_id": "Run",
                 "vendor": "Vendor",
                 "workflow": "Workflow",
@@ -535,7 +534,16 @@ with st.container(key="health_runs"):
     if runs.empty:
         common.empty_state("No ingest run recorded.")
     else:
-        common.dataframe(runs, hide_index=True, column_order=RUN_ORDER, column_config=RUN_COLUMNS)
+        common.dataframe(
+            timefmt.local_times(runs, ("started_at", "finished_at"), tz),
+            hide_index=True,
+            column_order=RUN_ORDER,
+            column_config={
+                **RUN_COLUMNS,
+                "started_at": timefmt.column("Started", tz),
+                "finished_at": timefmt.column("Finished", tz),
+            },
+        )
 
 # --- orphan audits -------------------------------------------------------------------------------
 
@@ -547,4 +555,8 @@ st.caption(
 if orphans.empty:
     st.success("No orphan audits.", icon=":material/check_circle:")
 else:
-    common.dataframe(orphans, hide_index=True)
+    common.dataframe(
+        timefmt.local_times(orphans, ("audited_at",), tz),
+        hide_index=True,
+        column_config={"audited_at": timefmt.column("audited_at", tz)},
+    )

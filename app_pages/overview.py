@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from bpo_kpi.state import AlertStatus, StateError, open_state
+from export.notify import status_text
 from kpi import monitor
 from kpi.catalog import KPIS
 
@@ -31,11 +34,79 @@ def cli_command(f: common.Filters) -> str:
     return " ".join(parts)
 
 
-def alert_table(alerts: pd.DataFrame) -> pd.DataFrame:
-    """The library's readable alert list, severity in words and symbol."""
+def alert_link(rec: dict[str, Any], f: common.Filters) -> str:
+    """Where an alert leads: its segment on Quality & gaps (quality) or on Turnaround & SLA,
+    over the alert's own days (the window's, for a day-bound alert), the filters kept."""
+    segment = dict(part.split("=", 1) for part in str(rec["segment"]).split(", ") if "=" in part)
+    where = {d: list(v) for d, v in f.where.items()}
+    for dim in ("vendor", "workflow", "market", "site"):
+        if dim in segment and dim != "vendors":
+            where[dim] = [segment[dim]]
+    start = rec["start"] if isinstance(rec["start"], dt.date) else f.start
+    end = rec["end"] if isinstance(rec["end"], dt.date) else f.end
+    if rec["kind"] in ("quality_gap", "out_of_control"):
+        drill = []
+        if "vendor" in segment and "workflow" in segment:
+            drill = [("cell", f"{segment['vendor']}|{segment['workflow']}")]
+        return common.view_link("quality", min(start, f.start), end, where, drill)
+    if rec["kind"] in ("sla_breach", "backlog_past_due"):
+        return common.view_link("tat", min(start, f.start), end, where)
+    if rec["kind"] == "qa_coverage":
+        return common.view_link("health", min(start, f.start), end, where)
+    return common.view_link("health", f.start, f.end, where)
+
+
+def alert_table(
+    alerts: pd.DataFrame,
+    f: common.Filters | None = None,
+    statuses: dict[str, AlertStatus] | None = None,
+) -> pd.DataFrame:
+    """The library's readable alert list, severity in words and symbol, and (with the filters)
+    a link to each alert's segment and its status (new, acknowledged, snoozed)."""
     table = monitor.readable_alerts(alerts)
     table["severity"] = table["severity"].map(SEVERITY_TEXT)
-    return table.rename(columns=str.capitalize)
+    table = table.rename(columns=str.capitalize)
+    if f is not None:
+        table["Open"] = [alert_link(rec, f) for rec in alerts.to_dict("records")]
+    if statuses is not None:
+        tz = common.config().reporting_timezone
+        table["Status"] = [status_text(statuses.get(k), tz) for k in alerts["key"]]
+    return table
+
+
+def acknowledge_form(alerts: pd.DataFrame, statuses: dict[str, AlertStatus]) -> None:
+    """Acknowledge, snooze or reopen one alert, with who and why (kept in the state file
+    beside the database: it survives re-ingests and is written while an ingest runs)."""
+    labels = {
+        rec["key"]: f"{rec['severity']} · {monitor.ALERT_KINDS[rec['kind']]} · {rec['segment']}"
+        for rec in alerts.to_dict("records")
+    }
+    with st.expander("Acknowledge or snooze an alert"):
+        with st.form("overview_ack"):
+            key = st.selectbox("Alert", list(labels), format_func=labels.__getitem__)
+            action = st.radio("Action", ["Acknowledge", "Snooze until", "Reopen"],
+                              horizontal=True)  # fmt: skip
+            until = st.date_input("Until (with Snooze)", value=common.local_today()
+                                  + dt.timedelta(days=1))  # fmt: skip
+            by = st.text_input("Your name", max_chars=80)
+            reason = st.text_input("Why", max_chars=500)
+            if not st.form_submit_button("Save"):
+                return
+        store = open_state(common.db_path())
+        assert store is not None
+        try:
+            with store:
+                if action == "Acknowledge":
+                    store.acknowledge(str(key), by, reason)
+                elif action == "Reopen":
+                    store.clear(str(key), by or None, reason or None)
+                else:
+                    zone = ZoneInfo(common.config().reporting_timezone)
+                    store.snooze(str(key), dt.datetime.combine(until, dt.time(), zone), by, reason)
+        except StateError as exc:
+            st.error(str(exc))
+            return
+        st.rerun()
 
 
 def colour_change(kpi: str, text: str, change: float, significant: bool) -> str:
@@ -46,28 +117,37 @@ def colour_change(kpi: str, text: str, change: float, significant: bool) -> str:
     return text
 
 
-def tile(col: Any, rec: dict[str, Any], points: pd.DataFrame, window_label: str, key: str) -> None:
+def tile(
+    col: Any, rec: dict[str, Any], points: pd.DataFrame, window_label: str, key: str,
+    partial: bool,
+) -> None:  # fmt: skip
     kpi = rec["kpi"]
     value = rec["value"]
     target = None if pd.isna(rec["target"]) else float(rec["target"])
     # The metric's own sparkline (daily values over the window): a plotly chart per tile made
     # the page several times slower to draw in the browser (30 charts), for a line this small.
     series = points[kpi].dropna()
+    # Lead with a number that rests on enough data: the window's when the day's basis is thin.
+    lead = rec["enough"] or pd.isna(rec["window_value"])
+    shown = value if lead else rec["window_value"]
     col.metric(
-        common.label(kpi),
-        common.fmt(kpi, value),
+        common.label(kpi) + ("" if lead else f" ({window_label})"),
+        common.fmt(kpi, shown),
         help=KPIS[kpi].definition,
         chart_data=series.tolist() if len(series) > 1 else None,
         chart_type="line",
     )
-    status = common.status_text(kpi, None if pd.isna(value) else value, target)
+    status = common.status_text(kpi, None if pd.isna(shown) else shown, target)
     if rec["provisional"]:
-        status = ":gray[⏳ provisional: audits still arriving]"
-    lines = [
-        status or ":gray[no target]",
-        f":gray[{monitor.basis_text(kpi, int(rec['n']))} · "
-        f"{window_label}: {common.fmt(kpi, rec['window_value'])}]",
-    ]
+        why = "the day is still under way" if partial else "audits still arriving"
+        status = f":gray[⏳ provisional: {why}]"
+    basis = monitor.basis_text(kpi, int(rec["n"]))
+    if lead:
+        second = f"{basis} · {window_label}: {common.fmt(kpi, rec['window_value'])}"
+    else:
+        second = (f"the day: {common.fmt(kpi, value)} on {basis}, too few to lead with · "
+                  f"{window_label}: {monitor.basis_text(kpi, int(rec['window_n']))}")  # fmt: skip
+    lines = [status or ":gray[no target]", f":gray[{second}]"]
     for name, against in monitor.COMPARISON_TEXT.items():
         change, p, sig = rec[f"change_{name}"], rec[f"p_{name}"], rec[f"significant_{name}"]
         text = monitor.change_text(kpi, change, p, bool(sig), against, rec["provisional"])
@@ -78,47 +158,92 @@ def tile(col: Any, rec: dict[str, Any], points: pd.DataFrame, window_label: str,
 f = common.filters()
 day = f.end
 base = f.query()
+partial = day >= common.local_today()
 st.title("Overview")
 st.caption(
     f"Daily monitor for **{day:%A %d %b %Y}** (the “To” day), compared with the day before and "
     f"the same weekday a week earlier · {f.describe()}"
 )
+if partial:
+    st.info(
+        f"{day:%A %d %b} is still under way ({common.config().reporting_timezone}): its numbers "
+        "cover the day so far, so they are shown as provisional and not compared with full "
+        "days. The last complete day is the default “To” day.",
+        icon=":material/schedule:",
+    )
 
 # --- alerts -----------------------------------------------------------------------------------
 
 alerts = common.call(monitor.alerts, base, day)
 complete_through = common.call(monitor.audits_complete_through)
+store = open_state(common.db_path(), create=False)
+statuses: dict[str, AlertStatus] = {}
+if store is not None:
+    with store:
+        statuses = store.statuses(alerts["key"])
 st.subheader("Alerts")
 if alerts.empty:
     st.success("No alerts for this day and these filters.", icon=":material/check_circle:")
 else:
-    counts = monitor.alert_counts(alerts)
+    counts = monitor.alert_counts(alerts[~alerts["key"].isin(list(statuses))])
+    handled = f" ({len(statuses)} acknowledged or snoozed)" if statuses else ""
     st.markdown(
         " · ".join(f"**{n}** {SEVERITY_TEXT[s]}" for s, n in counts.items() if n)
-        + " — most severe first; within a severity, the largest impact first."
+        + f"{handled} — most severe first; within a severity, the largest impact first."
     )
     common.dataframe(
-        alert_table(alerts),
+        alert_table(alerts, f, statuses),
         hide_index=True,
         key="overview_alerts",
+        column_order=[
+            "Severity",
+            "Alert",
+            "Open",
+            "Status",
+            "Vendor",
+            "Workflow",
+            "When",
+            "Value",
+            "Limit",
+            "Details",
+        ],  # fmt: skip
         column_config={
             "Details": st.column_config.TextColumn(width="large"),
             "When": st.column_config.TextColumn(width="small"),
+            "Open": st.column_config.LinkColumn(
+                "Open", display_text="drill in", help="The alert's segment, its days and filters"
+            ),
         },
     )
+    acknowledge_form(alerts, statuses)
 st.caption(
-    "Definitions: out of control = a day's error rate outside its vendor's p-chart limits over "
-    "the window; SLA breach = a vendor × workflow below its SLA target on the day (critical when "
-    "below it beyond day-to-day noise); backlog past due = pending items past their due time at "
-    "the day's end; QA coverage = audited share of the window's decisions below target"
+    f"Definitions: error rate above target = a vendor × workflow, or one of its markets, sites "
+    f"or policies, whose error rate over the last {common.config().monitor.quality_window_days} "
+    "days is above target with confidence (exact test; the narrowest segment that explains it "
+    "is named); out of control = a day's error rate outside its vendor's p-chart limits; SLA "
+    "breach = a vendor × workflow below its SLA target on the day beyond day-to-day noise; "
+    "backlog past due = a vendor's pending items past their due time at the day's end; QA "
+    "coverage = a vendor's workflows audited below target"
     + (
         f", counting days through {complete_through:%d %b} (later days' audits are still arriving)"
         if complete_through < day
         else ""
     )
-    + "; data not fresh = nothing new for longer than the freshness limit. The same list on "
+    + "; data not fresh = nothing new for longer than the freshness limit. Nothing is alerted "
+    f"on fewer than {common.config().monitor.min_audits} audits (quality) or "
+    f"{common.config().monitor.min_decisions} decisions (SLA), nor when fewer than "
+    f"{common.config().monitor.min_impact:g} decisions are affected; critical needs both a "
+    "strong test and a large impact. Critical Harms workflows come first. The same list on "
     f"the command line: `{cli_command(f)}`"
 )
+
+with st.expander("Link to this view"):
+    st.caption("Every filter and the dates are in the link: it shows this view tomorrow too.")
+    common.copy_link("overview", f)
+
+with st.expander("Link to this view"):
+    st.caption("Every filter and the dates are in the link: it shows this view tomorrow too.")
+    common.copy_link("overview", f)
 
 # --- tiles ------------------------------------------------------------------------------------
 
@@ -154,7 +279,7 @@ st.caption(
 for frame, totals, by in sections:
     tiles = monitor.tiles(
         frame, day, config, workflow=pinned_workflow, vendor=pinned_vendor, window=totals,
-        complete_through=complete_through,
+        complete_through=complete_through, partial=partial,
     )  # fmt: skip
     if f.period == "day":
         trend = frame[frame["period_start"] >= f.start]
@@ -176,4 +301,4 @@ for frame, totals, by in sections:
             cols = st.columns(len(monitor.TILE_KPIS))
             for col, rec in zip(cols, group.to_dict("records"), strict=True):
                 key = f"overview_spark_{name}_{rec['kpi']}"
-                tile(col, rec, points.sort_values("period_start"), window_label, key)
+                tile(col, rec, points.sort_values("period_start"), window_label, key, partial)

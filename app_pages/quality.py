@@ -29,7 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import common
+from app_pages import common, timefmt
 from kpi import gaps, monitor, targets
 from kpi.compute import kpi_table
 from kpi.query import KpiQuery
@@ -626,7 +626,12 @@ def audits_level(drill: Drill) -> None:
         return
     st.caption(f"{len(rows):,} audited decisions, newest first (at most 500).")
     comment = st.column_config.TextColumn("auditor comment", width="large")
-    table(rows[AUDIT_COLUMNS], "quality_audits", comment=comment)
+    tz = common.config().reporting_timezone
+    shown = timefmt.local_times(rows[AUDIT_COLUMNS], ("decided_at", "audited_at"), tz)
+    table(
+        shown, "quality_audits", comment=comment,
+        decided_at=timefmt.column("decided_at", tz), audited_at=timefmt.column("audited_at", tz),
+    )  # fmt: skip
 
 
 def drill_down(f: common.Filters) -> None:

@@ -13,6 +13,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -210,6 +211,26 @@ class QuerySettings(_Strict):
     )
 
 
+class DashboardSettings(_Strict):
+    """Where the dashboard is served, for links into it from outside (alert notifications)."""
+
+    url: str = Field(
+        "http://localhost:8501",
+        description="The dashboard's base URL as its readers open it (`bpo-kpi serve` behind "
+        "your proxy); `bpo-kpi alerts --notify` links each alert to its Overview there.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"{value!r} is not an http(s) URL (e.g. 'https://kpi.example.com')")
+        if parts.query or parts.fragment:
+            raise ValueError(f"{value!r}: give the base URL, without '?' or '#'")
+        return value.strip().rstrip("/")
+
+
 class EngineSettings(_Strict):
     """Which engine the dashboard reads (the CLI takes `--engine` per command)."""
 
@@ -226,6 +247,45 @@ class EngineSettings(_Strict):
         if self.kind == "spark" and not self.parquet:
             raise ValueError("engine.kind = 'spark' reads Parquet files: set engine.parquet")
         return self
+
+
+GapDimension = Literal["market", "site", "policy"]
+
+
+class MonitorSettings(_Strict):
+    """How the daily monitor decides what is worth an alert (kpi/monitor.py)."""
+
+    quality_window_days: int = Field(
+        14, ge=3, le=90,
+        description="Quality alerts test the audits of the decisions of this many days up to "
+        "the monitored day (a rolling window).",
+    )  # fmt: skip
+    false_alarm_rate: float = Field(
+        0.01, gt=0, lt=0.5,
+        description="Chance that a segment whose true error rate equals its target raises a "
+        "quality alert on a given day (one-sided exact binomial test); also the significance "
+        "level of SLA breaches.",
+    )  # fmt: skip
+    min_audits: int = Field(
+        30, ge=1, description="No quality alert (nor daily p-chart point) on fewer audits."
+    )
+    min_decisions: int = Field(
+        50, ge=1, description="No SLA alert on fewer decisions with a due time on the day."
+    )
+    min_impact: float = Field(
+        5, ge=0,
+        description="Decisions affected beyond target (excess errors, late decisions, items "
+        "past due, audits missing) below which a finding is not alerted; 10x this and a "
+        "strong test (p below a tenth of false_alarm_rate) make an alert critical.",
+    )  # fmt: skip
+    critical_workflows: list[str] = Field(
+        default_factory=lambda: ["child_safety", "violent_extremism", "graphic_violence"],
+        description="Critical Harms workflows: their alerts come first within a severity.",
+    )
+    gap_dimensions: list[GapDimension] = Field(
+        default_factory=lambda: list[GapDimension](["market", "site", "policy"]),
+        description="Below vendor x workflow, the dimensions a quality alert looks into.",
+    )
 
 
 class SeverityRule(_Strict):
@@ -293,6 +353,9 @@ class Config(_Strict):
     engine: EngineSettings = Field(
         default_factory=EngineSettings, description="The engine the dashboard reads."
     )
+    monitor: MonitorSettings = Field(
+        default_factory=MonitorSettings, description="What the daily monitor alerts on."
+    )
     targets: Targets = Field(default_factory=Targets, description="KPI targets.")
     contested_agreement: float = Field(
         0.6,
@@ -302,6 +365,10 @@ class Config(_Strict):
     )
     freshness_hours: float = Field(
         36, gt=0, description="Data older than this (per vendor) is flagged as not fresh."
+    )
+    dashboard: DashboardSettings = Field(
+        default_factory=DashboardSettings,
+        description="Where the dashboard is served (links in notifications).",
     )
     roles: dict[str, Role] = Field(
         default_factory=lambda: {"admin": Role()},
@@ -363,9 +430,39 @@ class Config(_Strict):
         """Configured error types that do not count against quality."""
         return [n for n, t in self.error_types.items() if not t.counts_against_quality]
 
+    def derivation_hash(self) -> str:
+        """Short hash of the settings that stored values are derived from at ingest: SLA
+        minutes (the due time of a decision the queue stamped none), error types and severity
+        rules (an audit's error, category and severity). When it differs from the one the data
+        was derived with, those values are stale until `bpo-kpi recompute` (or the next ingest)
+        derives them again; every other setting (targets, monitor, roles) is read when a
+        number is computed and takes effect at once."""
+        targets = self.targets
+        sla = {
+            "default": targets.default.sla_minutes,
+            "workflows": {
+                name: {"sla": wf.sla_minutes,
+                       "vendors": {v: o.sla_minutes for v, o in wf.vendors.items()}}
+                for name, wf in targets.workflows.items()
+            },
+        }  # fmt: skip
+        payload = {
+            "sla": sla,
+            "error_types": {k: v.model_dump(mode="json") for k, v in self.error_types.items()},
+            "severity_rules": [r.model_dump(mode="json") for r in self.severity_rules],
+            "default_severity": self.default_severity,
+            "actioning_labels": self.actioning_labels,
+        }
+        text = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(text).hexdigest()[:12]
+
     def content_hash(self) -> str:
-        """Short hash of the effective configuration; stamped on exports and derived data."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        """Short hash of the effective configuration; stamped on exports and derived data.
+        Settings that change no number (`dashboard`: where links point) are left out, so
+        moving the dashboard recomputes nothing."""
+        payload = json.dumps(
+            self.model_dump(mode="json", exclude={"dashboard"}), sort_keys=True
+        ).encode()
         return hashlib.sha256(payload).hexdigest()[:12]
 
 
@@ -434,5 +531,6 @@ def config_reference() -> str:
     walk(IngestSettings, "ingest.")
     walk(QuerySettings, "queries.")
     walk(EngineSettings, "engine.")
+    walk(DashboardSettings, "dashboard.")
     walk(Role, "roles.<name>.")
     return "\n".join(lines)

@@ -37,6 +37,20 @@ def parse_datetime(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def parse_date_or_datetime(text: str) -> dt.date | dt.datetime:
+    """A day (YYYY-MM-DD) or an ISO timestamp (one without a time zone is UTC)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return parse_datetime(text)
+    except argparse.ArgumentTypeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a day (YYYY-MM-DD) nor an ISO timestamp"
+        ) from exc
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     """--db and --config: every command has them."""
     p.add_argument("--db", type=Path, default=None, help=DB_HELP)

@@ -28,6 +28,7 @@ from bpo_kpi_cli.args import (
     add_query_args,
     add_where,
     parse_date,
+    parse_date_or_datetime,
     parse_datetime,
 )
 
@@ -36,6 +37,7 @@ COMMANDS = {
     "ingest": "write:cmd_ingest",
     "retry": "write:cmd_retry",
     "upgrade": "write:cmd_upgrade",
+    "recompute": "write:cmd_recompute",
     "runs": "read:cmd_runs",
     "warnings": "read:cmd_warnings",
     "rejects": "read:cmd_rejects",
@@ -200,7 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
         "fresh, error rates out of control (daily p-chart per vendor over the window), SLA "
         "breaches on the day and backlog past due at its end (per vendor x workflow), QA "
         "coverage below target over the window's fully audited days. Definitions: kpi/monitor.py. "
-        "With the dashboard's From/To days and filters, the same alerts as its Overview page.",
+        "With the dashboard's From/To days and filters, the same alerts as its Overview page. "
+        "Acknowledged and snoozed alerts (--ack, --snooze: kept in <db>.state.sqlite beside "
+        "the database) stay listed, with a status column once that file exists; --notify "
+        "sends the new ones, --exit-status makes the exit code say how bad the day is.",
     )
     al.add_argument(
         "--day",
@@ -232,6 +237,49 @@ def build_parser() -> argparse.ArgumentParser:
         help="days after which a day's QA audits count as complete (default: 3)",
     )
     add_format(al, "table", "json", "csv")
+    al.add_argument(
+        "--notify",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="URL",
+        help="send the day's alerts that are neither acknowledged, snoozed nor already sent to "
+        "each apprise URL (mailto://, slack://, workflows://, json://HOST:PORT/PATH ...), one "
+        "message per target with a dashboard link per alert ([dashboard] url); what was sent "
+        "and skipped goes to stderr; implies --exit-status (3: a target was not reached)",
+    )
+    al.add_argument(
+        "--digest",
+        action="store_true",
+        help="with --notify: also send the day's digest once per target (HTML: the vendor "
+        "tiles and the alert list)",
+    )
+    al.add_argument(
+        "--exit-status",
+        action="store_true",
+        help="exit 0 when no alert is open (neither acknowledged nor snoozed; info alerts do "
+        "not count), 1 when the worst open one is a warning, 2 when one is critical. Errors "
+        "keep exiting 1 (usage errors 2) with an `error:` line on stderr",
+    )
+    action = al.add_mutually_exclusive_group()
+    action.add_argument(
+        "--ack", metavar="KEY", help="acknowledge alert KEY (the key column) with --by, --reason"
+    )
+    action.add_argument(
+        "--snooze", metavar="KEY", help="snooze alert KEY --until a day, with --by, --reason"
+    )
+    action.add_argument(
+        "--unack", metavar="KEY", help="clear alert KEY's acknowledgement or snooze (new again)"
+    )
+    al.add_argument(
+        "--until",
+        type=parse_date_or_datetime,
+        metavar="DAY|TIME",
+        help="with --snooze: YYYY-MM-DD (from that day's start in the reporting time zone the "
+        "alert is new again) or an ISO time; at most 90 days ahead",
+    )
+    al.add_argument("--by", metavar="NAME", help="with --ack / --snooze: who")
+    al.add_argument("--reason", metavar="TEXT", help="with --ack / --snooze: why")
     add_engine_args(al)
     add_common(al)
 
@@ -300,6 +348,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--decisions", type=int, default=200_000, help="decisions to generate")
     demo.add_argument("--weeks", type=int, default=10, help="weeks of history")
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--end",
+        type=parse_date,
+        help="last day of data, YYYY-MM-DD (default: yesterday in the reporting time zone)",
+    )
     demo.add_argument("--data-dir", type=Path, default=Path("demo_data"), help="where files go")
     demo.add_argument("--no-serve", action="store_true", help="only generate and ingest")
     demo.add_argument("--port", type=int, default=8501)
@@ -325,6 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--wait", type=float, metavar="SECONDS", help="as for ingest")
     add_common(up)
+
+    rc = sub.add_parser(
+        "recompute",
+        help="derive stored values again after SLA minutes, error types or severity rules change",
+        description="Due times (from the SLA minutes), error categories and severities are "
+        "stored at ingest. After those settings change, this derives them again with the "
+        "current configuration, in one transaction, and publishes the replica (the next "
+        "ingest would do the same). Targets and monitor settings need no recompute.",
+    )
+    rc.add_argument("--wait", type=float, metavar="SECONDS", help="as for ingest")
+    add_common(rc)
 
     bench = sub.add_parser(
         "bench",

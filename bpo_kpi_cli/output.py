@@ -27,6 +27,10 @@ EXIT_INTERRUPTED = 130
 Command = Callable[[argparse.Namespace], int]
 
 
+class UsageError(ValueError):
+    """Options that do not go together (found after parsing): `error: ...`, exit code 2."""
+
+
 def command(func: Command) -> Command:
     """Wrap a command function: the errors a user causes or can fix (a bad option, file or
     configuration, a database another process holds for longer than we wait) become one line
@@ -38,6 +42,9 @@ def command(func: Command) -> Command:
             return int(func(args) or 0)
         except ValidationError as exc:
             print(f"error: {format_validation_error(exc)}", file=sys.stderr)
+            return EXIT_USAGE
+        except UsageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except DatabaseBusy as exc:  # another process held the database longer than we'd wait
             print(f"error: {exc}", file=sys.stderr)
@@ -136,8 +143,12 @@ def print_reconciliation(results: Sequence[FileResult]) -> None:
                   "their audits stay scored against the version QA saw (Data health)")  # fmt: skip
 
 
-def print_alerts(frame: pd.DataFrame, start: dt.date, day: dt.date) -> None:
-    """The alert list as the dashboard's Overview words it: counts per severity, then a table."""
+def print_alerts(
+    frame: pd.DataFrame, start: dt.date, day: dt.date, status: Sequence[str] | None = None
+) -> None:
+    """The alert list as the dashboard's Overview words it: counts per severity, then a table;
+    with `status` (one per alert: new, acknowledged..., snoozed...), a status column before the
+    details."""
     print(f"alerts for {day:%a %d %b %Y} (window {start} – {day})")
     if frame.empty:
         print("(no alerts)")
@@ -145,6 +156,8 @@ def print_alerts(frame: pd.DataFrame, start: dt.date, day: dt.date) -> None:
     counts = monitor.alert_counts(frame)
     print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
     table = monitor.readable_alerts(frame)
+    if status is not None:
+        table.insert(len(table.columns) - 1, "status", list(status))
     widths = {c: max(len(c), *(len(str(v)) for v in table[c])) for c in table.columns}
     print("  ".join(c.ljust(widths[c]) for c in table.columns).rstrip())
     for row in table.itertuples(index=False):

@@ -1242,16 +1242,27 @@ def refresh_audit_facts(
     )
 
 
+# The meta key of `Config.derivation_hash` the stored derived values were computed with
+# ("config_hash" keeps the whole configuration's hash of that moment).
+DERIVATION_HASH = "derivation_hash"
+
+
 def refresh_derived_if_config_changed(
     con: duckdb.DuckDBPyConnection, config: Config, progress: Progress = _noop
 ) -> bool:
     """Recompute configuration-derived values (SLA due times, error types, severities).
 
     Runs inside the caller's transaction when the configuration hash differs from the one the
-    data was derived with; returns whether it ran.
+    data was derived with (`Config.derivation_hash`: only the settings stored values derive
+    from); returns whether it ran.
     """
-    current = config.content_hash()
-    if get_meta(con, "config_hash") == current:
+    current = config.derivation_hash()
+    stored = get_meta(con, DERIVATION_HASH)
+    if stored is None and get_meta(con, "config_hash") == config.content_hash():
+        stored = current  # written before the derivation hash existed, with this configuration
+    if stored == current:
+        if get_meta(con, DERIVATION_HASH) is None and get_meta(con, "config_hash") is not None:
+            set_meta(con, DERIVATION_HASH, current)
         return False
     has_data = con.execute("SELECT count(*) FROM decisions").fetchone()[0]  # type: ignore[index]
     if has_data:
@@ -1276,5 +1287,6 @@ def refresh_derived_if_config_changed(
             q.params,
         )
     refresh_audit_facts(con, config, None)
-    set_meta(con, "config_hash", current)
+    set_meta(con, "config_hash", config.content_hash())
+    set_meta(con, DERIVATION_HASH, current)
     return True

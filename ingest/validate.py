@@ -3,7 +3,9 @@
 Checks run in DuckDB over the whole file at once (docs/ARCHITECTURE.md §4: ~1M rows/s, where
 per-row pydantic runs at ~150k rows/s). The query text is built only from this module's own
 column names and the *shape* of the mapping (how many synonyms); every value — time zone,
-formats, labels, synonyms, constants — is a bound parameter.
+formats, labels, synonyms, constants — is a bound parameter. Naive local times in a zone
+with daylight saving are checked against its changes (`ingest/localtime.py`): an ambiguous one
+is kept with a warning, a non-existent one rejects the row or empties an optional field.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 
 from bpo_kpi.config import DISPUTE_STATUSES, Config
 from bpo_kpi.db import AUDIT_COLUMNS, CALIBRATION_COLUMNS, DECISION_COLUMNS
+from ingest.localtime import AMBIGUOUS, NONEXISTENT, day_bitmap, dst_windows
 from ingest.mapping import Kind, VendorMapping
 from ingest.readers import IngestError, RawFile
 
@@ -98,6 +101,111 @@ def _timestamp(
         f"THEN TRY_CAST({text} AS TIMESTAMPTZ) "
         f"ELSE timezone({q.bind(tz)}, TRY_CAST({text} AS TIMESTAMP)) END"
     )
+
+
+def _naive_local(
+    q: Query, raw: str, raw_type: str, mapping: VendorMapping, text: str
+) -> tuple[str, str] | None:
+    """How a timestamp column is read when its values are naive local times: ("typed", the
+    raw TIMESTAMP column), ("format", the strptime value) or ("iso", the cast of text without
+    a zone); None when its values are instants (typed with a zone, epochs, an offset format).
+    Mirrors `_timestamp`'s branches for a time zone other than UTC."""
+    if raw_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        return None
+    if raw_type.startswith("TIMESTAMP"):
+        return "typed", raw
+    fmt = mapping.timestamp_format
+    if fmt in ("epoch_s", "epoch_ms"):
+        return None
+    if fmt:
+        if "%z" in fmt or "%Z" in fmt:
+            return None
+        return "format", f"try_strptime({text}, {q.bind(fmt)})"
+    return "iso", f"TRY_CAST({text} AS TIMESTAMP)"
+
+
+@dataclass
+class _LocalTimes:
+    """Naive local times in a zone with daylight saving (docs: ingest/localtime.py): the
+    projections that compute, per column, the naive value (`l_<name>`, with `h_<name>` = "the
+    text has a zone" for ISO text) and its DST window kind (`z_<name>`: AMBIGUOUS,
+    NONEXISTENT or NULL). Each level is one `SELECT *, ...` between the texts and the typed
+    values; the window test runs only on the few days with a DST change."""
+
+    first_day: str  # bound parameter: day 0 of the bitmap of window days
+    day_bits: str  # bound parameter: the bitmap ('0'/'1' text, see localtime.day_bitmap)
+    last_bit: int
+    windows: str  # bound parameter: [{s, e, k, cause, rule}]
+    levels: list[dict[str, str]] = field(default_factory=lambda: [{}, {}, {}])
+    local: dict[str, str] = field(default_factory=dict)  # column -> its naive value
+    ambiguous: dict[str, str] = field(default_factory=dict)  # column -> its warning (SQL)
+
+    def window(self, local: str) -> str:
+        """The window (a struct) a naive value `local` falls in, or NULL."""
+        return f"list_filter({self.windows}, lambda dst: {local} >= dst.s AND {local} < dst.e)[1]"
+
+    def add(self, name: str, how: str, expr: str, text: str, tz_param: str) -> str:
+        """Register column `name` read as `how` (see `_naive_local`); return its typed value."""
+        local = f"l_{name}"
+        if how == "typed":
+            local = expr
+            value = f"timezone({tz_param}, {expr})"
+        elif how == "format":
+            self.levels[1][local] = expr
+            value = f"timezone({tz_param}, {local})"
+        else:
+            has_zone = f"h_{name}"
+            self.levels[0][has_zone] = f"regexp_matches({text}, {_HAS_ZONE})"
+            self.levels[1][local] = f"CASE WHEN NOT {has_zone} THEN {expr} END"
+            value = (
+                f"CASE WHEN {has_zone} THEN TRY_CAST({text} AS TIMESTAMPTZ) "
+                f"ELSE timezone({tz_param}, {local}) END"
+            )
+        self.levels[2][f"z_{name}"] = (
+            f"CASE WHEN get_bit(CAST({self.day_bits} AS BIT), CAST(least(greatest("
+            f"CAST({local} AS DATE) - {self.first_day}, 0), {self.last_bit}) AS INTEGER)) = 1 "
+            f"THEN {self.window(local)}.k END"
+        )
+        self.local[name] = local
+        return value
+
+    def wrap(self, body: str) -> str:
+        for level in self.levels:
+            if level:
+                cols = ", ".join(f"{expr} AS {name}" for name, expr in level.items())
+                body = f"SELECT *, {cols} FROM ({body})"
+        return body
+
+
+def _dst_checks(
+    name: str,
+    local: _LocalTimes,
+    text: str,
+    tz_param: str,
+    optional: bool,
+    reasons: list[tuple[str, str]],
+    fixes: list[_Fix],
+) -> None:
+    """An ambiguous local time is kept (read as its second occurrence) with a warning; a
+    non-existent one rejects the row, or is emptied with a warning in an optional column."""
+    window = local.window(local.local[name])
+    flag = f"z_{name}"
+    local.ambiguous[name] = (
+        f"printf('{name} %s is an ambiguous local time in %s (%s): %s', {text}, {tz_param}, "
+        f"{window}.cause, {window}.rule)"
+    )
+    fixes.append(_Fix(name, f"{flag} = {AMBIGUOUS}", name, text, local.ambiguous[name]))
+    missing = (
+        f"printf('{name} %s does not exist in %s (%s)%s', {text}, {tz_param}, {window}.cause, "
+        + ("'; emptied'" if optional else
+           "'; check the export''s time zone (the vendor mapping''s timezone, or "
+           "input_timezone in the configuration)'")
+        + ")"
+    )  # fmt: skip
+    if optional:
+        fixes.append(_Fix(name, f"{flag} = {NONEXISTENT}", "NULL", text, missing))
+    else:
+        reasons.append((f"{flag} = {NONEXISTENT}", missing))
 
 
 def _expected_timestamp(mapping: VendorMapping) -> str:
@@ -213,6 +321,23 @@ def build_stage(
     in_range: dict[str, list[str]] = {}  # "lo, hi" parameters -> the columns they bound
     bounds: dict[str, tuple[str, str]] = {}  # column type -> its lo/hi parameters, bound once
     ungated: set[str] = set()  # reason conditions covered by the range gate
+    # Naive local times in a zone with daylight saving: the wall-clock times its changes
+    # repeat or skip within the plausible range (none for UTC or a zone without DST).
+    windows = dst_windows(tz, earliest.year, latest.year) if tz != "UTC" else ()
+    local: _LocalTimes | None = None
+    tz_param = ""
+    if windows:
+        first_day, bits = day_bitmap(windows)
+        local = _LocalTimes(
+            first_day=q.bind(first_day),
+            day_bits=q.bind(bits),
+            last_bit=len(bits) - 1,
+            windows=q.bind(
+                [{"s": w.start, "e": w.end, "k": w.kind, "cause": w.cause, "rule": w.rule}
+                 for w in windows]
+            ),
+        )  # fmt: skip
+        tz_param = q.bind(tz)
     raw_types = _types_for(columns, raw, source)
     for (name, typ, required), raw_type in zip(columns, raw_types, strict=True):
         ref = source[name]
@@ -248,7 +373,12 @@ def build_stage(
             continue
         if typ in ("TIMESTAMPTZ", "DATE"):
             if typ == "TIMESTAMPTZ":
-                value = _timestamp(q, raw_expr, raw_type, mapping, tz, text)
+                naive = _naive_local(q, raw_expr, raw_type, mapping, text) if local else None
+                if local is not None and naive is not None:
+                    value = local.add(name, *naive, text, tz_param)
+                    _dst_checks(name, local, text, tz_param, optional, reasons, fixes)
+                else:
+                    value = _timestamp(q, raw_expr, raw_type, mapping, tz, text)
                 expected = _expected_timestamp(mapping)
                 lo, hi = bounds.setdefault(typ, (q.bind(earliest), q.bind(latest)))
             else:
@@ -362,6 +492,15 @@ def build_stage(
         tol = f"to_microseconds(CAST({q.bind(tolerance_us)} AS BIGINT))"
         tol_text = q.bind(f"{settings.clock_tolerance_seconds:g} s")
     reasons.extend(_rules(kind, texts, nulls, tol, tol_text))
+    if kind == "decisions" and local is not None:
+        # A decision rejected for being decided before it was enqueued, across a fall-back:
+        # the reason also names the ambiguous time(s) and how they were read.
+        order = reasons_before_order(reasons)
+        for name in ("decided_at", "enqueued_at"):
+            if name in local.ambiguous:
+                cond = f"{order} AND z_{name} = {AMBIGUOUS}"
+                reasons.append((cond, local.ambiguous[name]))
+                ungated.add(cond)  # implies the order rule's test, which the order gate covers
     order_levels, order_gate = _order_fixes(kind, texts, tol, tol_text)
     # The range and order tests are shared by the rejection test and the fixes' gate (the
     # same text: DuckDB computes such a common expression once per row).
@@ -402,9 +541,12 @@ def build_stage(
     # fixes of single fields (checks on the typed values by name, so each cast is computed
     # once); then the order rules between times, one level per rule that reads a fixed value.
     texts_sql = "".join(f", {expr} AS t_{name}" for name, expr in text_exprs.items())
+    texts_level = f"SELECT *, {raw.line_sql(q.bind)} AS _line{texts_sql} FROM {raw.source_sql}"
+    if local is not None:
+        texts_level = local.wrap(texts_level)
     body = (
         f"SELECT *, nullif({reason}, '') AS _reason FROM (SELECT *, {select_cols}\n"
-        f"FROM (SELECT *, {raw.line_sql(q.bind)} AS _line{texts_sql} FROM {raw.source_sql}))"
+        f"FROM ({texts_level}))"
     )
     # One projection applies every fix, behind one gate: clean rows (nearly all) pay for the
     # gate's cheap tests alone. The order rules see the single-field fixes' results (a

@@ -261,6 +261,10 @@ class SparkEngine:
     """Runs `kpi.sql`'s queries on Spark over Parquet files of the canonical tables, within
     one viewer's scope: the same policy (`kpi.scope`) as `Gateway`, rendered by the same code."""
 
+    # Published Parquet files carry no derivation record: a recompute runs on the database
+    # before `bpo-kpi publish`.
+    recompute_pending = False
+
     def __init__(
         self,
         parquet_dir: str | os.PathLike[str],

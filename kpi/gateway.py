@@ -114,6 +114,7 @@ class Gateway:
         self._cursors_lock = threading.Lock()
         # Statements that install the scope on a cursor; (table, values) fills a helper table.
         self._plan: list[str | tuple[str, list[str]]] = []
+        self.derived_with: str | None = None  # the derivation hash stored values rest on
         try:
             self._make_plan(self._cursor_for_plan())
         except BaseException:
@@ -122,6 +123,12 @@ class Gateway:
         # Stored times outside the plausible range, per table and column (within the scope):
         # rows, earliest and latest such value (as text: they may not convert to Python).
         self.implausible = pd.DataFrame(self._found, columns=IMPLAUSIBLE_COLUMNS)
+
+    @property
+    def recompute_pending(self) -> bool:
+        """Whether SLA due times, error types or severities were derived with other settings
+        than the configuration's (see `Config.derivation_hash`): `bpo-kpi recompute`."""
+        return self.derived_with is not None and self.derived_with != self.config.derivation_hash()
 
     # --- scope ------------------------------------------------------------------------------
 
@@ -158,6 +165,11 @@ class Gateway:
         # A database whose every row the checking ingest wrote (or `bpo-kpi upgrade` found
         # clean) holds no implausible time: the scan is skipped.
         checked = get_meta(con, TIMES_CHECKED) is not None
+        self.derived_with = get_meta(con, "derivation_hash")
+        if self.derived_with is None and get_meta(con, "config_hash") is not None:
+            # Derived before the derivation hash was kept: with this configuration, or not.
+            same = get_meta(con, "config_hash") == self.config.content_hash()
+            self.derived_with = self.config.derivation_hash() if same else "earlier"
         stored = {
             str(row[0])
             for row in con.execute(

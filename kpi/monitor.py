@@ -71,7 +71,7 @@ from kpi.health import freshness
 from kpi.query import KpiQuery
 from kpi.sql import bounds
 from kpi.sql import monitor as sql
-from kpi.stats import p_chart, two_proportion_test
+from kpi.stats import exact_excess_test, p_chart, two_proportion_test
 from kpi.targets import format_value, status, target_for
 
 DEFAULT_WINDOW_DAYS = 28  # the dashboard's default window (app_pages.common)
@@ -91,6 +91,7 @@ COMPARISON_TEXT = {"yesterday": "yesterday", "last_week": "a week ago"}
 SEVERITIES = ("critical", "warning", "info")
 ALERT_KINDS = {
     "stale_data": "Data not fresh",
+    "quality_gap": "Error rate above target",
     "out_of_control": "Error rate out of control",
     "sla_breach": "SLA breach",
     "backlog_past_due": "Backlog past due",
@@ -217,6 +218,14 @@ def _basis(kpi: str) -> str:
     return KPIS[kpi].denominator or _BASIS.get(kpi, "decisions")
 
 
+def _minimum(config: Config, kpi: str) -> int:
+    """The basis a tile's value needs to lead: audits for audit-based KPIs, else decisions (a
+    count KPI such as the backlog always leads)."""
+    if KPIS[kpi].unit == "count":
+        return 0
+    return config.monitor.min_audits if audit_based(kpi) else config.monitor.min_decisions
+
+
 def _num(value: Any) -> float:
     return math.nan if value is None or pd.isna(value) else float(value)
 
@@ -235,6 +244,7 @@ def tiles(
     kpis: tuple[str, ...] = TILE_KPIS,
     window: pd.DataFrame | None = None,
     complete_through: dt.date | None = None,
+    partial: bool = False,
 ) -> pd.DataFrame:
     """One row per (vendor, KPI) from a `daily` frame: the day's value, its basis count `n`,
     target and status, and for each comparison (`yesterday`, `last_week`): the earlier value,
@@ -244,7 +254,10 @@ def tiles(
     KPI over the whole window: the context for a day with few audits.
 
     `provisional` marks an audit-based KPI on a day after `complete_through` (its audits are
-    still arriving): its changes get no test (p-value NaN, not significant).
+    still arriving), and every KPI of a `partial` day (today, still under way): its changes
+    get no test (p-value NaN, not significant). `enough` says whether the day's value rests on
+    enough data to lead with (`monitor.min_audits` audits for audit-based rates and kappa,
+    `monitor.min_decisions` for the others' basis); where not, show the window's value first.
 
     `frame` without a vendor column (a `daily` by no dimension) gives rows with vendor None.
     Targets are resolved for the row's vendor (else `vendor`, the one the filters pin) and
@@ -265,7 +278,7 @@ def tiles(
             whole = match.iloc[0].to_dict() if len(match) else {}
         for kpi in kpis:
             value = _num(today.get(kpi))
-            provisional = bool(
+            provisional = partial or bool(
                 complete_through is not None and day > complete_through and audit_based(kpi)
             )
             tgt = target_for(config, kpi, workflow, group if group is not None else vendor)
@@ -274,6 +287,7 @@ def tiles(
                 "kpi": kpi,
                 "value": value,
                 "n": _count(today.get(_basis(kpi))),
+                "enough": _count(today.get(_basis(kpi))) >= _minimum(config, kpi),
                 "target": math.nan if tgt is None else tgt,
                 "status": status(kpi, None if math.isnan(value) else value, tgt),
                 "window_value": _num(whole.get(kpi)),
@@ -297,7 +311,7 @@ def tiles(
                 row[f"significant_{name}"] = significant
             rows.append(row)
     columns = ["vendor", "kpi", "value", "n", "target", "status", "window_value", "window_n",
-               "provisional"]  # fmt: skip
+               "provisional", "enough"]  # fmt: skip
     for name in COMPARISONS:
         columns += [name, f"change_{name}", f"p_{name}", f"significant_{name}"]
     return pd.DataFrame(rows, columns=columns)
@@ -474,6 +488,7 @@ def alerts(
     start = window_start(base, day)
     rows = [
         *_stale_alerts(gw, base, as_of),
+        *_quality_alerts(gw, base, day, as_of),
         *_out_of_control_alerts(gw, base, start, day),
         *_sla_and_backlog_alerts(gw, base, day, as_of),
         *_qa_coverage_alerts(gw, base, start, day, as_of, qa_lag_days),
@@ -484,42 +499,184 @@ def alerts(
         return out.drop(columns="_impact").astype({"value": float, "threshold": float})
     out["_severity"] = out["severity"].map(SEVERITIES.index)
     out["_kind"] = out["kind"].map(list(ALERT_KINDS).index)
+    harms = set(gw.config.monitor.critical_workflows)
+    out["_harm"] = [0 if w in harms else 1 for w in out["workflow"]]
     out = out.sort_values(
-        ["_severity", "_kind", "_impact", "vendor", "workflow"],
-        ascending=[True, True, False, True, True],
+        ["_severity", "_harm", "_kind", "_impact", "vendor", "workflow"],
+        ascending=[True, True, True, False, True, True],
         na_position="first",
     )
     out["n"] = out["n"].astype("Int64")
     return out[ALERT_COLUMNS].reset_index(drop=True)
 
 
+# --- quality alerts ------------------------------------------------------------------------
+
+FINDING_COLUMNS = ["vendor", "workflow", "dimension", "value", "segment", "decisions", "audits",
+                   "errors", "error_rate", "low", "target_error_rate", "p_value",
+                   "excess_errors"]  # fmt: skip
+
+
+def quality_findings(
+    gw: Engine, base: KpiQuery, day: dt.date, as_of: dt.datetime | None = None
+) -> pd.DataFrame:
+    """Segments whose error rate is above target with confidence over the rolling window.
+
+    The window is the `monitor.quality_window_days` days up to `day` (decisions by the day they
+    were decided, audits with their decision). Segments: every vendor x workflow, and each of
+    them cut by one of `monitor.gap_dimensions` (market, site, policy). A segment is a finding
+    when it has at least `monitor.min_audits` audits, a one-sided exact binomial test rejects
+    "error rate <= target error rate" at `monitor.false_alarm_rate` (the Clopper-Pearson lower
+    bound is above the target), and its excess errors (decisions x (error rate - target error
+    rate): decisions affected beyond target) reach `monitor.min_impact`. The target error rate
+    is 1 - the quality target of the segment's workflow and vendor."""
+    settings = gw.config.monitor
+    start = day - dt.timedelta(days=settings.quality_window_days - 1)
+    window = base.model_copy(
+        update={"start": max(start, base.start) if base.start and base.start > start else start,
+                "end": day, "period": None, "kpis": ("decisions", "audits", "quality_score")}
+    )  # fmt: skip
+    frames = []
+    for dim in (None, *settings.gap_dimensions):
+        by = ("vendor", "workflow") if dim is None else ("vendor", "workflow", dim)
+        table = kpi_table(gw, window.model_copy(update={"by": by}), as_of=as_of, counts=True)
+        table = table[table[list(by)].notna().all(axis=1)]
+        table = table[table["audits"] >= settings.min_audits]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "vendor": table["vendor"],
+                    "workflow": table["workflow"],
+                    "dimension": dim or "",
+                    "value": table[dim].astype(str) if dim else "",
+                    "decisions": table["decisions"].astype("int64"),
+                    "audits": table["audits"].astype("int64"),
+                    "errors": table["errors"].astype("int64"),
+                }
+            )
+        )
+    found = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if found.empty:
+        return pd.DataFrame(columns=FINDING_COLUMNS)
+    found["target_error_rate"] = [
+        1.0 - (target_for(gw.config, "quality_score", w, v) or 1.0)
+        for v, w in zip(found["vendor"], found["workflow"], strict=True)
+    ]
+    return classify_findings(found, settings.false_alarm_rate, settings.min_impact)
+
+
+def classify_findings(counts: pd.DataFrame, alpha: float, min_impact: float) -> pd.DataFrame:
+    """The decision rule of quality alerts, on a window's counts per segment (columns vendor,
+    workflow, dimension, value, decisions, audits, errors, target_error_rate; segments already
+    holding the minimum of audits): the exact one-sided test at `alpha` and the impact floor.
+    Findings first by excess errors. Pure, so its false-alarm rate and detection delay are
+    measured on simulated audit streams (tests/kpi/test_quality_alerts.py)."""
+    found = counts.copy()
+    found["error_rate"] = found["errors"] / found["audits"]
+    p_value, low = exact_excess_test(
+        found["errors"], found["audits"], found["target_error_rate"], alpha
+    )
+    found["p_value"], found["low"] = p_value, low
+    found["excess_errors"] = found["decisions"] * (found["error_rate"] - found["target_error_rate"])
+    found["segment"] = [
+        f"vendor={v}, workflow={w}" + (f", {d}={x}" if d else "")
+        for v, w, d, x in zip(found["vendor"], found["workflow"], found["dimension"],
+                              found["value"], strict=True)
+    ]  # fmt: skip
+    fired = (found["p_value"] < alpha) & (found["excess_errors"] >= min_impact)
+    out = found[fired].sort_values(["excess_errors", "segment"], ascending=[False, True])
+    return out[FINDING_COLUMNS].reset_index(drop=True)
+
+
+def _quality_alerts(
+    gw: Engine, base: KpiQuery, day: dt.date, as_of: dt.datetime
+) -> list[dict[str, Any]]:
+    """One alert per vendor x workflow with findings (`quality_findings`): about its narrowest
+    segment when that one carries most (>= 80 %) of the excess errors of the whole queue, else
+    about the queue, naming its worst segments. Critical when the test is strong (p below a
+    tenth of the false-alarm rate) and at least 10 x `min_impact` decisions are affected."""
+    settings = gw.config.monitor
+    findings = quality_findings(gw, base, day, as_of)
+    start = day - dt.timedelta(days=settings.quality_window_days - 1)
+    rows = []
+    for (vendor, workflow), group in findings.groupby(["vendor", "workflow"], sort=True):
+        whole = group[group["dimension"] == ""]
+        parts = group[group["dimension"] != ""]
+        parent = whole.iloc[0] if len(whole) else None
+        top = parts.iloc[0] if len(parts) else None
+        explains = top is not None and (
+            parent is None or top["excess_errors"] >= 0.8 * parent["excess_errors"]
+        )
+        lead = top if explains else parent
+        assert lead is not None
+        segment = {"vendor": vendor, "workflow": workflow}
+        if explains and top is not None:
+            segment[str(top["dimension"])] = top["value"]
+        strong = float(lead["p_value"]) < settings.false_alarm_rate / 10
+        big = float(lead["excess_errors"]) >= 10 * settings.min_impact
+        severity = "critical" if strong and big else "warning"
+        others = [r for r in parts.itertuples() if lead is parent or r.segment != lead["segment"]]
+        also = ""
+        if others:
+            named = "; ".join(
+                f"{r.dimension} {r.value}: {r.error_rate:.1%} over {r.audits} audits"
+                for r in others[:3]
+            )
+            also = f" Also above target within it: {named}."
+        where = ", ".join(f"{d}={v}" for d, v in segment.items() if d not in ("vendor", "workflow"))
+        rows.append(
+            _alert(
+                severity, "quality_gap", vendor, workflow, start, day, "error_rate",
+                float(lead["error_rate"]), float(lead["target_error_rate"]), int(lead["audits"]),
+                f"{vendor} / {workflow}{' / ' + where if where else ''}: error rate "
+                f"{lead['error_rate']:.1%} ({int(lead['errors'])} errors in {int(lead['audits'])} "
+                f"audits, {start:%d %b} – {day:%d %b}) against a {lead['target_error_rate']:.1%} "
+                f"target; above it with confidence (exact test, p = {lead['p_value']:.2g}; lower "
+                f"bound {lead['low']:.1%}), about {lead['excess_errors']:,.0f} decisions wrong "
+                f"beyond target.{also} Drill into the segment on Quality & gaps.",
+                float(lead["excess_errors"]), segment,
+            )
+        )  # fmt: skip
+    return rows
+
+
 def _stale_alerts(gw: Engine, base: KpiQuery, as_of: dt.datetime) -> list[dict[str, Any]]:
+    """One alert for every vendor whose newest decision or enqueue is older than the
+    freshness limit at `as_of` (they share a cause: the feeds, or the ingest, stopped)."""
     limit = gw.config.freshness_hours
     tz = ZoneInfo(gw.config.reporting_timezone)
     fresh = freshness(gw, as_of)
     vendors = base.where.get("vendor")
-    rows = []
+    stale = []
     for rec in fresh.to_dict("records"):
         if rec["fresh"] or (vendors and rec["vendor"] not in vendors):
             continue
-        hours = float(rec["hours_since_data"])
         newest = max(
             (pd.Timestamp(t) for t in (rec["last_decided_at"], rec["last_enqueued_at"])
              if t is not None and not pd.isna(t)),
             default=None,
         )  # fmt: skip
-        when = f" (newest item {newest.tz_convert(tz):%d %b %H:%M %Z})" if newest else ""
-        rows.append(
-            _alert(
-                "critical", "stale_data", rec["vendor"], None, None, None, "hours_since_data",
-                hours, limit, None,
-                f"No new data from {rec['vendor']} for {hours:,.0f} h{when}, more than the "
-                f"{limit:g} h freshness limit: the latest days may be incomplete. Check the "
-                "vendor's feed and the ingest runs (Data health).",
-                hours,
-            )
-        )  # fmt: skip
-    return rows
+        stale.append((float(rec["hours_since_data"]), str(rec["vendor"]), newest))
+    if not stale:
+        return []
+    stale.sort(key=lambda s: (-s[0], s[1]))
+    hours = stale[0][0]
+    listed = "; ".join(
+        f"{v} {h:,.0f} h" + (f" (newest item {t.tz_convert(tz):%d %b %H:%M %Z})" if t else "")
+        for h, v, t in stale
+    )
+    one = stale[0][1] if len(stale) == 1 else None
+    who = f"from {one}" if one else f"from {len(stale)} vendors"
+    return [
+        _alert(
+            "critical", "stale_data", one, None, None, None, "hours_since_data", hours, limit,
+            None,
+            f"No new data {who} for longer than the {limit:g} h freshness limit: {listed}. The "
+            "latest days may be incomplete. Check the vendors' feeds and the ingest runs (Data "
+            "health).",
+            hours, {"vendor": one} if one else {"vendors": ", ".join(v for _, v, _ in stale)},
+        )
+    ]  # fmt: skip
 
 
 def quality_control(gw: Engine, query: KpiQuery, as_of: dt.datetime | None = None) -> pd.DataFrame:
@@ -555,8 +712,8 @@ def _out_of_control_alerts(
         chart["day"] = group["period_start"].to_numpy()
         centre = float(chart["center"].iat[0]) if len(chart) else math.nan
         for rec, errors in zip(chart.to_dict("records"), group["errors"].to_numpy(), strict=True):
-            if not rec["out_of_control"]:
-                continue
+            if not rec["out_of_control"] or rec["n"] < gw.config.monitor.min_audits:
+                continue  # a day's point resting on few audits is not a signal
             d, p, audits = rec["day"], rec["p"], int(rec["n"])
             period = f"{start:%d %b} – {day:%d %b}"
             if rec["direction"] == "above":
@@ -590,6 +747,14 @@ def _out_of_control_alerts(
 def _sla_and_backlog_alerts(
     gw: Engine, base: KpiQuery, day: dt.date, as_of: dt.datetime
 ) -> list[dict[str, Any]]:
+    """SLA breaches per vendor x workflow on the day, and the backlog past due at the day's end
+    grouped per vendor. An SLA breach needs `min_decisions` decisions with a due time, a late
+    share above the target's with confidence (exact test at `false_alarm_rate`) and at least
+    `min_impact` decisions late beyond what the target allows; it is critical when the test is
+    strong (p below a tenth of that) and 10 x `min_impact` decisions are affected. Backlog past
+    due is a count, not an estimate: a vendor is alerted from `min_impact` items past due, and
+    critically from 10 x that when they are a fifth of its pending items or more."""
+    settings = gw.config.monitor
     query = base.model_copy(
         update={
             "by": ("vendor", "workflow"),
@@ -607,42 +772,50 @@ def _sla_and_backlog_alerts(
         vendor, workflow = rec["vendor"], rec["workflow"]
         attainment, known = _num(rec["sla_attainment"]), int(rec["sla_known"])
         target = target_for(gw.config, "sla_attainment", workflow, vendor)
-        if known > 0 and target is not None and attainment < target:
-            met = int(rec["sla_met"])
-            late = known - met
-            high = _num(rec["sla_attainment_high"])
-            clear = high < target
-            excess = late - (1.0 - target) * known
-            message = (
+        if known < settings.min_decisions or target is None or not attainment < target:
+            continue
+        met = int(rec["sla_met"])
+        late = known - met
+        excess = late - (1.0 - target) * known
+        (p_value,), _ = exact_excess_test(
+            [late], [known], [1.0 - target], settings.false_alarm_rate
+        )
+        if not p_value < settings.false_alarm_rate or excess < settings.min_impact:
+            continue  # within noise of the target, or too few decisions affected
+        strong = p_value < settings.false_alarm_rate / 10 and excess >= 10 * settings.min_impact
+        rows.append(
+            _alert(
+                "critical" if strong else "warning", "sla_breach", vendor, workflow, day, day,
+                "sla_attainment", attainment, target, known,
                 f"{vendor} / {workflow}: {attainment:.1%} of decisions on {_fmt_day(day)} met "
-                f"their SLA ({met} of {known}; {late} late), below the {target:.1%} target"
+                f"their SLA ({met:,} of {known:,}; {late:,} late), below the {target:.1%} target "
+                f"beyond day-to-day noise (exact test, p = {p_value:.2g}): about {excess:,.0f} "
+                "more late decisions than the target allows.",
+                excess,
             )
-            if clear:
-                message += (
-                    f". Below target beyond day-to-day noise (95% interval up to {high:.1%})."
-                )
-            else:
-                message += f" (95% interval up to {high:.1%}: could be day-to-day noise)."
-            rows.append(
-                _alert(
-                    "critical" if clear else "warning", "sla_breach", vendor, workflow, day, day,
-                    "sla_attainment", attainment, target, known, message, excess,
-                )
-            )  # fmt: skip
-        past_due = int(rec["backlog_over_sla"])
-        if past_due > 0:
-            pending = int(rec["backlog"])
-            rows.append(
-                _alert(
-                    "warning", "backlog_past_due", vendor, workflow, day, day,
-                    "backlog_over_sla", past_due, 0, pending,
-                    f"{vendor} / {workflow}: {past_due:,} pending "
-                    f"{'item is past its' if past_due == 1 else 'items are past their'} SLA "
-                    f"due time {at} ({pending:,} pending in all): content waiting for review "
-                    "beyond its deadline.",
-                    past_due,
-                )
-            )  # fmt: skip
+        )  # fmt: skip
+    backlog = table[table["backlog_over_sla"] > 0]
+    for vendor, group in backlog.groupby("vendor", sort=True):
+        past_due, pending = int(group["backlog_over_sla"].sum()), int(group["backlog"].sum())
+        if past_due < settings.min_impact:
+            continue
+        big = past_due >= 10 * settings.min_impact and past_due >= 0.2 * pending
+        worst = group.sort_values(["backlog_over_sla", "workflow"], ascending=[False, True])
+        listed = ", ".join(
+            f"{w} {int(n):,}" for w, n in zip(worst["workflow"], worst["backlog_over_sla"],
+                                                strict=True)
+        )  # fmt: skip
+        rows.append(
+            _alert(
+                "critical" if big else "warning", "backlog_past_due", vendor, None, day, day,
+                "backlog_over_sla", past_due, settings.min_impact, pending,
+                f"{vendor}: {past_due:,} pending "
+                f"{'item is past its' if past_due == 1 else 'items are past their'} SLA due "
+                f"time {at} ({pending:,} pending in all), in {listed}: content waiting for "
+                "review beyond its deadline.",
+                past_due, {"vendor": vendor},
+            )
+        )  # fmt: skip
     return rows
 
 
@@ -695,7 +868,7 @@ def _qa_coverage_alerts(
         }
     )
     table = kpi_table(gw, query, counts=True)
-    rows = []
+    short: dict[str, list[tuple[str, float, int, int, float, int]]] = {}
     for rec in table.to_dict("records"):
         vendor, workflow = rec["vendor"], rec["workflow"]
         coverage, decisions = _num(rec["qa_coverage"]), int(rec["decisions"])
@@ -705,20 +878,33 @@ def _qa_coverage_alerts(
         audited = int(rec["audited_decisions"])
         # The tolerance keeps float noise (0.05 * 300 = 15.000000000000002) from adding one.
         missing = math.ceil(target * decisions - 1e-9) - audited
-        lag = (
-            f" Decisions after {end:%d %b} are left out: their audits are still arriving."
-            if end < day
-            else ""
+        short.setdefault(vendor, []).append(
+            (workflow, coverage, audited, decisions, target, missing)
+        )
+    lag = (
+        f" Decisions after {end:%d %b} are left out: their audits are still arriving."
+        if end < day
+        else ""
+    )
+    rows = []
+    for vendor, items in sorted(short.items()):
+        missing = sum(i[5] for i in items)
+        if missing < gw.config.monitor.min_impact:
+            continue  # a handful of audits short: not worth an alert
+        audited, decisions = sum(i[2] for i in items), sum(i[3] for i in items)
+        target = sum(i[4] * i[3] for i in items) / decisions
+        items.sort(key=lambda i: (-i[5], i[0]))
+        listed = "; ".join(
+            f"{w} {c:.1%} ({a:,} of {d:,}, {m:,} short of {t:.1%})" for w, c, a, d, t, m in items
         )
         rows.append(
             _alert(
-                "warning", "qa_coverage", vendor, workflow, start, end, "qa_coverage", coverage,
-                target, decisions,
-                f"{vendor} / {workflow}: QA audited {coverage:.1%} of decisions "
-                f"({audited:,} of {decisions:,}) from {start:%d %b} to {end:%d %b}, below the "
-                f"{target:.1%} target: {missing:,} more audited "
-                f"{'decision' if missing == 1 else 'decisions'} needed.{lag}",
-                missing,
+                "warning", "qa_coverage", vendor, None, start, end, "qa_coverage",
+                audited / decisions, target, decisions,
+                f"{vendor}: QA audited fewer decisions than the target from {start:%d %b} to "
+                f"{end:%d %b} in {len(items)} workflow{'s' if len(items) != 1 else ''}: "
+                f"{listed}. {missing:,} more audited decisions needed.{lag}",
+                missing, {"vendor": vendor},
             )
         )  # fmt: skip
     return rows
@@ -731,8 +917,8 @@ def readable_alerts(frame: pd.DataFrame) -> pd.DataFrame:
         {
             "severity": frame["severity"],
             "alert": frame["kind"].map(ALERT_KINDS),
-            "vendor": frame["vendor"].fillna("–"),
-            "workflow": frame["workflow"].fillna("–"),
+            "vendor": frame["vendor"].astype(object).fillna("–").astype("str"),
+            "workflow": frame["workflow"].astype(object).fillna("–").astype("str"),
             "when": [
                 describe_period(s, e) for s, e in zip(frame["start"], frame["end"], strict=True)
             ],
@@ -760,19 +946,31 @@ def group_label(vendor: Hashable | None) -> str:
     return "All vendors" if missing else str(vendor)
 
 
+def last_complete_day(gw: Engine, as_of: dt.datetime | None = None) -> dt.date | None:
+    """The monitor's default day: the newest day with data the viewer may see, but never today
+    (a day still under way in the reporting time zone is partial, not comparable with full
+    days); None without data."""
+    summary = database_summary(gw, as_of)
+    if summary.last_day is None:
+        return None
+    now = (as_of or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(gw.config.reporting_timezone))
+    return min(summary.last_day, now.date() - dt.timedelta(days=1))
+
+
 def alert_window(
     gw: Engine, day: dt.date | None = None, start: dt.date | None = None
 ) -> tuple[dt.date, dt.date]:
     """The alert list's window `(start, day)`, defaulted as the dashboard's: `day` (the
-    monitored day, the window's last) is the newest day with data the viewer may see, `start`
+    monitored day, the window's last) is the last complete day (`last_complete_day`), `start`
     `DEFAULT_WINDOW_DAYS` days up to `day` but not before the first day with data."""
     if day is None or start is None:
         summary = database_summary(gw)
-        if summary.last_day is None or summary.first_day is None:
+        last = last_complete_day(gw)
+        if summary.last_day is None or summary.first_day is None or last is None:
             raise ValueError("no decisions in the database (or none your role may see)")
-        day = day or summary.last_day
+        day = day or last
         default_start = day - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
-        start = start or max(summary.first_day, default_start)
+        start = start or min(max(summary.first_day, default_start), day)
     if start > day:
         raise ValueError(f"--from {start} is after --day {day}")
     return start, day

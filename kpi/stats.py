@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.stats import norm
+from scipy.stats import beta, binom, norm
 from statsmodels.stats.proportion import proportion_confint
 
 __all__ = [
@@ -130,6 +130,29 @@ def two_proportion_test(
     return TwoProportionResult(
         p1=p1, p2=p2, diff=diff, z=z, p_value=p_value, significant=significant, alpha=alpha
     )
+
+
+def exact_excess_test(
+    errors: ArrayLike, n: ArrayLike, p0: ArrayLike, alpha: float = 0.01
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-sided exact binomial test that the true rate exceeds `p0`, elementwise: the p-value
+    P(X >= errors | n, p0) and the Clopper-Pearson lower bound of the rate at confidence
+    1 - alpha (0 for no errors). `low > p0` exactly when `p_value < alpha` (up to floating
+    point): under p0 the test fires with probability at most alpha, whatever n.
+
+    >>> p, low = exact_excess_test([15], [100], [0.05], 0.01)
+    >>> round(float(p[0]), 6), round(float(low[0]), 4)
+    (0.000136, 0.0774)
+    """
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    x = np.asarray(errors, dtype=float)
+    total = np.asarray(n, dtype=float)
+    rate = np.asarray(p0, dtype=float)
+    p_value = np.where(total > 0, binom.sf(x - 1, total, rate), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(x > 0, beta.ppf(alpha, x, total - x + 1), 0.0)
+    return p_value, np.where(total > 0, low, np.nan)
 
 
 def p_chart(defects: ArrayLike, n: ArrayLike, sigma: float = 3.0) -> pd.DataFrame:

@@ -259,7 +259,6 @@ REVIEWER_ERROR_SIGMA = 0.3  # log-normal spread of reviewers' error multipliers
 AUDIT_RATE = 0.05  # share of decided decisions QA audits
 DUE_AT_STAMPED = 0.60  # share of rows whose queue stamps an explicit due_at
 MISSING_CLAIM_RATE = 0.004  # decided rows whose tool did not log the claim
-PENDING_TARGET = 0.02  # approximate share of rows still pending at the snapshot
 REREVIEW_RATE = 0.02  # rows that review an item already seen (another queue, appeal)
 # When a reviewer errs on content that should be actioned: under-enforce / wrong policy / action.
 ACTIONED_ERROR_MIX: tuple[float, float, float] = (0.45, 0.35, 0.20)

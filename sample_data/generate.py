@@ -107,7 +107,7 @@ class _Plan:
     world: _World
     bin_counts: np.ndarray  # decisions per UTC hour of the window
     market_given_hour: np.ndarray  # (24, M)
-    backlog_hours: float
+    pending_share: float  # expected share of rows still pending at the snapshot
     gap_week: int
     start_s: int = field(init=False)
     snapshot_s: int = field(init=False)
@@ -279,17 +279,11 @@ def _plan(seed: int, decisions: int, weeks: int, end: date | None) -> _Plan:
     bin_weight = (day_weight[:, None] * hour_weight[None, :]).ravel()
     bin_counts = rng.multinomial(decisions, bin_weight / bin_weight.sum())
 
-    # Backlog: items enqueued in the last `backlog_hours` are still pending with a probability
-    # falling linearly from 1 (just enqueued) to 0; sized so ~PENDING_TARGET of rows are pending
-    # together with the items whose queue time naturally runs past the snapshot.
+    # Pending at the snapshot: only what a queue still holds at that instant, the items whose
+    # wait runs past it (recent arrivals, and the few whose wait runs long as on any day): the
+    # last day's backlog looks like every other day's end.
     age_h = len(bin_counts) - np.arange(len(bin_counts)) - 0.5
     natural = _natural_pending(bin_counts, age_h)
-    want = max(cat.PENDING_TARGET * decisions - natural, 0.0)
-    lo, hi = 0.0, float(len(bin_counts))
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        got = float((bin_counts * np.clip(1 - age_h / max(mid, 1e-9), 0, 1)).sum())
-        lo, hi = (mid, hi) if got < want else (lo, mid)
     from_week = cat.GAP_UNDER_ENFORCEMENT.from_week
     gap_week = from_week if weeks > from_week else max(1, weeks // 2 + 1)
     return _Plan(
@@ -301,7 +295,7 @@ def _plan(seed: int, decisions: int, weeks: int, end: date | None) -> _Plan:
         world=world,
         bin_counts=bin_counts,
         market_given_hour=market_given_hour,
-        backlog_hours=hi,
+        pending_share=natural / decisions if decisions else 0.0,
         gap_week=gap_week,
     )
 
@@ -478,12 +472,12 @@ def _decision_chunk(
     due = enq + _SLA_S[priority]
     stamped = rng.random(n) < cat.DUE_AT_STAMPED
 
-    # Pending at the snapshot: queue time past it, plus a backlog of the newest items.
-    age_h = (plan.snapshot_s - enq) / 3600
-    backlog_p = np.clip(1 - age_h / max(plan.backlog_hours, 1e-9), 0, 1)
+    # Pending at the snapshot: the items whose queue wait and handling run past it, as at any
+    # day's end (no backlog is added on the last day). The draw that once picked an extra
+    # backlog stays, so the draws after it (labels, errors, ids) are as they were.
     natural = decided > plan.snapshot_s
-    backlog = ~natural & (rng.random(n) < backlog_p)
-    is_decided = ~(natural | backlog)
+    rng.random(n)
+    is_decided = ~natural
     has_claim = (natural & (claimed <= plan.snapshot_s)) | (
         is_decided & (rng.random(n) >= cat.MISSING_CLAIM_RATE)
     )
@@ -847,7 +841,7 @@ def _manifest(plan: _Plan) -> dict[str, Any]:
             "sla_attainment_approx": round(sla_normal, 4),
             "audit_rate": cat.AUDIT_RATE,
             "due_at_stamped_share": cat.DUE_AT_STAMPED,
-            "pending_share_approx": cat.PENDING_TARGET,
+            "pending_share_approx": round(plan.pending_share, 4),
             "missing_claimed_at_share": cat.MISSING_CLAIM_RATE,
             "dispute_rate_of_errors": cat.DISPUTE_RATE,
             "dispute_outcomes": dict(cat.DISPUTE_OUTCOMES),
@@ -1067,6 +1061,10 @@ Deliberate edge cases: pending rows (no decision, no decided time), decided rows
 time, rows without a queue-stamped due time, errors, disputes and multi-line comments. Rows with
 a local time in the repeated DST hour (25.10.2026 02:00-03:00 Europe/Berlin), which a naive local
 timestamp cannot pin down, are left out here; full exports contain them.
+
+The samples end on 2026-11-22, the generator's default last day. `bpo-kpi demo` ingests copies
+moved by whole days to its own last day (`sample_data.writers.shift_raw_samples`: times move as
+instants; a row that would then fall in a repeated DST hour is left out, with its audits).
 """
 
 

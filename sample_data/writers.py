@@ -12,12 +12,16 @@ drift apart: ingesting an export with its mapping gives back the canonical rows.
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
 import shutil
+import tempfile
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import duckdb
 import numpy as np
@@ -30,11 +34,12 @@ import pyarrow.parquet as pq
 from bpo_kpi.config import Config
 from bpo_kpi.db import connect
 from ingest import ingest_files, load_mapping
-from ingest.mapping import Kind
+from ingest.mapping import Kind, VendorMapping
 from sample_data.schema import TABLES, SampleData, to_table
 
 VENDOR_DIR = Path(__file__).parent / "vendors"
 RAW_DIR = Path(__file__).parent / "raw"  # small exports of EXPORT_VENDORS (raw/README.md)
+RAW_END = dt.date(2026, 11, 22)  # the samples' last day: generate()'s default end
 EXPORT_VENDORS = ("northwind", "apex_bpo")
 LABEL_COLUMNS = {"decision", "qa_decision", "label"}
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%S+00:00"
@@ -95,20 +100,127 @@ def load_raw_samples(
     con: duckdb.DuckDBPyConnection,
     config: Config | None = None,
     progress: Callable[[str], None] | None = None,
+    end: dt.date | None = None,
+    work_dir: str | Path | None = None,
 ) -> None:
     """Ingest the small raw exports in `sample_data/raw/` with their vendors' mappings
     (`sample_data/vendors/`), decisions before audits: the demo adds them to generated data
     (their ids never collide with generated rows), so it shows vendor formats going through
-    the real ingest."""
+    the real ingest.
+
+    With `end` (the generated data's last day), copies whose every time is moved by whole
+    days so that they end on `end` too (`shift_raw_samples`) are written to `work_dir` (a
+    temporary folder when None) and ingested instead.
+    """
     kinds: tuple[Kind, ...] = ("decisions", "audits")
+    days = (end - RAW_END).days if end is not None else 0
+    with tempfile.TemporaryDirectory(prefix="bpo_kpi_samples_") as tmp:
+        root = RAW_DIR
+        if days:
+            root = Path(work_dir) if work_dir is not None else Path(tmp)
+            shift_raw_samples(root, days)
+        for vendor in EXPORT_VENDORS:
+            mapping = load_mapping(VENDOR_DIR / f"{vendor}.toml")
+            for kind in kinds:
+                for file in sorted((root / vendor).glob(f"{kind}.*")):
+                    ingest_files(
+                        con, kind, [file], config=config or Config(), mapping=mapping,
+                        progress=progress or (lambda _: None),
+                    )  # fmt: skip
+
+
+def shift_raw_samples(out_dir: str | Path, days: int) -> list[Path]:
+    """Copies of the raw samples with every time `days` days later (earlier when negative),
+    in `out_dir/<vendor>/`, in each vendor's own format; returns the files written.
+
+    Times move as instants, so every interval stays as it was. A naive local time that would
+    then fall in a repeated hour (the clocks falling back) could not be read back exactly:
+    such a decision is left out with its audits, and such an audit too, as the committed
+    samples leave those hours out (raw/README.md).
+    """
+    out = Path(out_dir)
+    written: list[Path] = []
     for vendor in EXPORT_VENDORS:
         mapping = load_mapping(VENDOR_DIR / f"{vendor}.toml")
+        (out / vendor).mkdir(parents=True, exist_ok=True)
+        dropped: set[str] = set()
+        kinds: tuple[Kind, ...] = ("decisions", "audits")
         for kind in kinds:
             for file in sorted((RAW_DIR / vendor).glob(f"{kind}.*")):
-                ingest_files(
-                    con, kind, [file], config=config or Config(), mapping=mapping,
-                    progress=progress or (lambda _: None),
-                )  # fmt: skip
+                target = out / vendor / file.name
+                _shift_file(file, target, mapping, kind, days, dropped)
+                written.append(target)
+    return written
+
+
+def _shift_file(
+    file: Path, target: Path, mapping: VendorMapping, kind: Kind, days: int, dropped: set[str]
+) -> None:
+    """One raw sample with its times moved; the decision ids it leaves out are added to
+    `dropped` (their audits are left out in turn)."""
+    columns = mapping.for_kind(kind).columns
+    times = [vendor_col for name, vendor_col in columns.items() if name.endswith("_at")]
+    key = columns["decision_id"]
+
+    def shifted(record: dict[str, Any]) -> dict[str, Any] | None:
+        if record.get(key) in dropped:
+            return None
+        out = dict(record)
+        for column in times:
+            value, exact = _shift_time(record.get(column), days, mapping)
+            if not exact:
+                if kind == "decisions":
+                    dropped.add(record[key])
+                return None
+            out[column] = value
+        return out
+
+    if file.suffix == ".jsonl":
+        lines = file.read_text(encoding="utf-8").splitlines()
+        records = [shifted(json.loads(line)) for line in lines if line.strip()]
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records if r)
+        target.write_text(text, encoding="utf-8", newline="\n")
+        return
+    delimiter = mapping.csv.delimiter or ","
+    quote = mapping.csv.quote or '"'
+    with file.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter=delimiter, quotechar=quote)
+        header = list(reader.fieldnames or [])
+        rows = [shifted(row) for row in reader]
+    with target.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(
+            fh, header, delimiter=delimiter, quotechar=quote, lineterminator="\r\n"
+        )
+        writer.writeheader()
+        writer.writerows(r for r in rows if r)
+
+
+def _shift_time(value: Any, days: int, mapping: VendorMapping) -> tuple[Any, bool]:
+    """A vendor's time (an epoch number, or text in its format) `days` days later, and whether
+    it can be read back exactly (False: a naive local time in a repeated hour)."""
+    if value is None or value == "":
+        return value, True
+    fmt = mapping.timestamp_format
+    if fmt in ("epoch_s", "epoch_ms"):
+        return int(value) + days * 86400 * (1000 if fmt == "epoch_ms" else 1), True
+    zone = ZoneInfo(mapping.timezone)
+    parsed = dt.datetime.strptime(value, fmt) if fmt else dt.datetime.fromisoformat(value)
+    naive = parsed.tzinfo is None
+    aware = parsed.replace(tzinfo=zone) if naive else parsed
+    instant = aware.astimezone(dt.UTC) + dt.timedelta(days=days)  # not wall-clock arithmetic
+    local = instant.astimezone(zone if naive else parsed.tzinfo)
+    wall = local.replace(tzinfo=None)
+    if naive and _repeated(wall, zone):
+        return value, False
+    if fmt:
+        return local.strftime(fmt), True
+    return (wall if naive else local).isoformat(), True
+
+
+def _repeated(wall: dt.datetime, zone: ZoneInfo) -> bool:
+    """A wall-clock time that happens twice in `zone` (its two readings differ)."""
+    first, second = (wall.replace(tzinfo=zone, fold=f).utcoffset() for f in (0, 1))
+    return first != second
 
 
 def _csv_ready(table: pa.Table) -> pa.Table:

@@ -1,5 +1,8 @@
 """`serve` (the Streamlit dashboard on a database) and `demo` (sample data, ingested, served).
 
+The demo's data end yesterday in the reporting time zone (`--end` chooses another day), the
+vendor samples moved to end then too, so the Overview opens on a whole, ordinary day.
+
 Launching Streamlit is the shell's work: `app.py` is found next to the packages, as in a clone
 or an editable install, and run with the project's `.streamlit/config.toml`.
 """
@@ -7,10 +10,12 @@ or an editable install, and run with the project's `.streamlit/config.toml`.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bpo_kpi.config import CONFIG_ENV, load_config
 from bpo_kpi.db import DB_ENV, connect, default_db_path
@@ -31,10 +36,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if existing and not args.force:
             report(f"{db} already holds {existing:,} decisions; serving it (--force regenerates)")
         else:
-            report(f"generating {args.decisions:,} decisions, {args.weeks} weeks, seed {args.seed}")
-            data = generate(seed=args.seed, decisions=args.decisions, weeks=args.weeks)
+            end = args.end or yesterday(config.reporting_timezone)
+            report(
+                f"generating {args.decisions:,} decisions, {args.weeks} weeks to {end}, "
+                f"seed {args.seed}"
+            )
+            data = generate(seed=args.seed, decisions=args.decisions, weeks=args.weeks, end=end)
             load_canonical(data, args.data_dir, con, config=config, progress=report)
-            load_raw_samples(con, config=config, progress=report)
+            # The vendor samples move to the same last day (their files' copies go here).
+            samples = Path(args.data_dir) / "vendor_samples"
+            load_raw_samples(con, config=config, progress=report, end=end, work_dir=samples)
             report(f"database ready: {db}")
     finally:
         con.close()
@@ -42,6 +53,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return EXIT_OK
     report(f"starting the dashboard on http://localhost:{args.port}")
     return serve(Path(db), args.config, args.port)
+
+
+def yesterday(timezone: str) -> dt.date:
+    """The last complete day in `timezone` (the demo's data end there by default, so the
+    Overview's monitored day is a whole day of data)."""
+    return dt.datetime.now(ZoneInfo(timezone)).date() - dt.timedelta(days=1)
 
 
 @command

@@ -37,7 +37,7 @@ from bpo_kpi_cli.output import (
 )
 from ingest import FileResult, IngestError, VendorMapping, ingest_files, load_mapping
 from ingest.folder import FolderPass, watch_folder
-from ingest.load import retry_rejected
+from ingest.load import refresh_derived_if_config_changed, retry_rejected
 from kpi.gateway import Gateway
 
 
@@ -200,4 +200,29 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
         print(f"stored times: {implausible:,} implausible values, read as ingest would load "
               "them today (Data health lists them)")  # fmt: skip
     replica.publish(db, progress(False))
+    return EXIT_OK
+
+
+@command
+def cmd_recompute(args: argparse.Namespace) -> int:
+    db = args.db or default_db_path()
+    if not Path(db).exists():
+        raise FileNotFoundError(f"database {db} does not exist")
+    config = load_config(args.config)
+    con = open_for_writing(args, config)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        ran = refresh_derived_if_config_changed(con, config, progress(False))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    if not ran:
+        print(f"{db}: stored values already match the configuration ({config.derivation_hash()})")
+        return EXIT_OK
+    replica.publish(db, progress(False))
+    print(f"{db}: due times, error types and severities derived again "
+          f"({config.derivation_hash()})")  # fmt: skip
     return EXIT_OK

@@ -1,0 +1,428 @@
+"""User state that must outlive the data: who acknowledged or snoozed which alert and why, and
+which alerts were already sent to which notification target.
+
+**Where and why.** A SQLite file beside the database, `<db>.state.sqlite` (e.g.
+`bpo_kpi.duckdb.state.sqlite`), created on first write. Not a DuckDB table, because:
+
+- it must be writable while an ingest holds the database: DuckDB allows one writing process,
+  and an ingest can hold it for minutes, while acknowledging an alert or recording a sent
+  notification cannot wait for it (readers during an ingest read a replica, which is
+  read-only and replaced after each commit);
+- it is not derived from the vendor files, so nothing may rebuild it: re-ingests, configuration
+  changes, `bpo-kpi upgrade` and replica swaps leave it alone;
+- it is small and written by several short-lived processes (the CLI from cron, the dashboard):
+  SQLite in WAL mode with a busy timeout, each write one `BEGIN IMMEDIATE` transaction.
+
+It is never inside the repository (`*.state.sqlite*` is ignored) and holds no secrets: a
+notification target is recorded as a salted, slow hash of its URL (`target_id`), never the
+URL, whose user, password or token would otherwise sit in clear in the file.
+
+**What an alert's status is.** `acknowledged` (by whom, why, when) until cleared; `snoozed`
+until an instant, after which the alert is new again; absent = new. Alerts are named by their
+stable key (`kpi.monitor`: kind, segment and, for day-bound kinds, the day). Every change is
+also appended to a log (`alert_events`), so a cleared acknowledgement stays on record.
+
+Sent marks are per (alert key, target). `mark_sent` records the monitored day; `was_sent` with
+a `day` treats a mark whose last day is more than one day before it as a finished episode (the
+alert went away, or nobody looked, and is back): callers use that for alerts whose key has no
+day, so a feed that goes stale again next month is sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import secrets
+import sqlite3
+import unicodedata
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+from urllib.parse import urlsplit
+
+STATE_SUFFIX = ".state.sqlite"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_SECONDS = 10.0  # another process's write lasts milliseconds
+MAX_KEY_CHARS = 1000
+MAX_BY_CHARS = 100
+MAX_REASON_CHARS = 1000
+MAX_SNOOZE = dt.timedelta(days=90)  # longer than a quarter: acknowledge it instead
+TARGET_HASH_ITERATIONS = 200_000  # PBKDF2-SHA256: ~0.1 s per URL, per run
+
+State = Literal["acknowledged", "snoozed"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alert_state (
+    key TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('acknowledged', 'snoozed')),
+    by TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at TEXT NOT NULL,
+    until TEXT,
+    CHECK ((state = 'snoozed') = (until IS NOT NULL))
+);
+CREATE TABLE IF NOT EXISTS alert_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('acknowledge', 'snooze', 'clear')),
+    by TEXT,
+    reason TEXT,
+    until TEXT,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sent (
+    key TEXT NOT NULL,
+    target TEXT NOT NULL,
+    first_sent TEXT NOT NULL,
+    last_day TEXT,
+    PRIMARY KEY (key, target)
+);
+"""
+
+
+class StateError(ValueError):
+    """An acknowledgement, snooze or sent mark that cannot be recorded; the message says why."""
+
+
+@dataclass(frozen=True)
+class AlertStatus:
+    """An alert's recorded status: acknowledged, or snoozed until `until` (UTC)."""
+
+    key: str
+    state: State
+    by: str
+    reason: str
+    at: dt.datetime
+    until: dt.datetime | None = None
+
+
+def state_path(db: str | os.PathLike[str]) -> Path:
+    """The state file of database `db`: `<db>.state.sqlite` beside it."""
+    db = Path(db)
+    return db.with_name(db.name + STATE_SUFFIX)
+
+
+def _utc(value: dt.datetime, name: str) -> dt.datetime:
+    if not isinstance(value, dt.datetime):
+        raise StateError(f"{name} must be a date and time, not {type(value).__name__}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise StateError(f"{name} must carry a time zone ({value.isoformat()} has none)")
+    return value.astimezone(dt.UTC)
+
+
+def _iso(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def _from_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).astimezone(dt.UTC)
+
+
+def _text(name: str, value: object, limit: int, multiline: bool = False) -> str:
+    """`value` stripped, checked: a non-empty string within `limit` characters, without control
+    characters (a reason may have line breaks and tabs)."""
+    if not isinstance(value, str):
+        raise StateError(f"{name} must be text")
+    text = value.strip()
+    if not text:
+        raise StateError(f"{name} must not be empty")
+    if len(text) > limit:
+        raise StateError(f"{name} is {len(text):,} characters long; at most {limit:,}")
+    allowed = "\n\t" if multiline else ""
+    bad = [c for c in text if unicodedata.category(c) == "Cc" and c not in allowed]
+    if bad:
+        raise StateError(f"{name} contains a control character ({bad[0]!r})")
+    return text
+
+
+def check_key(key: object) -> str:
+    """An alert key as given, checked: non-empty text within `MAX_KEY_CHARS`, no control
+    characters (leading and trailing blanks are dropped)."""
+    return _text("alert key", key, MAX_KEY_CHARS)
+
+
+def check_status(
+    by: str, reason: str, until: dt.datetime | None = None, now: dt.datetime | None = None
+) -> tuple[str, str, dt.datetime | None]:
+    """An acknowledgement's (or, with `until`, a snooze's) who, why and until, checked and
+    normalised (stripped; `until` in UTC, after `now` and at most `MAX_SNOOZE` later);
+    StateError says what is wrong. The store checks this itself; callers may check first."""
+    who = "by (who snoozes)" if until is not None else "by (who acknowledges)"
+    by = _text(who, by, MAX_BY_CHARS)
+    reason = _text("reason", reason, MAX_REASON_CHARS, multiline=True)
+    if until is None:
+        return by, reason, None
+    at = StateStore._now(now)
+    until = _utc(until, "until").replace(microsecond=0)
+    if until <= at:
+        raise StateError(
+            f"snooze until {until:%Y-%m-%d %H:%M} UTC is not in the future "
+            f"(now is {at:%Y-%m-%d %H:%M} UTC)"
+        )
+    if until - at > MAX_SNOOZE:
+        raise StateError(
+            f"snooze until {until:%Y-%m-%d} is more than {MAX_SNOOZE.days} days away; "
+            "acknowledge the alert instead"
+        )
+    return by, reason, until
+
+
+class StateStore:
+    """The state file of one database (see the module docstring); a context manager.
+
+    `StateStore(db)` opens `state_path(db)`, creating it (and its tables) when missing;
+    `open_state(db, create=False)` returns None instead of creating it. Every method that takes
+    `now` uses it as the current instant (default: the clock), so callers and tests can state
+    the instant an alert list is judged at.
+    """
+
+    def __init__(self, db: str | os.PathLike[str], *, path: Path | None = None) -> None:
+        self.path = path or state_path(db)
+        try:
+            self._con = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
+            )
+        except sqlite3.Error as exc:
+            raise StateError(f"cannot open the alert state file {self.path}: {exc}") from exc
+        try:
+            self._con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+            self._con.execute("PRAGMA journal_mode = WAL")
+            version = self._con.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StateError(
+                    f"{self.path} was written by a newer bpo-kpi (state schema {version}); "
+                    "upgrade bpo-kpi"
+                )
+            if version < SCHEMA_VERSION:
+                with self._write() as con:
+                    for statement in _SCHEMA.split(";"):
+                        if statement.strip():
+                            con.execute(statement)
+                    con.execute(
+                        "INSERT OR IGNORE INTO meta VALUES ('target_salt', ?)",
+                        (secrets.token_hex(16),),
+                    )
+                    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            self._con.close()
+            raise StateError(f"{self.path} is not a usable alert state file: {exc}") from exc
+        except BaseException:
+            self._con.close()
+            raise
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taking the write lock up front (waits up to the busy
+        timeout for another process's)."""
+        try:
+            self._con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:  # "database is locked" past the busy timeout
+            raise StateError(
+                f"{self.path}: another process kept it locked for over "
+                f"{BUSY_TIMEOUT_SECONDS:.0f} s ({exc})"
+            ) from exc
+        try:
+            yield self._con
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    @staticmethod
+    def _now(now: dt.datetime | None) -> dt.datetime:
+        at = dt.datetime.now(dt.UTC) if now is None else _utc(now, "now")
+        return at.replace(microsecond=0)
+
+    # --- acknowledge, snooze, clear ---------------------------------------------------------
+
+    def acknowledge(
+        self, key: str, by: str, reason: str, now: dt.datetime | None = None
+    ) -> AlertStatus:
+        """Record that `by` acknowledged alert `key` because `reason` (replacing a snooze or an
+        earlier acknowledgement). It stays acknowledged until `clear`."""
+        key = check_key(key)
+        by, reason, _ = check_status(by, reason)
+        status = AlertStatus(key, "acknowledged", by, reason, self._now(now))
+        self._set(status, "acknowledge")
+        return status
+
+    def snooze(
+        self,
+        key: str,
+        until: dt.datetime,
+        by: str,
+        reason: str,
+        now: dt.datetime | None = None,
+    ) -> AlertStatus:
+        """Record that `by` snoozed alert `key` until `until` (time-zone aware, after `now` and
+        at most `MAX_SNOOZE` later) because `reason`; from `until` on it is new again."""
+        key = check_key(key)
+        if until is None:
+            raise StateError("a snooze needs an instant until which it holds")
+        by, reason, end = check_status(by, reason, until, now)
+        status = AlertStatus(key, "snoozed", by, reason, self._now(now), end)
+        self._set(status, "snooze")
+        return status
+
+    def _set(self, status: AlertStatus, action: str) -> None:
+        until = _iso(status.until) if status.until else None
+        with self._write() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO alert_state VALUES (?, ?, ?, ?, ?, ?)",
+                (status.key, status.state, status.by, status.reason, _iso(status.at), until),
+            )
+            con.execute(
+                "INSERT INTO alert_events (key, action, by, reason, until, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (status.key, action, status.by, status.reason, until, _iso(status.at)),
+            )
+
+    def clear(
+        self,
+        key: str,
+        by: str | None = None,
+        reason: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> AlertStatus | None:
+        """Remove alert `key`'s acknowledgement or snooze (it is new again); returns what was
+        removed, None if it had none. `by` and `reason`, if given, go to the log."""
+        key = check_key(key)
+        by = None if by is None else _text("by", by, MAX_BY_CHARS)
+        reason = None if reason is None else _text("reason", reason, MAX_REASON_CHARS, True)
+        at = self._now(now)
+        with self._write() as con:
+            row = con.execute("SELECT * FROM alert_state WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            con.execute("DELETE FROM alert_state WHERE key = ?", (key,))
+            con.execute(
+                "INSERT INTO alert_events (key, action, by, reason, until, at) "
+                "VALUES (?, 'clear', ?, ?, NULL, ?)",
+                (key, by, reason, _iso(at)),
+            )
+        return _status(row)
+
+    def statuses(
+        self, keys: Iterable[str], now: dt.datetime | None = None
+    ) -> dict[str, AlertStatus]:
+        """key -> status of those `keys` acknowledged, or snoozed past `now`; a key missing from
+        the result is new (never acknowledged or snoozed, cleared, or its snooze is over)."""
+        at = self._now(now)
+        wanted = list(dict.fromkeys(str(k) for k in keys))
+        out: dict[str, AlertStatus] = {}
+        for i in range(0, len(wanted), 500):  # well under SQLite's bound-parameter limit
+            chunk = wanted[i : i + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._con.execute(
+                f"SELECT * FROM alert_state WHERE key IN ({marks})", chunk
+            ).fetchall()
+            for row in rows:
+                status = _status(row)
+                if status.until is None or status.until > at:
+                    out[status.key] = status
+        return out
+
+    def history(self, key: str) -> list[tuple[str, str | None, str | None, str]]:
+        """Alert `key`'s log, oldest first: (action, by, reason, at ISO UTC)."""
+        rows = self._con.execute(
+            "SELECT action, by, reason, at FROM alert_events WHERE key = ? ORDER BY id",
+            (check_key(key),),
+        ).fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+    # --- sent marks -------------------------------------------------------------------------
+
+    def target_id(self, url: str) -> str:
+        """A notification target's id: its scheme and a salted PBKDF2 hash of the whole URL
+        (salt per state file), so the file never holds a URL's password or token, and a copy
+        of it does not let anyone test guessed URLs quickly."""
+        if not isinstance(url, str) or not url.strip():
+            raise StateError("a notification target URL must not be empty")
+        url = url.strip()
+        scheme = urlsplit(url).scheme.lower() or "url"
+        salt = self._con.execute("SELECT value FROM meta WHERE name = 'target_salt'").fetchone()
+        digest = hashlib.pbkdf2_hmac(
+            "sha256", url.encode(), bytes.fromhex(salt[0]), TARGET_HASH_ITERATIONS
+        )
+        return f"{scheme[:20]}:{digest.hex()[:32]}"
+
+    def mark_sent(
+        self,
+        keys: str | Iterable[str],
+        target_id: str,
+        day: dt.date | None = None,
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Record that alert `keys` (one or several) were sent to `target_id` (`target_id()`)
+        for monitored `day`. Marking a key again keeps its first sending time and moves its
+        last day forward (the alert is still there: the same episode)."""
+        keys = [keys] if isinstance(keys, str) else list(keys)
+        checked = [check_key(k) for k in keys]
+        target = _text("target id", target_id, 100)
+        at = _iso(self._now(now))
+        last = day.isoformat() if day is not None else None
+        with self._write() as con:
+            con.executemany(
+                """
+                INSERT INTO sent (key, target, first_sent, last_day) VALUES (?, ?, ?, ?)
+                ON CONFLICT (key, target) DO UPDATE SET last_day = CASE
+                    WHEN excluded.last_day IS NULL THEN sent.last_day
+                    WHEN sent.last_day IS NULL OR excluded.last_day > sent.last_day
+                        THEN excluded.last_day
+                    ELSE sent.last_day END
+                """,
+                [(k, target, at, last) for k in checked],
+            )
+
+    def was_sent(self, key: str, target_id: str, day: dt.date | None = None) -> bool:
+        """Whether alert `key` was sent to `target_id`. With `day`: only if its last marked day
+        is at most one day before `day` (else the earlier episode is over: send it again)."""
+        row = self._con.execute(
+            "SELECT last_day FROM sent WHERE key = ? AND target = ?", (key, target_id)
+        ).fetchone()
+        if row is None:
+            return False
+        if day is None or row[0] is None:
+            return True
+        return dt.date.fromisoformat(row[0]) >= day - dt.timedelta(days=1)
+
+
+def _status(row: tuple[str, str, str, str, str, str | None]) -> AlertStatus:
+    key, state, by, reason, at, until = row
+    return AlertStatus(
+        key=key,
+        state="acknowledged" if state == "acknowledged" else "snoozed",
+        by=by,
+        reason=reason,
+        at=_from_iso(at),
+        until=_from_iso(until) if until else None,
+    )
+
+
+def open_state(db: str | os.PathLike[str], create: bool = True) -> StateStore | None:
+    """The state store of database `db`; None when it has none and `create` is false (reading
+    statuses never creates the file)."""
+    if not create and not state_path(db).exists():
+        return None
+    return StateStore(db)
