@@ -6,8 +6,9 @@ audits enough to estimate each vendor x workflow's quality score, every ingest r
 reconciliation, and audits whose decision never arrived.
 
 Which filters apply: freshness, vendor integrity and edits after audit follow the sidebar's
-vendor filter; QA coverage adequacy follows every sidebar filter and the date window (audits
-belong to their decision's day). Ingest runs, rejected rows, warnings and orphan audits are
+vendor filter; audit sample adequacy follows every sidebar filter and the date window, up to the
+last day whose audits are complete (audits belong to their decision's day; the same days as QA
+coverage on the Overview). Ingest runs, rejected rows, warnings and orphan audits are
 about the whole database (within the viewer's role) and ignore the filters. Raw rejected rows
 and warning values are shown only to roles that may see people's data (the gateway blanks them
 for other roles).
@@ -26,7 +27,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import common, timefmt
-from kpi import health
+from kpi import health, monitor
 
 MARGINS_PP = (1, 2, 3, 4, 5, 7, 10)  # ± percentage points offered for the quality estimate
 CONFIDENCE = 0.95
@@ -397,20 +398,28 @@ with st.container(key="health_edits"):
 
 # --- QA coverage adequacy ------------------------------------------------------------------------
 
-st.subheader("QA coverage adequacy")
+st.subheader("Audit sample adequacy")
 margin_pp = st.select_slider(
     "Margin of error for the quality score (± percentage points)",
     MARGINS_PP,
     value=5,
     key="health_margin",
     bind="query-params",
-    help="QA coverage is adequate when a vendor x workflow has enough audits in the window to "
-    "estimate its quality score to within this margin at 95% confidence.",
+    help="A vendor x workflow's audit sample is adequate when it has enough audits in the "
+    "window to estimate its quality score to within this margin at 95% confidence. (QA "
+    "coverage, the share of decisions audited, is another number: its target is on the "
+    "Overview.)",
 )
-adequacy = common.call(health.qa_coverage_adequacy, f.query(), margin_pp / 100, CONFIDENCE)
+# The same days as QA coverage on the Overview: those whose audits are complete.
+complete = common.call(monitor.audits_complete_through)
+sample_end = max(f.start, min(f.end, complete))
+adequacy = common.call(
+    health.qa_coverage_adequacy, f.query(end=sample_end), margin_pp / 100, CONFIDENCE
+)
 st.markdown(
     f"Audits needed to estimate each vendor x workflow's quality score to **±{margin_pp} "
-    f"percentage points** at {CONFIDENCE:.0%} confidence over {f.describe()}: "
+    f"percentage points** at {CONFIDENCE:.0%} confidence, {f.start:%d %b} – {sample_end:%d %b} "
+    "(days whose audits are complete, as for QA coverage): "
     "`z² p(1-p) / margin²`, corrected for the number of decisions in the window, where *p* is "
     "the larger of the target error rate (1 - quality target) and the observed error rate "
     "(1 % to 50 %)."
@@ -513,7 +522,7 @@ with headline:
         help="Fields of loaded rows that ingest clamped, emptied or kept with a fallback.",
     )
     info[1].metric(
-        "QA coverage adequate",
+        "Audit sample adequate",
         f"{adequate} of {len(adequacy)}",
         help="Vendor x workflow groups with enough audits for the chosen margin.",
     )

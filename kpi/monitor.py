@@ -121,7 +121,7 @@ _BASIS_UNIT = {  # (one, many)
     "audits": ("audit", "audits"),
     "sla_known": ("decision with a due time", "decisions with a due time"),
     "decisions": ("decision", "decisions"),
-    "backlog": ("pending", "pending"),
+    "backlog": ("item pending at the day's end", "items pending at the day's end"),
 }
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,18 +116,36 @@ def _ingest_folder(
             names = ", ".join(p.name for p in one_pass.waiting)
             print(f"not loaded yet, to keep the order of the feed: {names}", file=sys.stderr)
 
+    # In a watch, Ctrl-C (or SIGTERM from a service manager) stops at the next pause between
+    # passes, so a load or a replica refresh under way finishes; a second Ctrl-C stops at
+    # once (an ingest it cuts short is rolled back and recorded as interrupted; its file
+    # loads on the next start).
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: object) -> None:
+        if stop.is_set() or not args.watch:
+            raise KeyboardInterrupt
+        stop.set()
+        print("stopping after the current step (Ctrl-C again to stop now)", file=sys.stderr)
+
+    def pause(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         last = watch_folder(
             lambda: open_for_writing(args, config), args.kind, folder, config=config,
             mapping=mapping, vendor=args.vendor, settle=args.settle,
             every=args.every if args.watch else None, progress=report, on_result=show,
-            on_failure=failed, publish=lambda: _publish(args.db, report),
+            on_failure=failed, publish=lambda: _publish(args.db, report), sleep=pause,
         )  # fmt: skip
     except KeyboardInterrupt:
-        # Ctrl-C stops a watch: an ingest it cut short was rolled back and is recorded as
-        # interrupted; its file loads on the next start.
         print(f"stopped watching {folder}", file=sys.stderr)
         return EXIT_OK
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if args.fmt == "json":
         print(json.dumps(json_results, indent=2))
     elif not last.loaded and last.failed is None:
