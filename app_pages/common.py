@@ -245,11 +245,22 @@ def view_link(
     """A link (relative to the app) to `page` ("quality", "overview", ...) showing these
     dates, filters and drill path: every choice is in the URL, so the link shows the same view
     tomorrow. Values are URL-encoded (they come from the data)."""
-    params: list[tuple[str, str]] = [("from", start.isoformat()), ("to", end.isoformat())]
+    params = list(view_params(start, end, where).items())
+    flat = [(k, v) for k, vs in params for v in (vs if isinstance(vs, list) else [vs])]
+    flat += [(DRILL_PARAM, f"{level}:{value}") for level, value in drill]
+    return f"{page}?{urlencode(flat)}"
+
+
+def view_params(
+    start: dt.date, end: dt.date, where: Mapping[str, Sequence[str]] | None = None
+) -> dict[str, str | list[str]]:
+    """The URL query parameters of a view's dates and filters (those the sidebar reads)."""
+    params: dict[str, str | list[str]] = {"from": start.isoformat(), "to": end.isoformat()}
     for dim in FILTER_DIMENSIONS:
-        params += [(dim, str(v)) for v in (where or {}).get(dim, ())]
-    params += [(DRILL_PARAM, f"{level}:{value}") for level, value in drill]
-    return f"{page}?{urlencode(params)}"
+        values = [str(v) for v in (where or {}).get(dim, ())]
+        if values:
+            params[dim] = values
+    return params
 
 
 def copy_link(page: str, f: Filters, drill: Sequence[tuple[str, str]] = ()) -> None:

@@ -241,10 +241,6 @@ with st.expander("Link to this view"):
     st.caption("Every filter and the dates are in the link: it shows this view tomorrow too.")
     common.copy_link("overview", f)
 
-with st.expander("Link to this view"):
-    st.caption("Every filter and the dates are in the link: it shows this view tomorrow too.")
-    common.copy_link("overview", f)
-
 # --- tiles ------------------------------------------------------------------------------------
 
 st.subheader(f"Vendors on {day:%a %d %b}")
@@ -298,6 +294,13 @@ for frame, totals, by in sections:
                 f"**{name}** · {decided:,} {'decision' if decided == 1 else 'decisions'} and "
                 f"{audited:,} {'audit' if audited == 1 else 'audits'} on {day:%a %d %b}"
             )
+            where = {d: list(v) for d, v in f.where.items()}
+            if by:
+                where["vendor"] = [str(vendor)]
+            st.page_link(
+                "app_pages/quality.py", label="Quality & gaps for this view",
+                query_params=common.view_params(f.start, day, where),
+            )  # fmt: skip
             cols = st.columns(len(monitor.TILE_KPIS))
             for col, rec in zip(cols, group.to_dict("records"), strict=True):
                 key = f"overview_spark_{name}_{rec['kpi']}"

@@ -414,7 +414,25 @@ def gap_list(f: common.Filters) -> None:
     cols = ["segment", "decisions", "audits", "errors", "error_rate", "error_rate_low",
             "error_rate_high", "target_error_rate", "excess_errors"]  # fmt: skip
     excess = st.column_config.NumberColumn(format="%.1f")
-    table(found[cols], "quality_gap_table", excess_errors=excess)
+    shown = found[cols].assign(open=[gap_link(rec, f) for rec in found.to_dict("records")])
+    opener = st.column_config.LinkColumn(
+        "open", display_text="drill in", help="This segment: its filters, dates and drill-down"
+    )
+    table(shown, "quality_gap_table", excess_errors=excess, open=opener)
+
+
+def gap_link(rec: dict[str, Any], f: common.Filters) -> str:
+    """A gap's drill-down: its market and site as filters, its vendor x workflow cell as the
+    first drill step (when the segment names both), the sidebar's dates and other filters."""
+    where = {d: list(v) for d, v in f.where.items()}
+    for dim in ("vendor", "workflow", "market", "site"):
+        value = rec.get(dim)
+        if isinstance(value, str):
+            where[dim] = [value]
+    drill = []
+    if isinstance(rec.get("vendor"), str) and isinstance(rec.get("workflow"), str):
+        drill = [("cell", f"{rec['vendor']}|{rec['workflow']}")]
+    return common.view_link("quality", f.start, f.end, where, drill)
 
 
 @dataclass

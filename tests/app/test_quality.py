@@ -15,6 +15,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import numpy as np
 import pandas as pd
@@ -180,7 +181,16 @@ def test_default_view_numbers_equal_the_kpi_library(sample_db, run_page, gw):
             "error_rate_high", "target_error_rate", "excess_errors"]  # fmt: skip
     want_gaps = gaps.quality_gaps(gw, base)
     assert len(want_gaps) >= 1
-    same(in_section(at, "quality_gaps"), want_gaps[cols])
+    listed = in_section(at, "quality_gaps")
+    # Each gap links to its drill-down: its market / site as filters, its cell as first step.
+    for link, rec in zip(listed.pop("open"), want_gaps.to_dict("records"), strict=True):
+        params = parse_qs(link.partition("?")[2])
+        for dim in ("vendor", "workflow", "market", "site"):
+            if isinstance(rec[dim], str):
+                assert params[dim] == [rec[dim]]
+        if isinstance(rec["vendor"], str) and isinstance(rec["workflow"], str):
+            assert params["drill"] == [f"cell:{rec['vendor']}|{rec['workflow']}"]
+    same(listed, want_gaps[cols])
 
 
 def test_filtered_view_reads_the_filters_from_the_url(sample_db, run_page, gw):
