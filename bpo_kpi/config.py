@@ -260,6 +260,12 @@ class MonitorSettings(_Strict):
         description="Quality alerts test the audits of the decisions of this many days up to "
         "the monitored day (a rolling window).",
     )  # fmt: skip
+    quality_long_window_days: int = Field(
+        28, ge=0, le=180,
+        description="A second, longer window for quality alerts, so a low-volume segment's "
+        "persistent gap gathers enough audits (0: none). Each window is tested at half the "
+        "false-alarm rate.",
+    )  # fmt: skip
     false_alarm_rate: float = Field(
         0.01, gt=0, lt=0.5,
         description="Chance that a segment whose true error rate equals its target raises a "

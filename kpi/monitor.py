@@ -520,18 +520,56 @@ FINDING_COLUMNS = ["vendor", "workflow", "dimension", "value", "segment", "decis
 def quality_findings(
     gw: Engine, base: KpiQuery, day: dt.date, as_of: dt.datetime | None = None
 ) -> pd.DataFrame:
-    """Segments whose error rate is above target with confidence over the rolling window.
+    """Segments whose error rate is above target with confidence over a rolling window.
 
-    The window is the `monitor.quality_window_days` days up to `day` (decisions by the day they
-    were decided, audits with their decision). Segments: every vendor x workflow, and each of
-    them cut by one of `monitor.gap_dimensions` (market, site, policy). A segment is a finding
-    when it has at least `monitor.min_audits` audits, a one-sided exact binomial test rejects
-    "error rate <= target error rate" at `monitor.false_alarm_rate` (the Clopper-Pearson lower
-    bound is above the target), and its excess errors (decisions x (error rate - target error
-    rate): decisions affected beyond target) reach `monitor.min_impact`. The target error rate
-    is 1 - the quality target of the segment's workflow and vendor."""
+    Two windows up to `day` (decisions by the day they were decided, audits with their
+    decision): `monitor.quality_window_days` (14) to react to a new gap, and
+    `monitor.quality_long_window_days` (28) so a thin segment's persistent gap gathers enough
+    audits; each is tested at half the false-alarm rate, so the rate holds for the pair.
+    Segments: every vendor x workflow, and each of them cut by one of `monitor.gap_dimensions`
+    (market, site, policy). A segment is a finding when it has at least `monitor.min_audits`
+    audits, a one-sided exact binomial test rejects "error rate <= target error rate" (the
+    Clopper-Pearson lower bound is above the target), and its excess errors (decisions x
+    (error rate - target error rate): decisions affected beyond target) reach
+    `monitor.min_impact`. The target error rate is 1 - the quality target of the segment's
+    workflow and vendor. `window_days` says which window found it (the stronger one)."""
     settings = gw.config.monitor
-    start = day - dt.timedelta(days=settings.quality_window_days - 1)
+    windows = quality_windows(gw.config)
+    alpha = settings.false_alarm_rate / len(windows)  # union bound over the windows
+    findings = []
+    for days in windows:
+        counts = _window_counts(gw, base, day, days, as_of)
+        if counts.empty:
+            continue
+        counts["target_error_rate"] = [
+            1.0 - (target_for(gw.config, "quality_score", w, v) or 1.0)
+            for v, w in zip(counts["vendor"], counts["workflow"], strict=True)
+        ]
+        found = classify_findings(counts, alpha, settings.min_impact)
+        findings.append(found.assign(window_days=days))
+    if not findings:
+        return pd.DataFrame(columns=[*FINDING_COLUMNS, "window_days"])
+    out = pd.concat(findings, ignore_index=True)
+    # A segment found in both windows: the stronger evidence.
+    out = out.sort_values(["segment", "p_value", "window_days"]).drop_duplicates("segment")
+    out = out.sort_values(["excess_errors", "segment"], ascending=[False, True])
+    return out.reset_index(drop=True)
+
+
+def quality_windows(config: Config) -> tuple[int, ...]:
+    """The rolling windows quality alerts test (days): the short one reacts to a new gap, the
+    long one (if set) gives a thin segment's persistent gap enough audits."""
+    short, long = config.monitor.quality_window_days, config.monitor.quality_long_window_days
+    return (short, long) if long and long > short else (short,)
+
+
+def _window_counts(
+    gw: Engine, base: KpiQuery, day: dt.date, days: int, as_of: dt.datetime | None
+) -> pd.DataFrame:
+    """Decisions, audits and errors per vendor x workflow (and each cut by the gap dimensions)
+    over the `days` days up to `day`, segments with at least `min_audits` audits."""
+    settings = gw.config.monitor
+    start = day - dt.timedelta(days=days - 1)
     window = base.model_copy(
         update={"start": max(start, base.start) if base.start and base.start > start else start,
                 "end": day, "period": None, "kpis": ("decisions", "audits", "quality_score")}
@@ -555,14 +593,7 @@ def quality_findings(
                 }
             )
         )
-    found = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if found.empty:
-        return pd.DataFrame(columns=FINDING_COLUMNS)
-    found["target_error_rate"] = [
-        1.0 - (target_for(gw.config, "quality_score", w, v) or 1.0)
-        for v, w in zip(found["vendor"], found["workflow"], strict=True)
-    ]
-    return classify_findings(found, settings.false_alarm_rate, settings.min_impact)
+    return pd.concat(frames, ignore_index=True)
 
 
 def classify_findings(counts: pd.DataFrame, alpha: float, min_impact: float) -> pd.DataFrame:
@@ -597,7 +628,6 @@ def _quality_alerts(
     tenth of the false-alarm rate) and at least 10 x `min_impact` decisions are affected."""
     settings = gw.config.monitor
     findings = quality_findings(gw, base, day, as_of)
-    start = day - dt.timedelta(days=settings.quality_window_days - 1)
     rows = []
     for (vendor, workflow), group in findings.groupby(["vendor", "workflow"], sort=True):
         whole = group[group["dimension"] == ""]
@@ -612,6 +642,7 @@ def _quality_alerts(
         segment = {"vendor": vendor, "workflow": workflow}
         if explains and top is not None:
             segment[str(top["dimension"])] = top["value"]
+        start = day - dt.timedelta(days=int(lead["window_days"]) - 1)
         strong = float(lead["p_value"]) < settings.false_alarm_rate / 10
         big = float(lead["excess_errors"]) >= 10 * settings.min_impact
         severity = "critical" if strong and big else "warning"

@@ -337,7 +337,7 @@ GAP_UNDER_ENFORCEMENT = UnderEnforcementGap(
     market="es_MX",
     from_week=5,
     label="remove",
-    approve_rate=0.25,
+    approve_rate=0.6,
 )
 GAP_WEEKEND_TAT = WeekendTatGap(
     vendor="northwind", site="northwind_berlin", weekdays=(5, 6), wait_multiplier=3.0

@@ -2,13 +2,13 @@
 detection delay measured on simulated audit streams over many seeds, and the demo's injected
 gap raised first (and nothing on too few observations) on sample-sized data.
 
-The rule (kpi.monitor.quality_findings / classify_findings): over the last
-`quality_window_days` (14) days, a segment with at least `min_audits` (30) audits is a finding
-when a one-sided exact binomial test rejects "error rate <= target error rate" at
-`false_alarm_rate` (1 %) and at least `min_impact` (5) decisions are wrong beyond target.
-Stated in the README: a segment at exactly its target alarms on at most 1 % of days; a segment
-going from 2.5 % to 3x a 5 % target with 10 audits a day is flagged within 14 days in 95 % of
-cases (median about 8 days).
+The rule (kpi.monitor.quality_findings / classify_findings): over the last 14 and the last 28
+days (each tested at half of `false_alarm_rate`, 1 %), a segment with at least `min_audits`
+(30) audits is a finding when a one-sided exact binomial test rejects "error rate <= target
+error rate" and at least `min_impact` (5) decisions are wrong beyond target. Stated in the
+README: a segment at exactly its target alarms on at most 1 % of days; a segment going from
+2.5 % to 3x a 5 % target with 10 audits a day is flagged within 14 days in 95 % of cases
+(median about 9 days).
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from kpi.stats import exact_excess_test
 from sample_data import generate, load_canonical
 
 SETTINGS = Config().monitor
-WINDOW, ALPHA, MIN_AUDITS = SETTINGS.quality_window_days, SETTINGS.false_alarm_rate, 30
+WINDOWS = monitor.quality_windows(Config())
+ALPHA, MIN_AUDITS = SETTINGS.false_alarm_rate, SETTINGS.min_audits
+WINDOW = max(WINDOWS)
 TARGET = 0.05
 
 
@@ -52,21 +54,24 @@ def _stream(seed: int, before: float, after: float, onset: int, days: int, per_d
 
 
 def _alarms(audits: np.ndarray, errors: np.ndarray, decisions_per_day: int = 200) -> list[int]:
-    """Days (index) on which the rule fires over the rolling window."""
-    rows = []
-    for day in range(WINDOW - 1, len(audits)):
-        a = int(audits[day - WINDOW + 1 : day + 1].sum())
-        e = int(errors[day - WINDOW + 1 : day + 1].sum())
-        rows.append((day, a, e))
-    frame = pd.DataFrame(rows, columns=["day", "audits", "errors"])
-    frame = frame[frame["audits"] >= MIN_AUDITS]
-    counts = frame.assign(
-        vendor="v", workflow="w", dimension="", value="", target_error_rate=TARGET,
-        decisions=decisions_per_day * WINDOW,
-    )  # fmt: skip
-    counts["vendor"] = counts["day"].astype(str)  # one segment per day, tested at once
-    found = monitor.classify_findings(counts, ALPHA, SETTINGS.min_impact)
-    return sorted(int(v) for v in found["vendor"])
+    """Days (index) on which the rule fires: each window tested at ALPHA / len(WINDOWS)."""
+    fired: set[int] = set()
+    for days in WINDOWS:
+        rows = []
+        for day in range(WINDOW - 1, len(audits)):
+            a = int(audits[day - days + 1 : day + 1].sum())
+            e = int(errors[day - days + 1 : day + 1].sum())
+            rows.append((day, a, e))
+        frame = pd.DataFrame(rows, columns=["day", "audits", "errors"])
+        frame = frame[frame["audits"] >= MIN_AUDITS]
+        counts = frame.assign(
+            vendor="v", workflow="w", dimension="", value="", target_error_rate=TARGET,
+            decisions=decisions_per_day * days,
+        )  # fmt: skip
+        counts["vendor"] = counts["day"].astype(str)  # one segment per day, tested at once
+        found = monitor.classify_findings(counts, ALPHA / len(WINDOWS), SETTINGS.min_impact)
+        fired |= {int(v) for v in found["vendor"]}
+    return sorted(fired)
 
 
 def test_false_alarm_rate_at_the_target_over_many_seeds() -> None:
@@ -76,7 +81,7 @@ def test_false_alarm_rate_at_the_target_over_many_seeds() -> None:
         fired += len(_alarms(audits, errors))
         tested += 75 - WINDOW + 1
     rate = fired / tested
-    assert rate <= ALPHA  # measured 0.87 %: the exact test is conservative
+    assert rate <= ALPHA  # the exact tests are conservative: measured below 1 %
     assert rate > ALPHA / 10  # and not vacuous
 
 
@@ -92,7 +97,7 @@ def test_an_injected_gap_is_caught_within_the_stated_days() -> None:
         after = [d - 30 for d in _alarms(audits, errors) if d >= 30]
         delays.append(after[0] if after else 999)
     assert np.percentile(delays, 95) <= 14
-    assert np.median(delays) <= 9
+    assert np.median(delays) <= 10  # measured 9
 
 
 @pytest.fixture(scope="module")

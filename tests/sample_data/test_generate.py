@@ -410,7 +410,7 @@ def test_gap_under_enforcement_meridian_gv_es_mx(data: SampleData) -> None:
     approve_before = (j.loc[segment & ~after & qa_remove, "decision"] == "approve").mean()
     approve_after = (j.loc[segment & after & qa_remove, "decision"] == "approve").mean()
     assert approve_before < 0.06
-    assert 0.17 < approve_after < 0.35  # designed: ~0.26
+    assert 0.5 < approve_after < 0.7  # designed: ~0.6 (about 3x the target error rate)
     expected = g["expected"]["approve_share_of_qa_remove"]["after"]
     assert abs(approve_after - expected) < 0.08
 
