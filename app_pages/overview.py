@@ -218,9 +218,10 @@ else:
     acknowledge_form(alerts, statuses)
 st.caption(
     f"Definitions: error rate above target = a vendor × workflow, or one of its markets, sites "
-    f"or policies, whose error rate over the last {common.config().monitor.quality_window_days} "
-    "days is above target with confidence (exact test; the narrowest segment that explains it "
-    "is named); out of control = a day's error rate outside its vendor's p-chart limits; SLA "
+    "or policies, whose error rate over the last "
+    f"{' or '.join(str(d) for d in monitor.quality_windows(common.config()))} days is above "
+    "target with confidence (exact test; the narrowest segment that explains it is named); "
+    "out of control = a day's error rate outside its vendor's p-chart limits; SLA "
     "breach = a vendor × workflow below its SLA target on the day beyond day-to-day noise; "
     "backlog past due = a vendor's pending items past their due time at the day's end; QA "
     "coverage = a vendor's workflows audited below target"
