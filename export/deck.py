@@ -255,14 +255,7 @@ class Deck:
         target = _quality_target(self.s)
         data.add_series("Target", [target] * len(weeks), number_format="0.0%")
         chart = _add_chart(slide, XL_CHART_TYPE.LINE_MARKERS, data)
-        chart.has_legend = True
-        chart.legend.position = XL_LEGEND_POSITION.BOTTOM
-        chart.legend.include_in_layout = False
-        chart.value_axis.tick_labels.number_format = "0%"
-        chart.value_axis.tick_labels.number_format_is_linked = False
-        low = float(trend["quality_score"].min())
-        chart.value_axis.minimum_scale = max(0.0, math.floor(min(low, target) * 20) / 20 - 0.05)
-        chart.value_axis.maximum_scale = 1.0
+        _share_axis(chart, float(trend["quality_score"].min()), target)
 
     def sla_slide(self) -> None:
         table = self.s.tables["kpis_by_vendor"]
@@ -271,26 +264,17 @@ class Deck:
         if table.empty:
             self.paragraphs(slide, ["No decisions with a due time in this period."], bullet=False)
             return
-        target = float(self.s.manifest.get("targets", {}).get("sla_attainment", math.nan))
-        if math.isnan(target):
-            target = _default_target(self.s, "sla_attainment")
+        target = _default_target(self.s, "sla_attainment")
         data = CategoryChartData()
         data.categories = [_label(v) for v in table["vendor"]]
         data.add_series("SLA attainment", [_float(v) for v in table["sla_attainment"]],
                         number_format="0.0%")  # fmt: skip
         data.add_series("Target", [target] * len(table), number_format="0.0%")
         chart = _add_chart(slide, XL_CHART_TYPE.COLUMN_CLUSTERED, data)
-        chart.has_legend = True
-        chart.legend.position = XL_LEGEND_POSITION.BOTTOM
-        chart.legend.include_in_layout = False
         chart.plots[0].has_data_labels = True
         chart.plots[0].data_labels.number_format = "0.0%"
         chart.plots[0].data_labels.number_format_is_linked = False
-        chart.value_axis.tick_labels.number_format = "0%"
-        chart.value_axis.tick_labels.number_format_is_linked = False
-        low = float(table["sla_attainment"].min())
-        chart.value_axis.minimum_scale = max(0.0, math.floor(min(low, target) * 20) / 20 - 0.05)
-        chart.value_axis.maximum_scale = 1.0
+        _share_axis(chart, float(table["sla_attainment"].min()), target)
 
     def tat_slide(self) -> None:
         table = self.s.tables["tat_by_priority"]
@@ -309,9 +293,6 @@ class Deck:
         sla = table.groupby(table["priority"].astype(str))["sla_minutes"].first()
         data.add_series("SLA", [_hours(sla.get(p)) for p in priorities], number_format="#,##0.0")
         chart = _add_chart(slide, XL_CHART_TYPE.COLUMN_CLUSTERED, data)
-        chart.has_legend = True
-        chart.legend.position = XL_LEGEND_POSITION.BOTTOM
-        chart.legend.include_in_layout = False
         chart.value_axis.has_title = True
         chart.value_axis.axis_title.text_frame.text = "hours"
 
@@ -446,7 +427,19 @@ def _add_chart(slide: Slide, kind: Any, data: CategoryChartData) -> Any:
         Inches(5.6),
         data,  # type: ignore[arg-type]
     )
-    return frame.chart
+    chart = frame.chart
+    chart.has_legend = True
+    chart.legend.position = XL_LEGEND_POSITION.BOTTOM
+    chart.legend.include_in_layout = False
+    return chart
+
+
+def _share_axis(chart: Any, low: float, target: float) -> None:
+    """A percent value axis from just below the lowest value or the target, to 100 %."""
+    chart.value_axis.tick_labels.number_format = "0%"
+    chart.value_axis.tick_labels.number_format_is_linked = False
+    chart.value_axis.minimum_scale = max(0.0, math.floor(min(low, target) * 20) / 20 - 0.05)
+    chart.value_axis.maximum_scale = 1.0
 
 
 def _float(value: Any) -> float | None:
