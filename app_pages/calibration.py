@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import common
+from app_pages.text import md, plot_text
 from kpi import calibration as cal
 
 ALL_SESSIONS = "All sessions of the week"
@@ -46,7 +48,7 @@ def num(value: float) -> str:
 def reading_sentence(row: pd.Series, who: str) -> str:
     """The headline row in words (Landis & Koch bands for the agreement statistics)."""
     lines = [
-        f"**{who}** rated **{int(row['items'])} items** ({int(row['ratings']):,} ratings by "
+        f"**{md(who)}** rated **{int(row['items'])} items** ({int(row['ratings']):,} ratings by "
         f"{int(row['raters'])} raters) and matched the golden answer on **{pct(row['accuracy'])}** "
         f"of the ratings (95% CI {pct(row['accuracy_low'])} – {pct(row['accuracy_high'])})."
     ]
@@ -110,8 +112,8 @@ vendor_filter = f.where.get("vendor", ())
 choices = common.call(cal.session_choices, f.start, f.end, tuple(workflows), tuple(vendor_filter))
 st.caption(
     f"Sessions held {f.start:%d %b %Y} – {f.end:%d %b %Y}"
-    + (f" · workflows: {', '.join(workflows)}" if workflows else "")
-    + (f" · vendors: {', '.join(vendor_filter)}" if vendor_filter else "")
+    + (f" · workflows: {', '.join(map(md, workflows))}" if workflows else "")
+    + (f" · vendors: {', '.join(map(md, vendor_filter))}" if vendor_filter else "")
     + ". Site and market filters do not apply to calibration."
 )
 if choices.empty:
@@ -180,13 +182,12 @@ with top:
 
     who = vendor if vendor != ALL_VENDORS else (", ".join(vendor_filter) or ALL_VENDORS)
     what = (
-        f"{len(selected)} sessions of week {week}"
+        f"{len(selected)} sessions of week {md(week)}"
         if session == ALL_SESSIONS
-        else f"session {session}"
+        else f"session {md(session)}"
     )
-    st.markdown(
-        f"Reviewing **{what}** ({', '.join(sorted(set(selected['workflow'])))}) · raters: **{who}**"
-    )
+    in_selection = ", ".join(map(md, sorted(set(selected["workflow"]))))
+    st.markdown(f"Reviewing **{what}** ({in_selection}) · raters: **{md(who)}**")
 
     # --- headline ---------------------------------------------------------------------------------
 
@@ -220,7 +221,7 @@ with tabs[0]:
         if len(selected) > 1:
             st.subheader("By session")
             st.caption(
-                f"Each session's own statistics ({who}); pick a session to compare its vendors."
+                f"Each session's own statistics ({md(who)}); pick a session to compare its vendors."
             )
             table, config = summary_table(review.by_session, with_session=True, everyone=who)
             common.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
@@ -235,9 +236,9 @@ with tabs[1]:
         for i, (name, part) in enumerate(raters.groupby("vendor", sort=True)):
             fig.add_trace(
                 go.Bar(
-                    x=part["rater_id"],
+                    x=part["rater_id"].map(plot_text),
                     y=part["accuracy"],
-                    name=name,
+                    name=plot_text(name),
                     marker_color=COLORS[i % len(COLORS)],
                     error_y={
                         "type": "data",
@@ -245,10 +246,12 @@ with tabs[1]:
                         "array": part["accuracy_high"] - part["accuracy"],
                         "arrayminus": part["accuracy"] - part["accuracy_low"],
                     },
-                    hovertemplate="%{x}: %{y:.1%}<extra>" + str(name) + "</extra>",
+                    hovertemplate="%{x}: %{y:.1%}<extra>%{fullData.name}</extra>",
                 )
             )
-        fig.update_xaxes(categoryorder="array", categoryarray=list(raters["rater_id"]))
+        fig.update_xaxes(
+            categoryorder="array", categoryarray=list(raters["rater_id"].map(plot_text))
+        )
         fig.add_hline(
             y=float(head["accuracy"]), line_dash="dot", annotation_text="selection accuracy"
         )
@@ -297,8 +300,8 @@ with tabs[2]:
             heat = go.Figure(
                 go.Heatmap(
                     z=conf.to_numpy(),
-                    x=list(conf.columns),
-                    y=list(conf.index),
+                    x=[plot_text(c) for c in conf.columns],
+                    y=[plot_text(i) for i in conf.index],
                     colorscale="Blues",
                     text=conf.to_numpy(),
                     texttemplate="%{text}",
@@ -367,8 +370,8 @@ with tabs[4]:
         st.subheader("Trend across sessions")
         trend = review.trend
         st.caption(
-            f"Every session of {', '.join(sorted(set(selected['workflow'])))} from "
-            f"{f.start:%d %b} to {f.end:%d %b %Y}, raters: {who}. Error bars: 95% bootstrap "
+            f"Every session of {in_selection} from "
+            f"{f.start:%d %b} to {f.end:%d %b %Y}, raters: {md(who)}. Error bars: 95% bootstrap "
             "intervals of Fleiss' κ."
         )
         tfig = go.Figure()
@@ -378,14 +381,16 @@ with tabs[4]:
                     x=part["session_date"],
                     y=part["fleiss_kappa"],
                     mode="lines+markers",
-                    name=workflow,
+                    name=plot_text(workflow),
                     error_y={
                         "type": "data",
                         "symmetric": False,
                         "array": part["fleiss_kappa_high"] - part["fleiss_kappa"],
                         "arrayminus": part["fleiss_kappa"] - part["fleiss_kappa_low"],
                     },
-                    customdata=part[["session_id", "accuracy"]],
+                    customdata=np.column_stack(
+                        [part["session_id"].map(plot_text), part["accuracy"]]
+                    ),
                     hovertemplate="%{customdata[0]}<br>κ %{y:.2f}, accuracy %{customdata[1]:.1%}"
                     "<extra></extra>",
                 )

@@ -10,7 +10,8 @@ Pages import this module and kpi/; they never build SQL or import duckdb.
   by the old version stops being used.
 - **Caching.** `call(fn, ...)` runs a kpi/ function through `st.cache_data`, keyed by the
   function, its arguments (filter values), the data version and the viewer's role.
-- **Viewer role.** `BPO_KPI_ROLE` (default `admin`) picks a role from the configuration; the
+- **Viewer role.** Per session, from sign-in (`app_pages.access`: the identity's role by the
+  configuration's `[auth]` rules), or in single-user mode `BPO_KPI_ROLE` (default `admin`); the
   gateway enforces its scope in every query, so pages cannot show more than the role allows.
 - **URL.** Filters are widgets bound to query parameters (`bind="query-params"`), so a copied
   link reproduces the view; the drill path is the `drill` query parameter (see `Drill`).
@@ -30,8 +31,10 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
+from app_pages import access
+from app_pages.text import md
 from bpo_kpi import replica
-from bpo_kpi.config import Config, load_config
+from bpo_kpi.config import Config, ConfigError, load_config
 from bpo_kpi.db import default_db_path
 from export.tables import csv_bytes, workbook_bytes
 from kpi.catalog import DIMENSION_CATALOG, FILTER_DIMENSIONS, KPIS
@@ -42,7 +45,6 @@ from kpi.monitor import DEFAULT_WINDOW_DAYS
 from kpi.query import KpiQuery
 from kpi.targets import STATUS_WORDS, format_value, status, target_for
 
-ROLE_ENV = "BPO_KPI_ROLE"
 PERIODS = ("day", "week", "month")
 DIMENSION_LABELS = {d.name: d.label for d in DIMENSION_CATALOG.values()}
 
@@ -54,10 +56,6 @@ T = TypeVar("T")
 
 def db_path() -> Path:
     return default_db_path()
-
-
-def viewer_role() -> str:
-    return os.environ.get(ROLE_ENV, "admin")
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -83,7 +81,7 @@ def config() -> Config:
     return _config(config_fingerprint())
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _gateway(db: str, version: str, role: str, config_env: str | None) -> Engine:
     settings = config().engine
     if settings.kind == "spark":  # the published Parquet files (`version`: their fingerprint)
@@ -137,25 +135,32 @@ class Context:
     config_env: str | None
     version: str
     summary: DataSummary
+    who: str = "(unknown)"  # the signed-in viewer, or the single-user mode's OS user
     filters: Filters | None = None
 
 
 def start() -> Context | None:
-    """Open the current replica (refreshing it when the database changed); None if there is no
-    data yet. Called by app.py once per rerun."""
+    """Who is looking (sign-in, or the single-user role: `app_pages.access`; stops the run with
+    the sign-in or no-access page when nobody may), then open the current replica (refreshing
+    it when the database changed); None if there is no data yet. Called by app.py per rerun."""
     db = db_path()
+    viewer = access.viewer(config(), db)
+    access.sidebar_identity(viewer)
     settings = config().engine
     version = parquet_version(settings.parquet) if settings.kind == "spark" else replica.ensure(db)
     if version is None:
         st.session_state.pop("_ctx", None)
         return None
     st.session_state["_table_n"] = 0  # tables without a key are numbered in page order
-    ctx = Context(db, viewer_role(), config_fingerprint(), version, DataSummary({}))
+    ctx = Context(db, viewer.role, config_fingerprint(), version, DataSummary({}), viewer.who)
     st.session_state["_ctx"] = ctx
     try:
         ctx.summary = call(database_summary)
     except PermissionError as exc:  # an unknown BPO_KPI_ROLE: say so instead of a traceback
-        st.error(f"{exc}. Set {ROLE_ENV} to one of the configured roles.")
+        st.error(f"{exc}. Set {access.ROLE_ENV} to one of the configured roles.")
+        st.stop()
+    except ConfigError as exc:  # a restricted role without a pseudonym key (bpo_kpi.keys)
+        st.error(str(exc))
         st.stop()
     if engine().recompute_pending:  # type: ignore[attr-defined]
         st.warning(
@@ -230,8 +235,11 @@ class Filters:
         return values[0] if len(values) == 1 else None
 
     def describe(self) -> str:
+        """The dates and filters as Markdown (filter values, from the data, as text)."""
         parts = [f"{self.start:%d %b %Y} – {self.end:%d %b %Y}"]
-        parts += [f"{DIMENSION_LABELS[d]}: {', '.join(v)}" for d, v in self.where.items() if v]
+        for dim, values in self.where.items():
+            if values:
+                parts.append(f"{DIMENSION_LABELS[dim]}: {', '.join(map(md, values))}")
         return " · ".join(parts)
 
 
@@ -307,9 +315,8 @@ def sidebar(summary: DataSummary) -> Filters:
             )  # fmt: skip
             if chosen:
                 where[dim] = tuple(chosen)
-        ctx = context()
         st.caption(
-            f"Data {first:%d %b %Y} – {last:%d %b %Y} · role **{ctx.role}** · "
+            f"Data {first:%d %b %Y} – {last:%d %b %Y} · "
             f"{summary.counts.get('decisions', 0):,} decisions"
         )
     filters = Filters(start, end, period, where)
@@ -354,15 +361,16 @@ def breadcrumb(
 ) -> None:
     """The drill path as a row of buttons; clicking one steps back to that level.
 
-    `show(level, value)` formats a step's value (default: as stored in the URL).
+    `show(level, value)` formats a step's value (default: as stored in the URL); either is
+    shown as text (a button label reads Markdown).
     """
     row = st.container(horizontal=True, gap="small", vertical_alignment="center")
     if row.button(root, key="crumb_root", type="tertiary", icon=":material/home:"):
         set_drill_path([])
         st.rerun()
     for i, (level, value) in enumerate(steps):
-        text = show(level, value) if show else value
-        label = f"› {labels.get(level, level)}: {text}"
+        shown = md(show(level, value) if show else value)
+        label = f"› {labels.get(level, level)}: {shown}"
         last = i == len(steps) - 1
         if row.button(label, key=f"crumb_{i}", type="tertiary", disabled=last):
             set_drill_path(steps[: i + 1])
@@ -451,17 +459,41 @@ def dataframe(data: pd.DataFrame, *, key: str | None = None, **kwargs: Any) -> A
         data, kwargs.get("column_config"), kwargs.get("column_order"), kwargs.get("hide_index")
     )
     name = base.replace("_", "-")
+    logged = export_logger()
     with st.container(horizontal=True, gap="small"):
         st.download_button(
-            "CSV", lambda: csv_bytes(frame), file_name=f"{name}.csv", mime="text/csv",
-            key=f"{base}_csv", on_click="ignore", type="tertiary", icon=":material/download:",
+            "CSV", lambda: logged(f"{name}.csv", csv_bytes(frame)), file_name=f"{name}.csv",
+            mime="text/csv", key=f"{base}_csv", on_click="ignore", type="tertiary",
+            icon=":material/download:",
         )  # fmt: skip
         st.download_button(
-            "Excel", lambda: workbook_bytes([(name[:31], frame)], units),
+            "Excel", lambda: logged(f"{name}.xlsx", workbook_bytes([(name[:31], frame)], units)),
             file_name=f"{name}.xlsx", mime=XLSX_MIME, key=f"{base}_xlsx", on_click="ignore",
             type="tertiary", icon=":material/download:",
         )  # fmt: skip
     return shown
+
+
+def log_view(page: str) -> None:
+    """Log this page view in the access log (when the page or its URL parameters changed)."""
+    ctx = context()
+    st.session_state["_page_title"] = page
+    access.log_view(ctx.db, ctx.who, ctx.role, page, st.query_params.to_dict())
+
+
+def export_logger() -> Callable[[str, bytes], bytes]:
+    """`logged(file_name, data) -> data`, recording the download in the access log: called
+    when the viewer clicks (a download's data is made only then), with who, role, page and
+    the current filters captured now."""
+    ctx = context()
+    page = st.session_state.get("_page_title")
+    params = "&".join(f"{k}={v}" for k, v in sorted(st.query_params.to_dict().items()))
+
+    def logged(file_name: str, data: bytes) -> bytes:
+        access.log(ctx.db, ctx.who, ctx.role, "export", page, f"{file_name} {params}".strip())
+        return data
+
+    return logged
 
 
 def empty_state(message: str) -> None:

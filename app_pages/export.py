@@ -15,6 +15,7 @@ import streamlit as st
 
 import export
 from app_pages import common
+from app_pages.text import md
 from kpi import snapshot
 from kpi.periods import ReportPeriod, custom_period, month_period, quarter_period, week_period
 
@@ -50,7 +51,8 @@ def command_line(period: ReportPeriod, where: dict[str, tuple[str, ...]], fmt: s
     filters = "".join(
         " --where " + shlex.quote(d + "=" + ",".join(v)) for d, v in where.items() if v
     )
-    role = f" --role {common.viewer_role()}" if common.viewer_role() != "admin" else ""
+    ctx_role = common.context().role
+    role = f" --role {ctx_role}" if ctx_role != "admin" else ""
     out = f"bpo-kpi_{period.label}{export.SUFFIX[fmt]}"
     return f"bpo-kpi export {when}{filters}{role} --format {fmt} --out {out}"
 
@@ -97,8 +99,10 @@ built = st.session_state.get("export_file")
 ready = built[1] if built and built[0] == (period, where, fmt, common.context().version) else None
 if ready:
     name, data, mime, content, sentences = ready
+    logged = common.export_logger()  # the access log records the download
     st.download_button(
-        f"Download {name}", data, file_name=name, mime=mime, key="export_download",
+        f"Download {md(name)}", lambda: logged(name, data), file_name=name, mime=mime,
+        key="export_download",
         on_click="ignore", icon=":material/download:", type="primary",
     )  # fmt: skip
     st.caption(f"Content hash {content}")

@@ -26,12 +26,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import common, timefmt
+from app_pages import access, common, timefmt
+from app_pages.text import plot_text
 from kpi import health, monitor
 
 MARGINS_PP = (1, 2, 3, 4, 5, 7, 10)  # ± percentage points offered for the quality estimate
 CONFIDENCE = 0.95
 RUN_LIMIT = 200
+ACCESS_LOG_ROWS = 500
 REJECT_LIMIT = 1000
 WARNING_LIMIT = 1000
 EDIT_LIMIT = 1000
@@ -71,11 +73,6 @@ RUN_COLUMNS: dict[str, Any] = {
     "error": st.column_config.TextColumn("Error", width="large"),
     "retry_of": "Retry of",
 }
-
-
-def plain(text: str) -> str:
-    """`text` for a plotly label: plotly reads <b>, <br>, <a> etc. in labels as markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def reason(file: str, error: object) -> str:
@@ -437,7 +434,9 @@ else:
             for s, short in zip(adequacy["status"], adequacy["shortfall"], strict=True)
         ]
     )
-    groups = [plain(f"{v} · {w}") for v, w in zip(view["vendor"], view["workflow"], strict=True)]
+    groups = [
+        plot_text(f"{v} · {w}") for v, w in zip(view["vendor"], view["workflow"], strict=True)
+    ]
     fig = go.Figure(
         [
             go.Bar(x=groups, y=view["audits"], name="Audits"),
@@ -569,3 +568,25 @@ else:
         hide_index=True,
         column_config={"audited_at": timefmt.column("audited_at", tz)},
     )
+
+# --- access log (admins) --------------------------------------------------------------------------
+
+if role is not None and not role.restricted:
+    st.subheader("Access log")
+    st.caption(
+        "Who signed in with which role, who was refused (signed in, no role), each change of "
+        "page or filters, and each download or export; newest first (the last 500). Kept in "
+        "the state file beside the database; shown to unrestricted roles only."
+    )
+    events = access.access_log(common.context().db, ACCESS_LOG_ROWS)
+    with st.container(key="health_access"):
+        if not events:
+            common.empty_state("No access recorded yet.")
+        else:
+            log = pd.DataFrame(events, columns=["at", "who", "role", "event", "page", "detail"])
+            common.dataframe(
+                timefmt.local_times(log, ("at",), tz),
+                hide_index=True,
+                key="access_log",
+                column_config={"at": timefmt.column("At", tz)},
+            )

@@ -8,6 +8,8 @@ Numbers come from kpi.monitor; `bpo-kpi alerts` prints the same alert list for t
 from __future__ import annotations
 
 import datetime as dt
+import shlex
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages import common
+from app_pages.text import code_span, md
 from bpo_kpi.state import AlertStatus, StateError, open_state
 from export.notify import status_text
 from kpi import monitor
@@ -27,7 +30,12 @@ PERIOD_WORD = {"day": "daily", "week": "weekly", "month": "monthly"}
 def cli_command(f: common.Filters) -> str:
     """The `bpo-kpi alerts` call that prints this page's alert list."""
     parts = ["bpo-kpi alerts", f"--from {f.start}", f"--day {f.end}"]
-    parts += [f"--where {dim}={','.join(values)}" for dim, values in f.where.items() if values]
+    # Values come from the data (and the URL): quoted, so a copied command means what it shows.
+    parts += [
+        f"--where {shlex.quote(dim + '=' + ','.join(values))}"
+        for dim, values in f.where.items()
+        if values
+    ]
     role = common.context().role
     if role != "admin":
         parts.append(f"--role {role}")
@@ -104,7 +112,7 @@ def acknowledge_form(alerts: pd.DataFrame, statuses: dict[str, AlertStatus]) -> 
                     zone = ZoneInfo(common.config().reporting_timezone)
                     store.snooze(str(key), dt.datetime.combine(until, dt.time(), zone), by, reason)
         except StateError as exc:
-            st.error(str(exc))
+            st.error(md(exc))  # it may quote the key or the reason
             return
         st.rerun()
 
@@ -235,7 +243,7 @@ st.caption(
     f"{common.config().monitor.min_decisions} decisions (SLA), nor when fewer than "
     f"{common.config().monitor.min_impact:g} decisions are affected; critical needs both a "
     "strong test and a large impact. Critical Harms workflows come first. The same list on "
-    f"the command line: `{cli_command(f)}`"
+    f"the command line: {code_span(cli_command(f))}"
 )
 
 with st.expander("Link to this view"):
@@ -292,14 +300,14 @@ for frame, totals, by in sections:
         audited = int(today["audits"].sum())
         with st.container(border=True):
             st.markdown(
-                f"**{name}** · {decided:,} {'decision' if decided == 1 else 'decisions'} and "
+                f"**{md(name)}** · {decided:,} {'decision' if decided == 1 else 'decisions'} and "
                 f"{audited:,} {'audit' if audited == 1 else 'audits'} on {day:%a %d %b}"
             )
             where = {d: list(v) for d, v in f.where.items()}
             if by:
                 where["vendor"] = [str(vendor)]
-            st.page_link(
-                "app_pages/quality.py", label="Quality & gaps for this view",
+            st.page_link(  # by absolute path: the main script's folder differs when installed
+                str(Path(__file__).with_name("quality.py")), label="Quality & gaps for this view",
                 query_params=common.view_params(f.start, day, where),
             )  # fmt: skip
             cols = st.columns(len(monitor.TILE_KPIS))

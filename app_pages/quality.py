@@ -30,6 +30,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import common, timefmt
+from app_pages.text import md, plot_text
 from kpi import gaps, monitor, targets
 from kpi.compute import kpi_table
 from kpi.query import KpiQuery
@@ -145,7 +146,8 @@ def parse_path(raw: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[
 
 
 def describe(segment: Mapping[str, str]) -> str:
-    return " · ".join(f"{k} **{v}**" for k, v in segment.items())
+    """A segment as Markdown: its values (from the data) as text."""
+    return " · ".join(f"{k} **{md(v)}**" for k, v in segment.items())
 
 
 # --- figures ---------------------------------------------------------------------------------
@@ -237,14 +239,15 @@ def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
     span = max(1.0, float(np.nanmax(np.abs(z)))) if np.isfinite(z).any() else 1.0
     fig = go.Figure()
     fig.add_heatmap(
-        x=workflows, y=vendors, z=z, zmid=0, zmin=-span, zmax=span, colorscale="RdBu",
+        x=[plot_text(w) for w in workflows], y=[plot_text(v) for v in vendors], z=z, zmid=0,
+        zmin=-span, zmax=span, colorscale="RdBu",
         text=np.array(text, dtype=object).reshape(z.shape), texttemplate="%{text}",
         hoverinfo="skip", xgap=2, ygap=2,
         colorbar={"title": {"text": "vs target"}, "ticksuffix": " pp"},
     )  # fmt: skip
     hover = []
     for rec, ok in zip(full.to_dict(orient="records"), has, strict=True):
-        head = f"<b>{rec['vendor']} × {rec['workflow']}</b><br>"
+        head = f"<b>{plot_text(rec['vendor'])} × {plot_text(rec['workflow'])}</b><br>"
         if not ok:
             hover.append(head + "no QA audits")
             continue
@@ -255,7 +258,8 @@ def heatmap_figure(cells: pd.DataFrame) -> go.Figure:
             f"{int(rec['audits']):,} audits of {int(rec['decisions']):,} decisions"
         )
     fig.add_scatter(
-        x=full["workflow"], y=full["vendor"], mode="markers", showlegend=False, name="cells",
+        x=full["workflow"].map(plot_text), y=full["vendor"].map(plot_text), mode="markers",
+        showlegend=False, name="cells",
         marker={"symbol": "square", "size": 30, "color": "rgba(0,0,0,0)"},
         customdata=np.column_stack([full["vendor"], full["workflow"]]),
         hovertext=hover, hovertemplate="%{hovertext}<extra></extra>",
@@ -272,7 +276,7 @@ def policy_figure(policies: pd.DataFrame, target: float) -> go.Figure:
     below = [status("quality_score", q, target) == "missed" for q in policies["quality_score"]]
     fig = go.Figure()
     fig.add_scatter(
-        x=policies["policy"], y=policies["quality_score"], mode="markers+text",
+        x=policies["policy"].map(plot_text), y=policies["quality_score"], mode="markers+text",
         marker={"size": 14, "color": [ORANGE if b else BLUE for b in below],
                 "symbol": ["x" if b else "circle" for b in below]},
         error_y={
@@ -299,12 +303,13 @@ def policy_figure(policies: pd.DataFrame, target: float) -> go.Figure:
 def pareto_figure(pareto: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(
-        x=pareto["error_type"], y=pareto["errors"], name="errors", marker_color=BLUE,
+        x=pareto["error_type"].map(plot_text), y=pareto["errors"], name="errors",
+        marker_color=BLUE,
         text=pareto["errors"], textposition="inside", insidetextanchor="middle",
         customdata=pareto[["error_type"]], hovertemplate="%{x}: %{y} errors<extra></extra>",
     )  # fmt: skip
     fig.add_scatter(
-        x=pareto["error_type"], y=pareto["cumulative_share"], yaxis="y2",
+        x=pareto["error_type"].map(plot_text), y=pareto["cumulative_share"], yaxis="y2",
         mode="lines+markers+text", name="cumulative share", line={"color": ORANGE},
         text=[pct(v) for v in pareto["cumulative_share"]], textposition="top center",
         hoverinfo="skip",
@@ -327,10 +332,12 @@ def pareto_figure(pareto: pd.DataFrame) -> go.Figure:
 
 
 def reviewer_figure(top: pd.DataFrame, rate: float, what: str) -> go.Figure:
+    """Error rate per reviewer; `what` (plain text) names the errors counted."""
     top = top.iloc[::-1]  # largest at the top of a horizontal bar chart
+    ids = top["reviewer_id"].map(plot_text)
     fig = go.Figure()
     fig.add_bar(
-        y=[f"{r} ▲" if o else r for r, o in zip(top["reviewer_id"], top["outlier"], strict=True)],
+        y=[f"{r} ▲" if o else r for r, o in zip(ids, top["outlier"], strict=True)],
         x=top["error_rate"], orientation="h",
         marker_color=[ORANGE if o else BLUE for o in top["outlier"]],
         error_x={
@@ -342,12 +349,12 @@ def reviewer_figure(top: pd.DataFrame, rate: float, what: str) -> go.Figure:
             f"{e}/{a}" + (" ▲ stands out" if o else "")
             for e, a, o in zip(top["errors"], top["audits"], top["outlier"], strict=True)
         ],
-        customdata=top[["reviewer_id"]],
-        hovertemplate="%{customdata[0]}: %{x:.1%} (%{text})<extra></extra>",
+        customdata=np.column_stack([top["reviewer_id"], ids]),
+        hovertemplate="%{customdata[1]}: %{x:.1%} (%{text})<extra></extra>",
     )  # fmt: skip
     fig.add_vline(x=rate, line_dash="dash", line_color=GREY, annotation_text=f"segment {rate:.1%}")
     fig.update_layout(
-        title=f"Rate of {what}s by reviewer (95% interval)",
+        title=f"Rate of {plot_text(what)}s by reviewer (95% interval)",
         xaxis_tickformat=".0%",
         showlegend=False,
     )
@@ -468,6 +475,51 @@ class Drill:
         common.set_drill_path([*self.steps, (level, value)])
         st.rerun()
 
+    # What each level offers to pick from (shared with the checks of a linked drill path, so
+    # both read the same cached results).
+
+    def policies(self) -> pd.DataFrame:
+        """The cell's KPIs by cited policy."""
+        vendor, workflow = self.cell
+        where = {"vendor": (vendor,), "workflow": (workflow,)}
+        return common.call(kpi_table, self.filters.query(by=("policy",), where=where,
+                                                         kpis=CELL_KPIS))  # fmt: skip
+
+    def error_types(self) -> pd.DataFrame:
+        """The segment's errors by error type (a Pareto)."""
+        return common.call(gaps.error_types, self.segment, self.base)
+
+    def reviewers(self) -> pd.DataFrame:
+        """The segment's reviewers with their error rates (of the path's error type)."""
+        error_type = self.path["error_type"]
+        if error_type == ALL:
+            return common.call(gaps.reviewer_outliers, self.segment, self.base)
+        return common.call(gaps.reviewer_error_type_outliers, self.segment, error_type, self.base)
+
+
+def available(steps: list[tuple[str, str]], f: common.Filters) -> list[tuple[str, str]]:
+    """The longest prefix of a (well-formed) drill path whose every value is one the viewer
+    could pick at its level: a cell of the vendors and workflows in the viewer's scope, a
+    policy, error type or reviewer that the level above lists. A value from a link naming
+    something out of scope is thus treated like one that does not exist: not shown at all."""
+    values = common.context().summary.values
+    kept: list[tuple[str, str]] = []
+    for level, value in steps:
+        above = Drill(kept, f)
+        if level == "cell":
+            vendor, _, workflow = value.rpartition("|")
+            ok = vendor in values.get("vendor", ()) and workflow in values.get("workflow", ())
+        elif level == "policy":
+            ok = value == ALL or value in set(above.policies()["policy"].dropna())
+        elif level == "error_type":
+            ok = value == ALL or value in set(above.error_types()["error_type"])
+        else:
+            ok = value in set(above.reviewers()["reviewer_id"])
+        if not ok:
+            break
+        kept.append((level, value))
+    return kept
+
 
 def heatmap_level(drill: Drill) -> None:
     f = drill.filters
@@ -503,7 +555,7 @@ def heatmap_level(drill: Drill) -> None:
         match = cells[(cells["vendor"] == picked[0]) & (cells["workflow"] == picked[1])]
         if len(match) and match["audits"].iat[0] > 0:
             drill.to("cell", "|".join(picked))
-        common.empty_state(f"{picked[0]} × {picked[1]} has no QA audits in this view.")
+        common.empty_state(f"{md(picked[0])} × {md(picked[1])} has no QA audits in this view.")
 
 
 def policy_level(drill: Drill) -> None:
@@ -512,17 +564,17 @@ def policy_level(drill: Drill) -> None:
     where = {"vendor": (vendor,), "workflow": (workflow,)}
     whole = common.call(kpi_table, f.query(where=where, kpis=CELL_KPIS))
     if whole.empty or whole["decisions"].iat[0] == 0:
-        common.empty_state(f"{vendor} × {workflow} has no decisions in this view.")
+        common.empty_state(f"{md(vendor)} × {md(workflow)} has no decisions in this view.")
         return
     target = quality_target(workflow, vendor)
     cell = whole.iloc[0]
     st.markdown(
-        f"**{vendor} × {workflow}**: "
+        f"**{md(vendor)} × {md(workflow)}**: "
         f"Quality score **{pct(cell['quality_score'])}** (95% {pct(cell['quality_score_low'])} – "
         f"{pct(cell['quality_score_high'])}) over {int(cell['audits']):,} audits: "
         + common.status_text("quality_score", cell["quality_score"], target)
     )
-    policies = common.call(kpi_table, f.query(by=("policy",), where=where, kpis=CELL_KPIS))
+    policies = drill.policies()
     policies = policies.assign(policy=policies["policy"].fillna(NO_POLICY))
     rows = pd.concat([whole.assign(policy=ALL), policies], ignore_index=True)
     rows = rows.assign(
@@ -556,7 +608,7 @@ def policy_level(drill: Drill) -> None:
 
 
 def error_type_level(drill: Drill) -> None:
-    pareto = common.call(gaps.error_types, drill.segment, drill.base)
+    pareto = drill.error_types()
     st.markdown(f"**Error types** · {describe(drill.segment)}")
     picked: str | None = None
     if pareto.empty:
@@ -585,22 +637,19 @@ def error_type_level(drill: Drill) -> None:
 
 def reviewer_level(drill: Drill) -> None:
     error_type = drill.path["error_type"]
+    reviewers = drill.reviewers()
     if error_type == ALL:
-        reviewers = common.call(gaps.reviewer_outliers, drill.segment, drill.base)
         what, test = "error", "an exact binomial test against the rest of the segment's rate"
     else:
-        reviewers = common.call(
-            gaps.reviewer_error_type_outliers, drill.segment, error_type, drill.base
-        )
         what, test = f"{error_type} error", "Fisher's exact test against the rest of the segment"
-    st.markdown(f"**Reviewers** · {describe(drill.segment)} · {what}s")
+    st.markdown(f"**Reviewers** · {describe(drill.segment)} · {md(what)}s")
     if reviewers.empty:
         common.empty_state("No audited decisions in this segment in this view.")
         return
     flag = np.where(reviewers["sample"] == "ok", "", "too few audits")
     reviewers = reviewers.assign(flag=np.where(reviewers["outlier"], "▲ stands out", flag))
     st.caption(
-        f"Error rate = {what}s / audits. ▲ marks a reviewer who stands out: {test} (one-sided) "
+        f"Error rate = {md(what)}s / audits. ▲ marks a reviewer who stands out: {test} (one-sided) "
         "is significant after Benjamini-Hochberg correction (5% false discovery rate); "
         "reviewers with fewer than 10 audits are never flagged. Click a bar or select a row "
         "for the audited decisions."
@@ -624,7 +673,7 @@ def reviewer_level(drill: Drill) -> None:
 
 def audits_level(drill: Drill) -> None:
     error_type, reviewer = drill.path["error_type"], drill.path["reviewer"]
-    st.markdown(f"**Audited decisions** · {describe(drill.segment)} · reviewer **{reviewer}**")
+    st.markdown(f"**Audited decisions** · {describe(drill.segment)} · reviewer **{md(reviewer)}**")
     everything = st.toggle(
         "Include audits without an error",
         key="quality_all_audits",
@@ -654,15 +703,18 @@ def audits_level(drill: Drill) -> None:
 
 def drill_down(f: common.Filters) -> None:
     st.subheader("Drill-down: vendor × workflow")
-    steps, ignored = parse_path(common.drill_path())
+    linked = common.drill_path()
+    steps = available(parse_path(linked)[0], f)
+    if steps != linked:
+        # Never named: a value out of the viewer's scope reads like one that does not exist.
+        common.set_drill_path(steps)
+        st.warning(
+            "Part of the drill-down in this link is not available and was left out.",
+            icon=":material/link_off:",
+        )
     common.breadcrumb(
         steps, "Vendor × workflow", LEVEL_LABELS, show=lambda level, v: v.replace("|", " × ")
     )
-    if ignored:
-        st.warning(
-            "Part of the drill path in the link was not understood and is ignored: "
-            + ", ".join(f"`{level}:{value}`" for level, value in ignored)
-        )
     drill = Drill(steps, f)
     if not steps:
         heatmap_level(drill)
@@ -672,8 +724,8 @@ def drill_down(f: common.Filters) -> None:
         chosen = f.where.get(dim, ())
         if chosen and value not in chosen:
             common.empty_state(
-                f"{vendor} × {workflow} is outside the sidebar filters ({dim}: "
-                f"{', '.join(chosen)}); step back or widen the filters."
+                f"{md(vendor)} × {md(workflow)} is outside the sidebar filters ({dim}: "
+                f"{', '.join(map(md, chosen))}); step back or widen the filters."
             )
             return
     level = LEVELS[len(steps)] if len(steps) < len(LEVELS) else "audits"

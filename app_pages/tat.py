@@ -27,6 +27,7 @@ from plotly.colors import qualitative, sequential
 from plotly.subplots import make_subplots
 
 from app_pages import common
+from app_pages.text import md, plot_text
 from kpi import targets, tat
 from kpi.catalog import KPIS
 from kpi.compute import kpi_table
@@ -86,8 +87,8 @@ priority = top[0].selectbox(
 )
 where = {} if priority == ALL else {"priority": (priority,)}
 top[1].caption(
-    f"{f.describe()} · {priority}  \nDecisions belong to the local day ({tz}) they were decided; "
-    "TAT = decided_at − enqueued_at."
+    f"{f.describe()} · {md(priority)}  \nDecisions belong to the local day ({tz}) they were "
+    "decided; TAT = decided_at − enqueued_at."
 )
 
 headline = common.call(kpi_table, f.query(where=where, kpis=HEADLINE_KPIS), as_of).iloc[0]
@@ -120,9 +121,9 @@ def sla_caption(prio: str | None) -> str:
             "sla_minutes; several lines where workflows or vendors configure different SLAs)."
         )
     elif lines.empty:
-        head = f"No SLA is configured for {prio}: no reference line."
+        head = f"No SLA is configured for {md(prio)}: no reference line."
     else:
-        head = f"Dashed line: the configured SLA for {prio} (targets.sla_minutes)."
+        head = f"Dashed line: the configured SLA for {md(prio)} (targets.sla_minutes)."
     return (
         f"{head} It is a reference, not the measure: SLA attainment counts each decision "
         f"against its own due time — {share['queue']:.0%} of these decisions carry the queue's "
@@ -136,9 +137,9 @@ def add_sla_lines(fig: go.Figure, prio: str, vertical: bool = False, **cell: int
     """Dashed SLA line(s) of `prio`; returns the largest SLA (for axis ranges) or 0."""
     lines = tat.sla_lines(reference, prio)
     for i, row in enumerate(lines.itertuples()):
-        text = f"SLA {prio} {minutes_text(row.sla_minutes)}"
+        text = f"SLA {plot_text(prio)} {minutes_text(row.sla_minutes)}"
         if row.applies_to != "all":
-            text += f" · {row.applies_to}"
+            text += f" · {plot_text(row.applies_to)}"
         if vertical:
             # On a log axis the line takes minutes, the annotation their log10.
             fig.add_vline(x=row.sla_minutes, line_dash="dash", line_color="#555")
@@ -194,11 +195,11 @@ with tabs[0]:
                     y=[*(grp["share"] * 100), grp["share"].iat[-1] * 100],
                     mode="lines",
                     line_shape="hv",
-                    name=str(vendor),
+                    name=plot_text(vendor),
                     line_color=colors[str(vendor)],
                     customdata=[*zip(grp["label"], grp["decisions"], strict=True), ("", 0)],
                     hovertemplate="%{customdata[0]}: %{y:.1f}% (%{customdata[1]:,} decisions)"
-                    "<extra>" + str(vendor) + "</extra>",
+                    "<extra>%{fullData.name}</extra>",
                 )
             )
         if priority != ALL:
@@ -245,7 +246,7 @@ with tabs[1]:
             fig = make_subplots(
                 rows=n_rows,
                 cols=n_cols,
-                subplot_titles=[f"Priority {p}" for p in panels],
+                subplot_titles=[f"Priority {plot_text(p)}" for p in panels],
                 shared_xaxes=True,
                 vertical_spacing=0.12,
             )
@@ -336,8 +337,8 @@ with tabs[2]:
             fig = go.Figure(
                 go.Heatmap(
                     z=gap.reindex_like(z).to_numpy(),
-                    x=list(z.columns),
-                    y=list(z.index),
+                    x=[plot_text(w) for w in z.columns],
+                    y=[plot_text(v) for v in z.index],
                     text=text.fillna("").to_numpy(),
                     texttemplate="%{text}",
                     colorscale="RdBu",
@@ -461,7 +462,7 @@ with tabs[4]:
                 ):
                     fig.add_trace(
                         go.Bar(
-                            y=vendors,
+                            y=[plot_text(v) for v in vendors],
                             x=values_.fillna(0),
                             orientation="h",
                             name=label,

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from app_pages import common
+from app_pages.text import md, plot_text
 from kpi import targets
 from kpi.catalog import KPIS
 from kpi.compare import single_workflow, target_summary, vendor_comparison
@@ -47,7 +48,11 @@ query = f.query()
 workflow = single_workflow(query)
 st.caption(
     f"{f.describe()} · targets: "
-    + (f"workflow **{workflow}**" if workflow else "default (filter to one workflow for its own)")
+    + (
+        f"workflow **{md(workflow)}**"
+        if workflow
+        else "default (filter to one workflow for its own)"
+    )
 )
 comparison = common.call(vendor_comparison, query)
 if comparison.empty:
@@ -63,7 +68,7 @@ for i, vendor in enumerate(vendors):
     s = summary.loc[vendor]
     missed = comparison[(comparison["vendor"] == vendor) & (comparison["status"] == "missed")]
     with cols[i % len(cols)]:
-        st.metric(f"{vendor}: targets met", f"{s['met']} of {s['with_target']}", border=True)
+        st.metric(f"{md(vendor)}: targets met", f"{s['met']} of {s['with_target']}", border=True)
         if len(missed):
             st.caption("✘ Misses: " + ", ".join(missed["label"]))
 
@@ -103,7 +108,7 @@ part = comparison[comparison["kpi"] == chart_kpi].sort_values("vendor")
 kpi = KPIS[chart_kpi]
 fig = go.Figure(
     go.Bar(
-        x=part["vendor"],
+        x=part["vendor"].map(plot_text),
         y=part["value"],
         name=kpi.label,
         error_y=None
@@ -122,7 +127,7 @@ fig = go.Figure(
 if part["target"].notna().any():
     fig.add_trace(
         go.Scatter(
-            x=part["vendor"],
+            x=part["vendor"].map(plot_text),
             y=part["target"],
             mode="markers",
             name="Target",

@@ -313,6 +313,76 @@ class Role(_Strict):
     markets: list[str] = Field(default_factory=list, description="Markets this role may see.")
     see_reviewers: bool = Field(True, description="May see reviewer ids and audit comments.")
 
+    @property
+    def restricted(self) -> bool:
+        """Whether the role sees less than everything: a vendor, workflow or market scope, or
+        no reviewer ids (such a role needs a pseudonym key: see `bpo_kpi.keys`)."""
+        return bool(self.vendors or self.workflows or self.markets) or not self.see_reviewers
+
+
+ADMIN_ROLE = "admin"  # built in, unrestricted: the CLI's role unless --role says otherwise
+
+
+class AuthRule(_Strict):
+    """One sign-in rule: a viewer whose identity matches gets `role`. Exactly one of `email`,
+    `email_domain` and `group` is set; the first matching rule wins."""
+
+    role: str = Field(description="The role a matching viewer gets (a name in `roles`).")
+    email: str | None = Field(None, description="Match this e-mail address (any letter case).")
+    email_domain: str | None = Field(
+        None, description="Match e-mail addresses of this domain, exactly (not its subdomains)."
+    )
+    group: str | None = Field(
+        None, description="Match viewers whose groups claim (`auth.groups_claim`) has this group."
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and (value.count("@") != 1 or not value.strip()):
+            raise ValueError(f"{value!r} is not an e-mail address")
+        return None if value is None else value.strip().lower()
+
+    @field_validator("email_domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        domain = value.strip().lower().removeprefix("@")
+        if not domain or "@" in domain or "." not in domain:
+            raise ValueError(f"{value!r} is not a domain (e.g. 'northwind.example')")
+        return domain
+
+    @model_validator(mode="after")
+    def _one_matcher(self) -> AuthRule:
+        given = [n for n in ("email", "email_domain", "group") if getattr(self, n)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of email, email_domain, group "
+                f"({'none' if not given else ', '.join(given)} given)"
+            )
+        return self
+
+
+class AuthSettings(_Strict):
+    """How signed-in viewers (Streamlit's OIDC sign-in, configured in `.streamlit/secrets.toml`)
+    get a role. A viewer no rule matches sees a "no access" page and no data."""
+
+    rules: list[AuthRule] = Field(
+        default_factory=list,
+        description="Identity -> role rules (`[[auth.rules]]`), first match wins; a viewer "
+        "no rule matches has no access.",
+    )
+    groups_claim: str = Field(
+        "groups", description="The identity token claim that lists the viewer's groups."
+    )
+    require_verified_email: bool = Field(
+        True,
+        description="E-mail rules match only when the provider says the address is verified "
+        "(claim `email_verified` true). Set false only for a provider that never sends that "
+        "claim and does not let users choose their address.",
+    )
+
 
 class Config(_Strict):
     """bpo-kpi configuration (TOML). Every field has a default; a file overrides what it sets."""
@@ -377,14 +447,27 @@ class Config(_Strict):
         description="Where the dashboard is served (links in notifications).",
     )
     roles: dict[str, Role] = Field(
-        default_factory=lambda: {"admin": Role()},
-        description="Access roles: name -> scope. A viewer's role limits every query.",
+        default_factory=lambda: {ADMIN_ROLE: Role()},
+        description="Access roles: name -> scope. A viewer's role limits every query. `admin` "
+        "(unrestricted) is built in and always there: the CLI's role unless `--role` names "
+        "another, and a signed-in viewer's only if an `auth` rule gives it.",
+    )
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings,
+        description="Sign-in: which identities get which role (used when sign-in is configured).",
     )
     pseudonym_key: str = Field(
         "",
-        description="Secret mixed into reviewer pseudonyms for roles that may not see people; "
-        "without it a pseudonym can be reversed by hashing guessed ids. Prefer the "
-        "BPO_KPI_PSEUDONYM_KEY environment variable to keep it out of the file.",
+        description="Secret mixed into reviewer pseudonyms for restricted roles; without it a "
+        "pseudonym can be reversed by hashing guessed ids. Prefer the BPO_KPI_PSEUDONYM_KEY "
+        "environment variable or `pseudonym_key_file` to keep it out of this file.",
+    )
+    pseudonym_key_file: str = Field(
+        "",
+        description="File holding the pseudonym key when neither BPO_KPI_PSEUDONYM_KEY nor "
+        "`pseudonym_key` gives it (default `~/.config/bpo-kpi/pseudonym.key`; also "
+        "BPO_KPI_PSEUDONYM_KEY_FILE); created with a random key, readable by its owner only, "
+        "the first time a restricted role needs it.",
     )
 
     @field_validator("reporting_timezone", "input_timezone")
@@ -413,8 +496,27 @@ class Config(_Strict):
             merged[key] = spec
         return merged
 
+    @field_validator("roles", mode="after")
+    @classmethod
+    def _admin_built_in(cls, value: dict[str, Role]) -> dict[str, Role]:
+        # Defining roles never removes the operator's access: `admin` is always there and
+        # always unrestricted.
+        admin = value.get(ADMIN_ROLE)
+        if admin is not None and admin != Role():
+            raise ValueError(
+                f"'{ADMIN_ROLE}' is the built-in unrestricted role and cannot be narrowed; "
+                "give the restricted role another name"
+            )
+        return {ADMIN_ROLE: Role(), **value}
+
     @model_validator(mode="after")
     def _consistent(self) -> Config:
+        for i, auth_rule in enumerate(self.auth.rules):
+            if auth_rule.role not in self.roles:
+                raise ValueError(
+                    f"auth.rules[{i}].role {auth_rule.role!r} is not one of roles "
+                    f"({', '.join(self.roles)})"
+                )
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels: each label may appear only once")
         unknown = sorted(set(self.actioning_labels) - set(self.labels))
@@ -539,4 +641,6 @@ def config_reference() -> str:
     walk(EngineSettings, "engine.")
     walk(DashboardSettings, "dashboard.")
     walk(Role, "roles.<name>.")
+    walk(AuthSettings, "auth.")
+    walk(AuthRule, "auth.rules[].")
     return "\n".join(lines)

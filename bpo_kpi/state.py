@@ -22,6 +22,11 @@ until an instant, after which the alert is new again; absent = new. Alerts are n
 stable key (`kpi.monitor`: kind, segment and, for day-bound kinds, the day). Every change is
 also appended to a log (`alert_events`), so a cleared acknowledgement stays on record.
 
+**Access log** (`access_log`): who signed in to the dashboard with which role, who was denied
+(signed in, no role), which page and filters each viewer looked at (once per change of page
+or filters, not per rerun), and what they exported or downloaded. Kept here because the
+dashboard must write it while an ingest holds the database; read by admins on Data health.
+
 Sent marks are per (alert key, target). `mark_sent` records the monitored day; `was_sent` with
 a `day` treats a mark whose last day is more than one day before it as a finished episode (the
 alert went away, or nobody looked, and is back): callers use that for alerts whose key has no
@@ -45,7 +50,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 STATE_SUFFIX = ".state.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: access_log
 BUSY_TIMEOUT_SECONDS = 10.0  # another process's write lasts milliseconds
 MAX_KEY_CHARS = 1000
 MAX_BY_CHARS = 100
@@ -54,6 +59,9 @@ MAX_SNOOZE = dt.timedelta(days=90)  # longer than a quarter: acknowledge it inst
 TARGET_HASH_ITERATIONS = 200_000  # PBKDF2-SHA256: ~0.1 s per URL, per run
 
 State = Literal["acknowledged", "snoozed"]
+AccessEvent = Literal["sign_in", "denied", "view", "export", "sign_out"]
+ACCESS_EVENTS = ("sign_in", "denied", "view", "export", "sign_out")
+MAX_DETAIL_CHARS = 2000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -82,6 +90,16 @@ CREATE TABLE IF NOT EXISTS sent (
     last_day TEXT,
     PRIMARY KEY (key, target)
 );
+CREATE TABLE IF NOT EXISTS access_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,
+    role TEXT,
+    event TEXT NOT NULL CHECK (event IN ('sign_in', 'denied', 'view', 'export', 'sign_out')),
+    page TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS access_log_at ON access_log (at);
 """
 
 
@@ -406,6 +424,51 @@ class StateStore:
         if day is None or row[0] is None:
             return True
         return dt.date.fromisoformat(row[0]) >= day - dt.timedelta(days=1)
+
+    # --- access log ---------------------------------------------------------------------------
+
+    def log_access(
+        self,
+        who: str,
+        role: str | None,
+        event: AccessEvent,
+        page: str | None = None,
+        detail: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> None:
+        """Append one access event (texts are cut to their limits, control characters
+        replaced: the log must never refuse an event over what a URL carried)."""
+        if event not in ACCESS_EVENTS:
+            raise StateError(f"unknown access event {event!r}")
+        with self._write() as con:
+            con.execute(
+                "INSERT INTO access_log (at, who, role, event, page, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (_iso(self._now(now)), _clean(who, MAX_BY_CHARS) or "(unknown)",
+                 _clean(role, MAX_BY_CHARS), event, _clean(page, MAX_BY_CHARS),
+                 _clean(detail, MAX_DETAIL_CHARS)),
+            )  # fmt: skip
+
+    def access_log(
+        self, limit: int = 1000, since: dt.datetime | None = None
+    ) -> list[tuple[dt.datetime, str, str | None, str, str | None, str | None]]:
+        """The newest `limit` access events (since `since`), newest first: (at, who, role,
+        event, page, detail)."""
+        since_text = _iso(_utc(since, "since")) if since is not None else ""
+        rows = self._con.execute(
+            "SELECT at, who, role, event, page, detail FROM access_log WHERE at >= ? "
+            "ORDER BY id DESC LIMIT ?",
+            (since_text, int(limit)),
+        ).fetchall()
+        return [(_from_iso(r[0]), r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+
+def _clean(value: str | None, limit: int) -> str | None:
+    """Text for the access log: control characters as U+FFFD, at most `limit` characters."""
+    if value is None:
+        return None
+    text = "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in str(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _status(row: tuple[str, str, str, str, str, str | None]) -> AlertStatus:

@@ -367,7 +367,26 @@ def build_parser() -> argparse.ArgumentParser:
         "for each other).",
     )
     srv.add_argument("--port", type=int, default=8501)
-    srv.add_argument("--role", help="viewer role from the configuration (default: admin)")
+    srv.add_argument(
+        "--role",
+        help="single-user mode: the role everyone gets (default: admin); with sign-in each "
+        "viewer's role comes from the configuration's [auth] rules",
+    )
+    srv.add_argument(
+        "--address", default="localhost",
+        help="interface to listen on (default: localhost); another one needs sign-in, or "
+        "--allow-no-sign-in",
+    )  # fmt: skip
+    srv.add_argument(
+        "--secrets", type=Path, metavar="FILE",
+        help="Streamlit secrets file with the [auth] sign-in settings (default: "
+        "~/.streamlit/secrets.toml and ./.streamlit/secrets.toml); keep it out of the repository",
+    )  # fmt: skip
+    srv.add_argument(
+        "--allow-no-sign-in", action="store_true",
+        help="serve a non-local --address without sign-in (everyone who reaches the port sees "
+        "the role's data)",
+    )  # fmt: skip
     add_common(srv)
 
     up = sub.add_parser(

@@ -15,7 +15,11 @@ to send, how it reads, where its links point and what the exit status is are dec
   workflow (and the run's other filters) with the window as From / To, and the alert's key (to
   acknowledge it). Sent as plain text (apprise `body_format=TEXT`): apprise escapes it for
   targets that read HTML or Markdown, so a vendor named `<img src=x onerror=…>` or `**x**`
-  arrives as those characters, never as markup. A `json://` / `jsons://` target receives
+  arrives as those characters, never as markup (Slack: `&`, `<`, `>` as entities, no `mrkdwn`;
+  Teams: Markdown escaped). Services that show Markdown in a text apprise passes on unchanged
+  (Discord, Mattermost, Guilded, Zulip, Revolt: `MARKDOWN_AS_IS`) get the data text escaped
+  for Markdown here, in the alerts and in the digest (whose HTML apprise turns into their
+  text). A `json://` / `jsons://` target receives
   apprise's JSON payload whose `message` is a JSON document (`alerts_document`): every alert's
   fields and link, for programs.
 - **Digest** (`digest_html`): one HTML page of the day, e-mail-style: the per-vendor KPI tiles
@@ -44,6 +48,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from bpo_kpi.state import AlertStatus, StateError, StateStore, check_key
+from export.safety import markdown_text
 from kpi import monitor
 from kpi.catalog import FILTER_DIMENSIONS, KPIS
 from kpi.compute import records
@@ -51,6 +56,9 @@ from kpi.targets import STATUS_WORDS, format_value
 
 EXIT_NO_ALERTS, EXIT_WARNINGS, EXIT_CRITICAL, EXIT_UNDELIVERED = 0, 1, 2, 3
 JSON_SCHEMES = ("json", "jsons")  # apprise's generic JSON webhook (http, https)
+# Services that render Markdown in a message that apprise passes on as it gets it (a TEXT
+# body, or the text of an HTML one): data text is escaped for Markdown before it is sent.
+MARKDOWN_AS_IS = ("discord", "guilded", "mmost", "mmosts", "zulip", "revolt")
 SEVERITY_WORDS = {"critical": "CRITICAL", "warning": "WARNING", "info": "INFO"}
 SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#a15c00", "info": "#1a5fb4"}
 # Dashboard query parameters besides the filter dimensions (app_pages.common.sidebar keys).
@@ -148,9 +156,20 @@ def dashboard_link(
     return f"{dashboard_url.rstrip('/')}/?{urlencode(params)}"
 
 
-def describe_filters(where: Mapping[str, Sequence[str]]) -> str:
-    parts = [f"{dim}: {', '.join(map(str, values))}" for dim, values in where.items() if values]
+def describe_filters(where: Mapping[str, Sequence[str]], markdown: bool = False) -> str:
+    """The filters in words; `markdown`: their values escaped for Markdown."""
+    parts = [
+        f"{dim}: {', '.join(_text(v, markdown) for v in values)}"
+        for dim, values in where.items()
+        if values
+    ]
     return "; ".join(parts) or "no filters"
+
+
+def _text(value: Any, markdown: bool = False) -> str:
+    """Data text as it is, or (`markdown`) escaped for a service that renders Markdown."""
+    text = "" if value is None else str(value)
+    return markdown_text(text) if markdown else text
 
 
 # --- message bodies ---------------------------------------------------------------------------
@@ -193,23 +212,25 @@ def alerts_title(frame: pd.DataFrame, ctx: Context) -> str:
     return f"bpo-kpi: {len(frame)} new {word} ({counts_text(frame)}) for {ctx.day:%a %d %b %Y}"
 
 
-def alerts_text(frame: pd.DataFrame, ctx: Context) -> str:
+def alerts_text(frame: pd.DataFrame, ctx: Context, markdown: bool = False) -> str:
     """The alerts as plain text: a heading, then per alert its severity, kind label, segment,
-    period, message, dashboard link and key. Data text is left as it is: the body is sent as
-    TEXT, which apprise escapes for HTML and Markdown targets."""
+    period, message, dashboard link and key. Data text is left as it is (the body is sent as
+    TEXT, which apprise escapes for HTML and Markdown targets), or with `markdown` escaped for
+    Markdown (for `MARKDOWN_AS_IS` services, which apprise does not escape for)."""
     lines = [
         f"{len(frame)} new {'alert' if len(frame) == 1 else 'alerts'} for {ctx.day:%a %d %b %Y} "
-        f"(window {ctx.window}; {describe_filters(ctx.where)})",
+        f"(window {ctx.window}; {describe_filters(ctx.where, markdown)})",
         "",
     ]
     for i, rec in enumerate(frame.to_dict("records"), start=1):
         when = monitor.describe_period(rec["start"], rec["end"])
         lines += [
             f"{i}. {SEVERITY_WORDS.get(rec['severity'], rec['severity'])} · "
-            f"{monitor.ALERT_KINDS.get(rec['kind'], rec['kind'])} · {rec['segment']} · {when}",
-            f"   {rec['message']}",
-            f"   Dashboard: {ctx.link(rec)}",
-            f"   Key: {rec['key']}",
+            f"{monitor.ALERT_KINDS.get(rec['kind'], rec['kind'])} · "
+            f"{_text(rec['segment'], markdown)} · {when}",
+            f"   {_text(rec['message'], markdown)}",
+            f"   Dashboard: {ctx.link(rec)}",  # URL-encoded: nothing in it reads as markup
+            f"   Key: {_text(rec['key'], markdown)}",
             "",
         ]
     lines.append(
@@ -237,9 +258,10 @@ def alerts_document(frame: pd.DataFrame, ctx: Context) -> dict[str, Any]:
     }
 
 
-def _e(value: Any) -> str:
-    """Data text for HTML: escaped, quotes included."""
-    return html.escape("" if value is None else str(value), quote=True)
+def _e(value: Any, markdown: bool = False) -> str:
+    """Data text for HTML: escaped, quotes included; with `markdown` also escaped for the
+    Markdown an HTML body becomes for some services (`MARKDOWN_AS_IS`)."""
+    return html.escape(_text(value, markdown), quote=True)
 
 
 _CELL = "padding:4px 8px;border-bottom:1px solid #ddd;vertical-align:top;text-align:left"
@@ -254,7 +276,7 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f'<table style="border-collapse:collapse;font-size:13px"><tr>{th}</tr>{body}</table>'
 
 
-def tiles_html(tiles: pd.DataFrame) -> str:
+def tiles_html(tiles: pd.DataFrame, markdown: bool = False) -> str:
     """`kpi.monitor.vendor_snapshot` as a vendor x KPI table: the day's value, its target
     status (or "provisional") and the change since yesterday in words."""
     if tiles.empty:
@@ -263,7 +285,7 @@ def tiles_html(tiles: pd.DataFrame) -> str:
     rows = []
     for vendor, group in tiles.groupby("vendor", dropna=False, sort=False):
         by_kpi = {rec["kpi"]: rec for rec in group.to_dict("records")}
-        cells = [f"<b>{_e(monitor.group_label(vendor))}</b>"]
+        cells = [f"<b>{_e(monitor.group_label(vendor), markdown)}</b>"]
         for kpi in kpis:
             rec = by_kpi.get(kpi)
             if rec is None:
@@ -293,8 +315,14 @@ def tiles_html(tiles: pd.DataFrame) -> str:
     return _table(head, rows)
 
 
-def alerts_html(frame: pd.DataFrame, statuses: Mapping[str, AlertStatus], ctx: Context) -> str:
-    """The alert list as an HTML table (as the Overview words it) with status and link."""
+def alerts_html(
+    frame: pd.DataFrame,
+    statuses: Mapping[str, AlertStatus],
+    ctx: Context,
+    markdown: bool = False,
+) -> str:
+    """The alert list as an HTML table (as the Overview words it) with status and link;
+    `markdown`: data text also escaped for Markdown (see `_e`)."""
     if frame.empty:
         return "<p>No alerts for this day and these filters.</p>"
     table = monitor.readable_alerts(frame)
@@ -305,12 +333,12 @@ def alerts_html(frame: pd.DataFrame, statuses: Mapping[str, AlertStatus], ctx: C
             [
                 f'<b style="color:{colour}">{_e(rec["severity"])}</b>',
                 _e(rec["alert"]),
-                _e(raw["segment"]),
+                _e(raw["segment"], markdown),
                 _e(rec["when"]),
                 _e(rec["value"]),
                 _e(rec["limit"]),
-                _e(rec["details"]),
-                _e(status_text(statuses.get(raw["key"]), ctx.timezone)),
+                _e(rec["details"], markdown),
+                _e(status_text(statuses.get(raw["key"]), ctx.timezone), markdown),
                 f'<a href="{_e(ctx.link(raw))}">open</a>',
             ]
         )
@@ -327,10 +355,12 @@ def digest_html(
     frame: pd.DataFrame,
     statuses: Mapping[str, AlertStatus],
     ctx: Context,
+    markdown: bool = False,
 ) -> str:
     """The daily digest, one HTML document (inline styles, as e-mail needs): heading, window,
     filters and counts, a link to the Overview, the vendor tiles and the alert list. Every text
-    from data is escaped (`html.escape`); the only markup is ours."""
+    from data is escaped (`html.escape`); the only markup is ours. `markdown`: data text is
+    also escaped for Markdown (for `MARKDOWN_AS_IS` services, which get the HTML as text)."""
     opened = open_alerts(frame, statuses)
     parked = len(frame) - len(opened)
     overview = dashboard_link(ctx.dashboard_url, ctx.where, ctx.start, ctx.day)
@@ -339,15 +369,15 @@ def digest_html(
         '<html><head><meta charset="utf-8"></head>',
         '<body style="font-family:Arial,Helvetica,sans-serif;color:#222">',
         f"<h2>bpo-kpi daily digest: {_e(f'{ctx.day:%A %d %b %Y}')}</h2>",
-        f"<p>Window {_e(ctx.window)} · {_e(describe_filters(ctx.where))} · "
+        f"<p>Window {_e(ctx.window)} · {_e(describe_filters(ctx.where, markdown))} · "
         f'<a href="{_e(overview)}">open the Overview</a></p>',
         f"<p><b>{len(frame)}</b> alerts ({_e(counts_text(frame))})"
         + (f"; {parked} acknowledged or snoozed" if parked else "")
         + "</p>",
         f"<h3>Vendors on {_e(f'{ctx.day:%a %d %b}')}</h3>",
-        tiles_html(tiles),
+        tiles_html(tiles, markdown),
         "<h3>Alerts</h3>",
-        alerts_html(frame, statuses, ctx),
+        alerts_html(frame, statuses, ctx, markdown),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -369,6 +399,11 @@ class Target:
     @property
     def wants_json(self) -> bool:
         return self.scheme in JSON_SCHEMES
+
+    @property
+    def renders_markdown(self) -> bool:
+        """A service that shows Markdown in what apprise passes on unescaped."""
+        return self.scheme in MARKDOWN_AS_IS
 
 
 def check_urls(urls: Sequence[str]) -> dict[str, str]:
@@ -510,7 +545,7 @@ def notify(
             if target.wants_json:
                 body = json.dumps(alerts_document(new, ctx), ensure_ascii=False, indent=1)
             else:
-                body = alerts_text(new, ctx)
+                body = alerts_text(new, ctx, markdown=target.renders_markdown)
             error = _send(target, alerts_title(new, ctx), body, _notify_type(new))
             if error is None:
                 done.sent = list(new["key"])
@@ -526,7 +561,7 @@ def notify(
                 error = _send(
                     target,
                     digest_title(frame, ctx),
-                    digest_html(tiles, frame, statuses, ctx),
+                    digest_html(tiles, frame, statuses, ctx, markdown=target.renders_markdown),
                     _notify_type(open_alerts(frame, statuses)),
                     html_body=True,
                 )

@@ -121,15 +121,26 @@ def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _texty(values: pd.Series) -> bool:
-    """A column that may hold text (pandas' str dtype or objects)."""
-    return values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+    """A column that may hold text (pandas' str dtype, objects or categories)."""
+    return (
+        values.dtype == object
+        or pd.api.types.is_string_dtype(values.dtype)
+        or isinstance(values.dtype, pd.CategoricalDtype)
+    )
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """`frame` as CSV: text cells and column names (a pivot's columns are values from the data)
+    that a spreadsheet would run are neutralised (`csv_text`); numbers stay numbers."""
     plain = _plain_frame(frame)
-    for col in plain.columns:
-        if _texty(plain[col]):
-            plain[col] = [csv_text(v) for v in plain[col]]
+    columns = [plain.iloc[:, i] for i in range(plain.shape[1])]  # by position: names may repeat
+    cells = {
+        i: [csv_text(v) for v in values.astype(object)] if _texty(values) else values
+        for i, values in enumerate(columns)
+    }
+    names = [csv_text(str(c)) for c in plain.columns]
+    plain = pd.DataFrame(cells, index=plain.index)
+    plain.columns = names
     buffer = io.StringIO()
     plain.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue().encode("utf-8")
@@ -268,7 +279,9 @@ def workbook_bytes(
         ws.append([xml_text(c) for c in columns])
         for cell in ws[1]:
             cell.font = bold
-            cell.data_type = "s"
+            cell.data_type = "s"  # a column name (from the data, in a pivot) is text too
+            if is_formula_like(str(cell.value)):
+                cell.quotePrefix = True
         ws.freeze_panes = "A2"
         widths = [len(c) for c in columns]
         per_row_unit = "kpi" in frame.columns and name == "scorecard"

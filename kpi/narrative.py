@@ -35,6 +35,11 @@ def _num(value: Any) -> float:
     return math.nan if value is None or pd.isna(value) else float(value)
 
 
+def _count(value: Any) -> int:
+    n = _num(value)
+    return 0 if math.isnan(n) else int(n)
+
+
 def _pp(kpi: str, amount: float) -> str:
     """An amount in the KPI's unit: percentage points for shares."""
     if KPIS[kpi].unit == "share":
@@ -44,7 +49,8 @@ def _pp(kpi: str, amount: float) -> str:
 
 def headline(period: ReportPeriod, overall: pd.DataFrame, vendors: int) -> str:
     rec = overall.iloc[0].to_dict() if len(overall) else {}
-    decisions, audits = int(_num(rec.get("decisions")) or 0), int(_num(rec.get("audits")) or 0)
+    # No row at all (filters that match nothing, e.g. another vendor's): nothing decided.
+    decisions, audits = _count(rec.get("decisions")), _count(rec.get("audits"))
     if not decisions:
         return f"{period.label} ({period.start} – {period.end}): no decided decisions in scope."
     parts = [

@@ -3,16 +3,29 @@ that every engine runs (DuckDB as it is, Spark after `kpi.engines.to_spark_sql`)
 
 An engine opens the stored tables under source names of its own (`SOURCE`), registers the
 policy's helper tables (`ScopePolicy.helper_rows`: the allowed values of each restricted
-dimension — the `internal` vendor always among them, golden answers being the platform's own —
-and the pseudonym key), and creates a view with each table's name from `ScopePolicy.select`:
+dimension, and the pseudonym key), and creates a view with each table's name from
+`ScopePolicy.select`:
 
 - **rows**: a table carrying a restricted dimension keeps the allowed values only; a table
   that carries none but hangs off one (an audit's QA row, a run's rejected rows) keeps the rows
   whose owner is visible (`TablePolicy.within`);
+- **golden answers** (`TablePolicy.reference`): a vendor-restricted role sees no other vendor,
+  the platform's own `internal` one included (its decisions, its ingest runs, its raters). The
+  one exception is the reference its raters are judged against: a golden calibration rating
+  (`is_golden`, whoever stored it) is kept when one of the role's vendors' raters rated the
+  same session item, and it shows only what makes it a reference (session, date, workflow,
+  item, label, policy, `is_golden`): its vendor, rater, run and times read as empty. So
+  accuracy against the golden answer works for the role's raters while `internal` appears as
+  a vendor nowhere (filters, KPI tables, freshness, alerts, ingest runs, counts);
 - **columns**: for roles that may not see people, reviewer and rater ids become keyed
   pseudonyms (`'r-' || left(md5(key || id), 8)`, the key read from a helper table so it never
   appears in query text) and free text a person wrote or that holds a row's raw content
   (comments, rejected rows, warning values) is hidden;
+- **file paths** (`TablePolicy.paths`): for every restricted role (a vendor, workflow or
+  market scope, or no reviewer access) an ingested file reads as its name without the
+  server's directories, and in a run's error text every word's directories are left out
+  (`/data/in/x.csv: bad` -> `x.csv: bad`; a slash in other words goes too: `a/b` -> `b`);
+  unrestricted roles see full paths;
 - **plausible times** (`PLAUSIBILITY`): a row whose required time lies outside the plausible
   range is left out, an optional one reads as empty, as today's ingest would load them (see
   `kpi.gateway` for when this is checked).
@@ -30,10 +43,26 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bpo_kpi.config import Config
+from bpo_kpi.keys import KEY_ENV, pseudonym_key
 from kpi.query import Scope
 
 Mask = Literal["pseudonym", "hidden"]
+PathMask = Literal["name", "text"]
 Treatment = Literal["drop", "empty", "orphan"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Rows a vendor-restricted role sees although none of its vendors owns them, because its
+    own rows are judged against them (golden answers). A row is a reference when `flag` is
+    true; it is kept when a row of an allowed vendor (not itself a reference) has the same
+    `key` values, in `among` (an earlier, already scoped view; None: the table itself), and
+    shows only the `shown` columns (every other reads as empty: its vendor never shows)."""
+
+    flag: str
+    key: tuple[str, ...]
+    shown: tuple[str, ...]
+    among: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,12 +73,25 @@ class TablePolicy:
     within: str | None = None  # with any restriction: a condition tying it to a scoped table
     masks: Mapping[str, Mask] = field(default_factory=dict)  # for roles that may not see people
     plausibility: tuple[tuple[str, Treatment], ...] = ()
+    reference: Reference | None = None  # with a vendor restriction
+    # For every restricted role: `name` (a file path: its name only) or `text` (free text that
+    # may name files: each word's directories left out).
+    paths: Mapping[str, PathMask] = field(default_factory=dict)
 
 
 _DECISION_DIMS = {"vendor": "vendor", "workflow": "workflow", "market": "market"}
 _CAL_DIMS = {"vendor": "vendor", "workflow": "workflow"}
 _AUDIT_WITHIN = "audit_id IN (SELECT audit_id FROM audit_facts)"
 _RUN_WITHIN = "run_id IN (SELECT run_id FROM ingest_runs)"
+# Golden answers: the reference of calibration accuracy (kpi.calibration), per session item.
+_GOLDEN_SHOWN = ("session_id", "session_date", "workflow", "item_id", "label", "policy",
+                 "is_golden")  # fmt: skip
+_GOLDEN = Reference("is_golden", ("session_id", "item_id"), _GOLDEN_SHOWN)
+_FILE: dict[str, PathMask] = {"file": "name"}
+# Regular expressions (RE2 and Java alike; SQL literals) of a path's directories: the whole
+# prefix up to the last separator, and each word's (a word ends at a space, quote or paren).
+_DIRECTORIES = r"^.*[/\\]"
+_WORD_DIRECTORIES = r"""[^ ''"`(]*[/\\]"""
 
 # Every table a reader may query, in the order views are made (a `within` names an earlier one).
 POLICY: dict[str, TablePolicy] = {
@@ -83,14 +125,21 @@ POLICY: dict[str, TablePolicy] = {
         _CAL_DIMS,
         masks={"rater_id": "pseudonym"},
         plausibility=(("session_date", "drop"), ("updated_at", "empty")),
+        reference=_GOLDEN,
     ),
     "decisions_history": TablePolicy(_DECISION_DIMS, masks={"reviewer_id": "pseudonym"}),
     "qa_audits_history": TablePolicy(within=_AUDIT_WITHIN, masks={"comment": "hidden"}),
-    "calibration_ratings_history": TablePolicy(_CAL_DIMS, masks={"rater_id": "pseudonym"}),
+    "calibration_ratings_history": TablePolicy(
+        _CAL_DIMS,
+        masks={"rater_id": "pseudonym"},
+        reference=Reference(_GOLDEN.flag, _GOLDEN.key, _GOLDEN.shown, among="calibration_ratings"),
+    ),
     "edits_after_audit": TablePolicy(_DECISION_DIMS),
-    "ingest_runs": TablePolicy({"vendor": "vendor"}),
-    "rejected_rows": TablePolicy(within=_RUN_WITHIN, masks={"raw": "hidden"}),
-    "ingest_warnings": TablePolicy(within=_RUN_WITHIN, masks={"value": "hidden"}),
+    "ingest_runs": TablePolicy(
+        {"vendor": "vendor"}, paths={"file": "name", "mapping": "name", "error": "text"}
+    ),
+    "rejected_rows": TablePolicy(within=_RUN_WITHIN, masks={"raw": "hidden"}, paths=_FILE),
+    "ingest_warnings": TablePolicy(within=_RUN_WITHIN, masks={"value": "hidden"}, paths=_FILE),
 }
 
 TREATMENTS = {
@@ -101,7 +150,7 @@ TREATMENTS = {
 # qa_audits holds the same audits (and audited_at) as audit_facts: reported once.
 REPORTED_TABLES = ("decisions", "audit_facts", "calibration_ratings")
 IMPLAUSIBLE_COLUMNS = ["table", "column", "rows", "earliest", "latest", "treatment"]
-PSEUDONYM_KEY_ENV = "BPO_KPI_PSEUDONYM_KEY"
+PSEUDONYM_KEY_ENV = KEY_ENV
 
 
 def SOURCE(table: str) -> str:  # noqa: N802  (a naming rule, used like a constant)
@@ -139,13 +188,10 @@ class ScopePolicy:
     plausible range of stored times."""
 
     def __init__(self, config: Config, scope: Scope, key: str | None = None) -> None:
-        import os
-
         self.scope = scope
-        self.key = key if key is not None else (
-            os.environ.get(PSEUDONYM_KEY_ENV) or config.pseudonym_key
-        )  # fmt: skip
         self.restrictions = scope.restrictions()
+        # A restricted role does not start without a key (`bpo_kpi.keys`: env, file, created).
+        self.key = key if key is not None else pseudonym_key(config, self.restricted)
         self.plausible = plausible_range(config)
 
     # --- helper tables -------------------------------------------------------------------------
@@ -154,38 +200,65 @@ class ScopePolicy:
         """Helper tables an engine registers before the views: name -> (column, values)."""
         out: dict[str, tuple[str, list[str]]] = {"_pseudonym_key": ("k", [self.key])}
         for dim, values in self.restrictions.items():
-            allowed = list(values)
-            if dim == "vendor":
-                allowed.append("internal")  # golden answers are the platform's own
-            out[f"_scope_{dim}"] = ("v", allowed)
+            out[f"_scope_{dim}"] = ("v", list(values))
         return out
 
+    @property
+    def restricted(self) -> bool:
+        """Whether the role's scope is restricted (a vendor, workflow or market scope, or no
+        reviewer access, as `Role.restricted`): it needs a pseudonym key and sees file names
+        without their directories."""
+        return bool(self.restrictions) or not self.scope.see_reviewers
+
     # --- views ---------------------------------------------------------------------------------
+
+    def _reference(self, policy: TablePolicy, columns: Sequence[str]) -> Reference | None:
+        """The table's reference rows, for a vendor-restricted role (None otherwise, or when
+        the table lacks their columns)."""
+        ref = policy.reference
+        if ref is None or "vendor" not in self.restrictions or "vendor" not in policy.dims:
+            return None
+        return ref if {ref.flag, *ref.key} <= set(columns) else None
 
     def select(self, table: str, columns: Sequence[str], source: str | None = None) -> str:
         """The scoped SELECT of `table` over `source` (default `SOURCE(table)`), whose columns
         are `columns` (in order)."""
         policy = POLICY[table]
-        conds = [
-            f"{column} IN (SELECT v FROM _scope_{dim})"
-            for dim, column in policy.dims.items()
-            if dim in self.restrictions
-        ]
+        source = source or SOURCE(table)
+        ref = self._reference(policy, columns)
+        conds = []
+        for dim, column in policy.dims.items():
+            if dim not in self.restrictions:
+                continue
+            allowed = f"{column} IN (SELECT v FROM _scope_{dim})"
+            if ref is not None and dim == "vendor":
+                # An allowed vendor's own row, or a reference one of those rows is judged by.
+                flag = f"coalesce({ref.flag}, false)"
+                key = ", ".join(ref.key)
+                vouching = f"SELECT {key} FROM {ref.among or source} WHERE NOT {flag} AND {allowed}"
+                allowed = f"((NOT {flag} AND {allowed}) OR ({flag} AND ({key}) IN ({vouching})))"
+            conds.append(allowed)
         if policy.within and self.restrictions:
             conds.append(policy.within)
         exprs = []
         for column in columns:
             mask = None if self.scope.see_reviewers else policy.masks.get(column)
+            path = policy.paths.get(column) if self.restricted else None
             if mask == "pseudonym":
-                exprs.append(
-                    f"'r-' || left(md5((SELECT k FROM _pseudonym_key) || {column}), 8) AS {column}"
-                )
+                expr = f"'r-' || left(md5((SELECT k FROM _pseudonym_key) || {column}), 8)"
             elif mask == "hidden":
-                exprs.append(f"CAST(NULL AS VARCHAR) AS {column}")
+                expr = "CAST(NULL AS VARCHAR)"
+            elif path == "name":
+                expr = f"regexp_replace({column}, '{_DIRECTORIES}', '')"
+            elif path == "text":
+                expr = f"regexp_replace({column}, '{_WORD_DIRECTORIES}', '', 'g')"
             else:
-                exprs.append(column)
+                expr = column
+            if ref is not None and column not in ref.shown:
+                expr = f"CASE WHEN coalesce({ref.flag}, false) THEN NULL ELSE {expr} END"
+            exprs.append(expr if expr == column else f"{expr} AS {column}")
         where = f" WHERE {' AND '.join(conds)}" if conds else ""
-        return f"SELECT {', '.join(exprs)} FROM {source or SOURCE(table)}{where}"
+        return f"SELECT {', '.join(exprs)} FROM {source}{where}"
 
     # --- plausible times ---------------------------------------------------------------------
 

@@ -40,13 +40,14 @@ def ratings(
 
 
 def sessions(workflow: str | None) -> Statement:
-    """Sessions with date, workflow, items, raters and vendors, newest first."""
+    """Sessions with date, workflow, items, raters and vendors, newest first (a golden answer
+    shown to a vendor-restricted role as the reference carries no vendor: none listed)."""
     params = Params()
     where = f"WHERE workflow = {params.bind(workflow)}" if workflow else ""
     sql = (
         "SELECT session_id, session_date, workflow, count(DISTINCT item_id) AS items, "
         f"count(DISTINCT rater_id) FILTER (WHERE {_RATER}) AS raters, "
-        "list(DISTINCT vendor ORDER BY vendor) AS vendors "
+        "list(DISTINCT vendor ORDER BY vendor) FILTER (WHERE vendor IS NOT NULL) AS vendors "
         f"FROM calibration_ratings {where} GROUP BY ALL ORDER BY session_date DESC, session_id"
     )
     return statement(sql, params)

@@ -12,9 +12,13 @@ COUNTED_TABLES = ("decisions", "qa_audits", "calibration_ratings", "ingest_runs"
 
 
 def row_count(table: str) -> Statement:
-    """Rows of one of `COUNTED_TABLES`."""
+    """Rows of one of `COUNTED_TABLES`. Calibration ratings count those of a vendor the viewer
+    sees: a golden answer shown to a vendor-restricted role as the reference carries no vendor
+    (`kpi.scope`) and is not counted."""
     if table not in COUNTED_TABLES:
         raise ValueError(f"not a counted table: {table!r}")
+    if table == "calibration_ratings":
+        return statement("SELECT count(vendor) AS n FROM calibration_ratings")
     return statement(f"SELECT count(*) AS n FROM {table}")
 
 

@@ -178,6 +178,25 @@ def test_role_without_access_to_people_sees_no_raw_rows(
     assert "raw" not in shown.columns
     assert len(shown) == 2 and any("nuke" in r for r in shown["reason"])
     assert any("hidden for your role" in c.value for c in at.caption)
+    assert "Access log" not in [s.value for s in at.subheader]  # admins only
+
+
+def test_admins_see_the_access_log(sample_db, run_page):
+    from bpo_kpi.state import StateStore
+
+    with StateStore(sample_db) as store:
+        store.log_access("eve@elsewhere.example", None, "denied")
+    at = run_page(PAGE, {"vendor": "northwind"})
+    assert not at.exception
+    assert "Access log" in [s.value for s in at.subheader]
+    (log,) = in_section(at, "health_access")
+    # newest first: this run's views (the Overview, then Data health with its filters), and
+    # the refusal logged before
+    assert log["event"].tolist() == ["view", "view", "denied"]
+    assert log["page"].tolist()[:2] == ["Data health", "Overview"]
+    assert "vendor=northwind" in log["detail"].iat[0]
+    assert log["who"].iat[0].endswith("(single-user)") and log["role"].iat[0] == "admin"
+    assert log["who"].iat[2] == "eve@elsewhere.example"
 
 
 # --- a database with every kind of trouble, through the real ingest -----------------------------
@@ -194,6 +213,7 @@ SECTIONS = [
     "Audit sample adequacy",
     "Ingest runs",
     "Orphan audits",
+    "Access log",  # unrestricted roles only
 ]
 
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs
 
 import pandas as pd
 
+from app_pages.text import md
 from kpi import monitor
 from kpi.catalog import KPIS
 from kpi.compute import kpi_table
@@ -141,7 +142,7 @@ def test_default_view_shows_the_librarys_alerts_and_tiles(sample_db, run_page):
     for i, vendor in enumerate(vendors, start=1):
         for kpi in ("sla_attainment", "tat_p90"):
             assert shown[(KPIS[kpi].label, i)] == format_value(kpi, on_day.at[vendor, kpi])
-        header = f"**{vendor}** · {on_day.at[vendor, 'decisions']:,} decisions and "
+        header = f"**{md(vendor)}** · {on_day.at[vendor, 'decisions']:,} decisions and "
         header += f"{on_day.at[vendor, 'audits']:,} audits on {day:%a %d %b}"
         assert header in [m.value for m in at.markdown]
     # The newest day's audits are still arriving: its quality tiles say so.

@@ -23,6 +23,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages.common import DEFAULT_WINDOW_DAYS
+from app_pages.text import md
 from kpi import gaps
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
@@ -204,7 +205,7 @@ def test_filtered_view_reads_the_filters_from_the_url(sample_db, run_page, gw):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Quality score"] == format_value("quality_score", totals["quality_score"])
     assert metrics["QA audits"] == f"{int(totals['audits']):,}"
-    assert "Workflow: hate_speech" in at.caption[0].value
+    assert f"Workflow: {md('hate_speech')}" in at.caption[0].value  # values as text
     # Weekly trend: ISO weeks starting on Monday, same numbers as kpi_table by week.
     trend = kpi_table(gw, base.model_copy(update={"period": "week", "kpis": TREND_KPIS}))
     trend = trend[trend["audits"] > 0].reset_index(drop=True)
@@ -278,7 +279,7 @@ def test_injected_gap_shows_as_missing_target_and_drills_to_its_error_type(
         at = run_page(PAGE, {**query, "drill": [f"cell:{vendor}|{workflow}"]})
         assert not at.exception
         assert "misses target" in next(
-            m.value for m in at.markdown if f"{vendor} × {workflow}" in m.value
+            m.value for m in at.markdown if f"{md(vendor)} × {md(workflow)}" in m.value
         )
         at = run_page(PAGE, {**query, "drill": [f"cell:{vendor}|{workflow}", "policy:(all)"]})
         pareto = gaps.error_types(gw, {"vendor": vendor, "workflow": workflow}, base)
@@ -315,7 +316,7 @@ def test_drill_down_levels_from_the_url(sample_db, run_page, gw):
     tgt = target(gw, workflow, vendor)
     assert policies["vs_target"].tolist() == [words(q, tgt) for q in policies["quality_score"]]
     assert "(no policy cited)" in policies["policy"].tolist()
-    assert at.button(key="crumb_0").label == f"› Cell: {vendor} × {workflow}"
+    assert at.button(key="crumb_0").label == f"› Cell: {md(f'{vendor} × {workflow}')}"
 
     # Policy -> error-type Pareto, for the whole cell and for one cited policy.
     at = run_page(PAGE, {"drill": [cell, "policy:(all)"]})
@@ -418,9 +419,9 @@ def test_breadcrumb_steps_back(sample_db, run_page, gw):
     at = run_page(PAGE, {"drill": path})
     assert [b.label for b in at.button if b.key.startswith("crumb_")] == [
         "Vendor × workflow",
-        f"› Cell: {vendor} × {workflow}",
-        "› Policy: (all)",
-        "› Error type: (all)",
+        f"› Cell: {md(f'{vendor} × {workflow}')}",  # values as text (escaped Markdown)
+        f"› Policy: {md('(all)')}",
+        f"› Error type: {md('(all)')}",
     ]
     assert at.button(key="crumb_2").disabled  # the level shown
     at.button(key="crumb_0").click().run()
@@ -438,7 +439,11 @@ def test_breadcrumb_steps_back(sample_db, run_page, gw):
 def test_a_path_it_does_not_understand_is_reported_not_raised(sample_db, run_page):
     at = run_page(PAGE, {"drill": ["policy:HS1_slurs", "cell:no-separator"]})
     assert not at.exception
-    assert "policy:HS1_slurs" in at.warning[0].value
+    # Said without repeating the link's values (they may name what the viewer may not see).
+    assert at.warning[0].value == (
+        "Part of the drill-down in this link is not available and was left out."
+    )
+    assert "HS1_slurs" not in at.warning[0].value and drill(at) == []
     assert [d.key for d in at.dataframe if d.key] == ["quality_cells"]
 
 

@@ -28,7 +28,10 @@ def test_filters_and_vendor_table_stay_in_scope(liaison, run_page) -> None:
     at = run_page("app_pages/vendors.py")
     assert not at.exception
     assert at.sidebar.multiselect(key="vendor").options == ["northwind"]
-    assert any("role **northwind_liaison**" in c.value for c in at.sidebar.caption)
+    assert any(
+        "Single-user mode" in c.value and "northwind\\_liaison" in c.value
+        for c in at.sidebar.caption
+    )
     with Gateway(liaison, config=Config(), role="admin") as gw:
         all_vendors = set(gw.frame("SELECT DISTINCT vendor FROM decisions")["vendor"])
     assert len(all_vendors) == 4

@@ -9,6 +9,7 @@ import math
 
 import pandas as pd
 
+from app_pages.text import md
 from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
@@ -93,7 +94,7 @@ def check_page(at, table: pd.DataFrame, targets: dict[str, dict[str, float]]) ->
                                           .get(s, s))  # fmt: skip
             met[vendor] += s == "met"
     tiles = {m.label: m.value for m in at.metric}
-    assert tiles == {f"{v}: targets met": f"{met[v]} of 4" for v in vendors}
+    assert tiles == {f"{md(v)}: targets met": f"{met[v]} of 4" for v in vendors}
 
 
 def test_default_view_compares_every_vendor(sample_db, run_page):
@@ -134,7 +135,7 @@ def test_one_workflow_uses_its_targets(sample_db, run_page, monkeypatch, tmp_pat
     }
     check_page(at, table, targets)
     assert at.selectbox(key="vendors_chart").value == "sla_attainment"
-    assert any("workflow **hate_speech**" in c.value for c in at.caption)
+    assert any(f"workflow **{md('hate_speech')}**" in c.value for c in at.caption)
     # Several workflows: back to the default targets.
     at = run_page(PAGE, {"vendor": ["northwind"], "workflow": ["hate_speech", "spam"]})
     table = expected(sample_db, {"vendor": ("northwind",), "workflow": ("hate_speech", "spam")})

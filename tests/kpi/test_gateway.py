@@ -47,20 +47,25 @@ def privacy(kpi_data):
 VENDOR_TABLES = {
     "decisions": {"meridian"},
     "audit_facts": {"meridian"},
-    "calibration_ratings": {"meridian", "internal"},  # golden answers are the platform's
-    "ingest_runs": {"meridian", "internal"},
+    "calibration_ratings": {"meridian"},  # golden answers: see the next test
+    "ingest_runs": {"meridian"},  # not the `internal` vendor's (the golden answers' file)
 }
+# Rows a vendor owns (a golden answer is the reference, owned by no vendor the role sees).
+OWNED = {"calibration_ratings": "NOT coalesce(is_golden, false)"}
 
 
 @pytest.mark.parametrize("table", list(VENDOR_TABLES))
 @pytest.mark.parametrize("prefix", ["", "main.", "temp.main."])
 def test_scoped_role_sees_exactly_its_vendors_rows(table, prefix, lead, admin):
     allowed = VENDOR_TABLES[table]
-    seen = lead.frame(f"SELECT vendor, count(*) AS n FROM {prefix}{table} GROUP BY ALL")
+    owned = OWNED.get(table, "true")
+    seen = lead.frame(
+        f"SELECT vendor, count(*) AS n FROM {prefix}{table} WHERE {owned} GROUP BY ALL"
+    )
     assert set(seen["vendor"]) == allowed  # no NULL vendor either (multi-vendor ingest runs)
     full = admin.frame(
         f"SELECT vendor, count(*) AS n FROM {table} WHERE vendor IN (SELECT unnest($v)) "
-        "GROUP BY ALL",
+        f"AND {owned} GROUP BY ALL",
         {"v": sorted(allowed)},
     )
     assert dict(zip(seen["vendor"], seen["n"], strict=True)) == dict(
@@ -75,8 +80,9 @@ def test_scoped_role_sees_exactly_its_vendors_rows(table, prefix, lead, admin):
         "SELECT count(*) FROM main.decisions WHERE vendor <> 'meridian'",
         "SELECT count(*) FROM main.audit_facts WHERE vendor = 'pacifica' OR vendor IS NULL",
         "SELECT count(*) FROM main.calibration_ratings WHERE vendor = 'pacifica'",
-        "SELECT count(*) FROM main.ingest_runs WHERE vendor IS DISTINCT FROM 'meridian' "
-        "AND vendor <> 'internal'",
+        "SELECT count(*) FROM main.ingest_runs WHERE vendor IS DISTINCT FROM 'meridian'",
+        "SELECT count(*) FROM main.calibration_ratings WHERE vendor IS DISTINCT FROM 'meridian' "
+        "AND NOT is_golden",
         "WITH d AS (SELECT * FROM main.decisions) SELECT count(*) FROM d "
         "WHERE vendor = 'rheinwerk'",
         "SELECT count(*) FROM main.qa_audits q JOIN main.decisions d USING (decision_id) "
@@ -86,6 +92,33 @@ def test_scoped_role_sees_exactly_its_vendors_rows(table, prefix, lead, admin):
 def test_scoped_role_cannot_name_its_way_out(sql, lead, admin):
     assert lead.scalar(sql) == 0
     assert admin.scalar(sql) > 0  # the query does find rows when unscoped
+
+
+def test_golden_answers_are_only_the_reference_for_a_vendor_role(lead, admin):
+    from kpi import calibration as cal
+
+    mine = cal.ratings(lead)
+    gold = mine[mine["is_golden"]]
+    assert len(gold) > 0
+    # The reference only: no vendor, rater or run of the `internal` vendor's.
+    assert gold[["vendor", "rater_id"]].isna().all().all()
+    assert lead.scalar("SELECT count(run_id) FROM calibration_ratings WHERE is_golden") == 0
+    # ...for exactly the items meridian's raters rated, with the golden label.
+    everyone = cal.ratings(admin)
+    rated = everyone[(everyone["vendor"] == "meridian") & ~everyone["is_golden"]]
+    items = set(zip(rated["session_id"], rated["item_id"], strict=True))
+    assert set(zip(gold["session_id"], gold["item_id"], strict=True)) == items
+    truth = everyone[everyone["is_golden"]].set_index(["session_id", "item_id"])["label"]
+    shown = gold.set_index(["session_id", "item_id"])["label"]
+    assert shown.to_dict() == truth.loc[list(items)].to_dict()
+    # The internal vendor's own (non-golden) raters are not visible at all.
+    assert set(mine.loc[~mine["is_golden"], "vendor"]) == {"meridian"}
+    assert "internal" not in set(cal.sessions(lead)["vendors"].explode().dropna())
+    # Accuracy against the golden answer is the admin's number for meridian.
+    a = cal.summary(mine, n_boot=10).set_index(["session_id", "vendor"])["accuracy"]
+    b = cal.summary(cal.keep_vendors(everyone, ["meridian"]), n_boot=10)
+    b = b.set_index(["session_id", "vendor"])["accuracy"]
+    pd.testing.assert_series_equal(a.sort_index(), b.loc[a.index].sort_index())
 
 
 def test_scoped_qa_audits_and_rejects(kpi_data, lead, admin):
@@ -286,10 +319,12 @@ def test_pseudonyms_are_keyed_so_guessed_ids_do_not_reverse_them(kpi_data, admin
     import hashlib
 
     real = sorted(admin.frame("SELECT DISTINCT reviewer_id FROM decisions")["reviewer_id"])
-    keyed = kpi_data.config.model_copy(update={"pseudonym_key": "s3cret"})
+    keyed = kpi_data.config.model_copy(update={"pseudonym_key": "s3cret-pseudonym-key"})
     with Gateway(kpi_data.db, config=keyed, role="privacy") as gw:
         shown = set(gw.frame("SELECT DISTINCT reviewer_id FROM decisions")["reviewer_id"])
     unkeyed_guess = {"r-" + hashlib.md5(r.encode()).hexdigest()[:8] for r in real}
-    keyed_answer = {"r-" + hashlib.md5(("s3cret" + r).encode()).hexdigest()[:8] for r in real}
+    keyed_answer = {
+        "r-" + hashlib.md5(("s3cret-pseudonym-key" + r).encode()).hexdigest()[:8] for r in real
+    }
     assert shown == keyed_answer
     assert not shown & unkeyed_guess

@@ -212,7 +212,7 @@ def test_keyed_pseudonyms_and_hidden_text_match_the_gateway(
     same texts, in every table a restricted role can read."""
     import hashlib
 
-    keyed = CONFIG.model_copy(update={"pseudonym_key": "s3cret-key"})
+    keyed = CONFIG.model_copy(update={"pseudonym_key": "s3cret-key-0123456789"})
     queries = {
         "audit_facts": "SELECT audit_id, reviewer_id, comment FROM audit_facts ORDER BY audit_id",
         "decisions": "SELECT decision_id, reviewer_id FROM decisions ORDER BY decision_id",
@@ -238,7 +238,8 @@ def test_keyed_pseudonyms_and_hidden_text_match_the_gateway(
     unkeyed = {"r-" + hashlib.md5(r.encode()).hexdigest()[:8] for r in real["reviewer_id"]}
     assert not pseudonyms & unkeyed
     keyed_ids = {
-        "r-" + hashlib.md5(("s3cret-key" + r).encode()).hexdigest()[:8] for r in real["reviewer_id"]
+        "r-" + hashlib.md5(("s3cret-key-0123456789" + r).encode()).hexdigest()[:8]
+        for r in real["reviewer_id"]
     }
     assert pseudonyms <= keyed_ids
 
@@ -358,7 +359,7 @@ def _same(on_spark: pd.DataFrame, duck: pd.DataFrame, name: str) -> None:
     )  # fmt: skip
 
 
-KEYED = CONFIG.model_copy(update={"pseudonym_key": "another-s3cret"})
+KEYED = CONFIG.model_copy(update={"pseudonym_key": "another-s3cret-0123456789"})
 
 
 @pytest.mark.parametrize(("config", "role"), [(CONFIG, "admin"), (KEYED, "latam_lead")],

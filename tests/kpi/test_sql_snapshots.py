@@ -117,10 +117,14 @@ def _policy_views() -> list[str]:
         "decisions": ["decision_id", "vendor", "workflow", "market", "reviewer_id"],
         "audit_facts": ["audit_id", "vendor", "market", "reviewer_id", "comment"],
         "qa_audits": ["audit_id", "comment"],
-        "calibration_ratings": ["session_id", "vendor", "workflow", "rater_id"],
-        "rejected_rows": ["run_id", "raw", "reason"],
-        "ingest_warnings": ["run_id", "value", "reason"],
-    }
+        "calibration_ratings": ["session_id", "item_id", "vendor", "workflow", "rater_id",
+                                "label", "is_golden"],
+        "calibration_ratings_history": ["session_id", "item_id", "vendor", "rater_id",
+                                        "is_golden"],
+        "ingest_runs": ["run_id", "file", "vendor", "mapping", "error"],
+        "rejected_rows": ["run_id", "file", "raw", "reason"],
+        "ingest_warnings": ["run_id", "file", "value", "reason"],
+    }  # fmt: skip
     return [f"-- {t}\n{policy.select(t, columns.get(t, ['run_id', 'vendor']))}" for t in POLICY]
 
 

@@ -5,7 +5,7 @@ SELECT count(*) AS n FROM decisions;
 SELECT count(*) AS n FROM qa_audits;
 
 -- query 3
-SELECT count(*) AS n FROM calibration_ratings;
+SELECT count(vendor) AS n FROM calibration_ratings;
 
 -- query 4
 SELECT count(*) AS n FROM ingest_runs;

@@ -5,7 +5,7 @@ SELECT COUNT(*) AS n FROM decisions;
 SELECT COUNT(*) AS n FROM qa_audits;
 
 -- query 3
-SELECT COUNT(*) AS n FROM calibration_ratings;
+SELECT COUNT(vendor) AS n FROM calibration_ratings;
 
 -- query 4
 SELECT COUNT(*) AS n FROM ingest_runs;

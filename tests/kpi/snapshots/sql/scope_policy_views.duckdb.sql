@@ -8,7 +8,7 @@ SELECT audit_id, vendor, market, 'r-' || left(md5((SELECT k FROM _pseudonym_key)
 SELECT audit_id, CAST(NULL AS VARCHAR) AS comment FROM _src_qa_audits WHERE audit_id IN (SELECT audit_id FROM audit_facts);
 
 -- query 4 calibration_ratings
-SELECT session_id, vendor, workflow, 'r-' || left(md5((SELECT k FROM _pseudonym_key) || rater_id), 8) AS rater_id FROM _src_calibration_ratings WHERE vendor IN (SELECT v FROM _scope_vendor);
+SELECT session_id, item_id, CASE WHEN coalesce(is_golden, false) THEN NULL ELSE vendor END AS vendor, workflow, CASE WHEN coalesce(is_golden, false) THEN NULL ELSE 'r-' || left(md5((SELECT k FROM _pseudonym_key) || rater_id), 8) END AS rater_id, label, is_golden FROM _src_calibration_ratings WHERE ((NOT coalesce(is_golden, false) AND vendor IN (SELECT v FROM _scope_vendor)) OR (coalesce(is_golden, false) AND (session_id, item_id) IN (SELECT session_id, item_id FROM _src_calibration_ratings WHERE NOT coalesce(is_golden, false) AND vendor IN (SELECT v FROM _scope_vendor))));
 
 -- query 5 decisions_history
 SELECT run_id, vendor FROM _src_decisions_history WHERE vendor IN (SELECT v FROM _scope_vendor) AND market IN (SELECT v FROM _scope_market);
@@ -17,16 +17,16 @@ SELECT run_id, vendor FROM _src_decisions_history WHERE vendor IN (SELECT v FROM
 SELECT run_id, vendor FROM _src_qa_audits_history WHERE audit_id IN (SELECT audit_id FROM audit_facts);
 
 -- query 7 calibration_ratings_history
-SELECT run_id, vendor FROM _src_calibration_ratings_history WHERE vendor IN (SELECT v FROM _scope_vendor);
+SELECT session_id, item_id, CASE WHEN coalesce(is_golden, false) THEN NULL ELSE vendor END AS vendor, CASE WHEN coalesce(is_golden, false) THEN NULL ELSE 'r-' || left(md5((SELECT k FROM _pseudonym_key) || rater_id), 8) END AS rater_id, is_golden FROM _src_calibration_ratings_history WHERE ((NOT coalesce(is_golden, false) AND vendor IN (SELECT v FROM _scope_vendor)) OR (coalesce(is_golden, false) AND (session_id, item_id) IN (SELECT session_id, item_id FROM calibration_ratings WHERE NOT coalesce(is_golden, false) AND vendor IN (SELECT v FROM _scope_vendor))));
 
 -- query 8 edits_after_audit
 SELECT run_id, vendor FROM _src_edits_after_audit WHERE vendor IN (SELECT v FROM _scope_vendor) AND market IN (SELECT v FROM _scope_market);
 
 -- query 9 ingest_runs
-SELECT run_id, vendor FROM _src_ingest_runs WHERE vendor IN (SELECT v FROM _scope_vendor);
+SELECT run_id, regexp_replace(file, '^.*[/\\]', '') AS file, vendor, regexp_replace(mapping, '^.*[/\\]', '') AS mapping, regexp_replace(error, '[^ ''"`(]*[/\\]', '', 'g') AS error FROM _src_ingest_runs WHERE vendor IN (SELECT v FROM _scope_vendor);
 
 -- query 10 rejected_rows
-SELECT run_id, CAST(NULL AS VARCHAR) AS raw, reason FROM _src_rejected_rows WHERE run_id IN (SELECT run_id FROM ingest_runs);
+SELECT run_id, regexp_replace(file, '^.*[/\\]', '') AS file, CAST(NULL AS VARCHAR) AS raw, reason FROM _src_rejected_rows WHERE run_id IN (SELECT run_id FROM ingest_runs);
 
 -- query 11 ingest_warnings
-SELECT run_id, CAST(NULL AS VARCHAR) AS value, reason FROM _src_ingest_warnings WHERE run_id IN (SELECT run_id FROM ingest_runs);
+SELECT run_id, regexp_replace(file, '^.*[/\\]', '') AS file, CAST(NULL AS VARCHAR) AS value, reason FROM _src_ingest_warnings WHERE run_id IN (SELECT run_id FROM ingest_runs);
