@@ -10,7 +10,9 @@ the two renderers of the dashboard that read markup in text.
   `:emoji:` and `:streamlit:`. Every ASCII punctuation character is escaped with a backslash
   (`export.safety.markdown_text`), which defeats all that is parsed from the source. Icons and
   emoji are found later, in the parsed text (where the backslashes are gone), so each colon
-  is also followed by a zero-width word joiner (U+2060): `:name:` never forms again.
+  is also followed by a zero-width word joiner (U+2060): `:name:` never forms again. The
+  same joiner after `@` and inside `www.` stops GitHub's autolinks of e-mail addresses and
+  `www.` names, which the renderer makes even from escaped text.
   Line breaks become spaces (a value cannot start a heading, list or quote of its own).
 - **plotly** (`plot_text`): titles, axis and tick labels, legend entries, hover labels, annotations
   and text on marks read a subset of HTML (`<a href>` is a clickable link, `<br>`, `<b>`...).
@@ -31,10 +33,18 @@ WORD_JOINER = "\u2060"
 _BACKTICKS = re.compile(r"`+")
 
 
+_WWW = re.compile(r"(?i)(w)(ww\\\.)")
+
+
 def md(value: object) -> str:
     """`value` (None: empty) as literal text inside Streamlit Markdown or a widget label."""
     text = markdown_text("" if value is None else str(value))
-    return text.replace("\\:", "\\:" + WORD_JOINER)
+    text = text.replace("\\:", "\\:" + WORD_JOINER)
+    # GitHub-flavoured autolinks survive backslash escapes (checked in Chromium): an e-mail
+    # address became a mailto link and `www.x.com` a link to it. A word joiner after `@` and
+    # inside `www.` keeps them text.
+    text = text.replace("\\@", "\\@" + WORD_JOINER)
+    return _WWW.sub(lambda m: m.group(1) + WORD_JOINER + m.group(2), text)
 
 
 def plot_text(value: object) -> str:

@@ -672,3 +672,20 @@ def test_markdown_text_is_every_ascii_punctuation_escaped():
     punctuation = "".join(chr(c) for c in range(33, 127) if not chr(c).isalnum())
     assert markdown_text(punctuation) == "".join("\\" + c for c in punctuation)
     assert markdown_text("a\r\nb\nc") == "a b c"
+
+
+@pytest.mark.parametrize(
+    ("value", "autolink"),
+    [
+        ("nora@northwind.example", "@northwind"),
+        ("see www.evil.example now", "www\\."),
+        ("WWW.EVIL.EXAMPLE", "WWW\\."),
+        ("https://evil.example/login", "https\\://"),
+    ],
+)
+def test_autolinks_do_not_form_from_escaped_text(value: str, autolink: str) -> None:
+    # GitHub-flavoured autolinks are made even from backslash-escaped text (seen in
+    # Chromium: a mailto link and a www link); a word joiner breaks each pattern.
+    shown = md(value)
+    assert autolink not in shown
+    assert shown.replace("\u2060", "").replace("\\", "") == value

@@ -60,3 +60,31 @@ def test_unknown_role_is_explained_not_a_traceback(sample_db, monkeypatch, run_p
     at = run_page()
     assert not at.exception
     assert "unknown role 'nobody'" in at.error[0].value
+
+
+@pytest.fixture
+def served_on(monkeypatch):
+    """`served_on(address)`: the app believes Streamlit listens on `address`."""
+    from streamlit import config as st_config
+
+    before = st_config.get_option("server.address")
+
+    def serve(address: str) -> None:
+        st_config.set_option("server.address", address)
+
+    yield serve
+    st_config.set_option("server.address", before)
+
+
+def test_without_sign_in_another_address_is_refused(sample_db, run_page, served_on, monkeypatch):
+    served_on("0.0.0.0")
+    at = run_page()
+    assert not at.exception
+    assert any("serves only this computer" in e.value for e in at.error)
+    assert not at.dataframe and not at.metric  # no data at all
+    monkeypatch.setenv("BPO_KPI_ALLOW_NO_SIGN_IN", "1")  # `bpo-kpi serve --allow-no-sign-in`
+    at = run_page()
+    assert not at.error and at.title[0].value == "Overview"
+    served_on("127.0.0.1")
+    monkeypatch.delenv("BPO_KPI_ALLOW_NO_SIGN_IN")
+    assert not run_page().error

@@ -211,3 +211,55 @@ def test_an_alert_state_file_of_the_previous_version_gains_the_access_log(tmp_pa
         store.log_access("ana", "admin", "sign_in")
         assert len(store.access_log()) == 1
         assert store.history("k")[0][:3] == ("acknowledge", "bo", "known")
+
+
+# --- bpo-kpi serve: safe defaults (the refusals happen before Streamlit starts) ---------------
+
+
+def _serve(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from bpo_kpi_cli.main import main
+
+    code = main(["serve", *args])
+    return code, capsys.readouterr().err
+
+
+def test_serve_refuses_other_addresses_without_sign_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.streamlit/secrets.toml
+    monkeypatch.chdir(tmp_path)
+    code, err = _serve(["--db", str(tmp_path / "x.duckdb"), "--address", "0.0.0.0"], capsys)
+    assert code != 0
+    assert "no sign-in is configured" in err and "--allow-no-sign-in" in err
+
+
+def test_serve_with_sign_in_takes_roles_from_rules_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\n')
+    code, err = _serve(["--db", str(tmp_path / "x.duckdb"), "--secrets", str(secrets),
+                        "--role", "admin"], capsys)  # fmt: skip
+    assert code != 0 and "--role is for single-user mode" in err
+    code, err = _serve(["--db", str(tmp_path / "x.duckdb"), "--secrets",
+                        str(tmp_path / "missing.toml")], capsys)  # fmt: skip
+    assert code != 0 and "missing.toml does not exist" in err
+    secrets.write_text("[auth\n")
+    code, err = _serve(["--db", str(tmp_path / "x.duckdb"), "--secrets", str(secrets)], capsys)
+    assert code != 0 and "not a readable secrets file" in err
+
+
+def test_serve_as_a_restricted_role_needs_a_key(
+    no_key: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    monkeypatch.setenv(KEY_FILE_ENV, str(blocked / "pseudonym.key"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "team.toml"
+    config.write_text('[roles.nw]\nvendors = ["northwind"]\n')
+    code, err = _serve(["--db", str(tmp_path / "x.duckdb"), "--config", str(config),
+                        "--role", "nw"], capsys)  # fmt: skip
+    assert code != 0 and f"set {KEY_ENV}" in err

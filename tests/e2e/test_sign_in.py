@@ -58,6 +58,9 @@ USERS = {
     # an unverified address in an admin's name gets nothing
     "mallory": {"email": "ana@platform.example", "email_verified": False},
     "ana": {"email": "ana@platform.example", "email_verified": True},
+    # an identity that is Markdown: shown as text, not as a link or an image
+    "trudy": {"email": "**x**![p](https://evil.example/p.png)[y](https://evil.example)"
+                       "@www.evil.example", "email_verified": True},
 }  # fmt: skip
 
 
@@ -177,6 +180,8 @@ def test_two_viewers_in_one_server_see_only_their_scope(
             options = page.locator('[role="option"]').all_inner_texts()
             page.keyboard.press("Escape")
             assert options == [own], options
+            # the signed-in account is text, not a mailto link
+            assert page.locator('[data-testid="stSidebar"] a[href^="mailto:"]').count() == 0
         screenshot(nora, "sign_in_northwind_overview")
     finally:
         nora.context.close()
@@ -187,7 +192,7 @@ def test_an_unmapped_viewer_sees_no_data_and_can_sign_out(
     signed_in_server: tuple[str, Path, Path], chromium: Any, screenshot: Any
 ) -> None:
     url, db, _ = signed_in_server
-    for sub in ("eve", "mallory"):
+    for sub in ("eve", "mallory", "trudy"):
         page = _sign_in(chromium, url, sub)
         try:
             page.get_by_role("heading", name="No access").wait_for(timeout=60_000)
@@ -195,6 +200,14 @@ def test_an_unmapped_viewer_sees_no_data_and_can_sign_out(
             for vendor in _vendors(db):
                 assert vendor not in text.lower()
             assert "Overview" not in text  # no navigation either
+            # the account is named as text: no mailto, web link or image made from it
+            main = page.locator('[data-testid="stMain"]')
+            links = [a.get_attribute("href") or "" for a in main.locator("a").all()]
+            assert [h for h in links if not h.startswith("#")] == [], links  # (heading anchors)
+            assert main.locator("img").count() == 0
+            if sub == "trudy":
+                shown = text.replace("\u2060", "")  # (word joiners keep autolinks away)
+                assert "**x**![p](https://evil.example/p.png)" in shown
             if sub == "eve":
                 screenshot(page, "sign_in_no_access")
             _sign_out(page, url)
