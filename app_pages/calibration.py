@@ -1,6 +1,9 @@
 """Calibration review: the weekly meeting with a vendor. Pick a week (or one of its sessions) and a
 vendor; see agreement with intervals and a plain-language reading, rater accuracy against the
-golden answer, the confusion matrix, contested items with every rater's label, and the trend.
+golden answer, the confusion matrix, contested items with every rater's label (and the form to
+record what was agreed as an action, linked to its session), the trend with the actions as
+markers, and the meeting pack of one vendor (`kpi.meeting`: the numbers, contested items with
+links, last meeting's actions with their effect so far, notes; PPTX / PDF by `export.meeting`).
 
 How the sidebar applies (calibration ratings carry no site or market, so those filters do not):
 - **From / To** choose which sessions are listed (by session date) and trended.
@@ -16,6 +19,7 @@ statistics come from `kpi.calibration.review`, cached by `common.call`.
 from __future__ import annotations
 
 import math
+import shlex
 
 import numpy as np
 import pandas as pd
@@ -23,9 +27,11 @@ import plotly.colors
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import common
+from app_pages import actions_ui, common
 from app_pages.text import md, plot_text
+from export import meeting as meeting_export
 from kpi import calibration as cal
+from kpi import effect, meeting
 
 ALL_SESSIONS = "All sessions of the week"
 ALL_VENDORS = "All vendors"
@@ -103,6 +109,191 @@ def summary_table(
     return out, config
 
 
+def record_action(selected: pd.DataFrame, vendor: str, key: str, label: str) -> None:
+    """The action form for what a review agreed: segment the vendor (when one is picked) and the
+    workflow of the session it comes from (picked here when the view pools several), source
+    `calibration:<session>`."""
+    if vendor != ALL_VENDORS:  # the sessions the vendor's raters rated
+        selected = selected[[vendor in vs for vs in selected["rater_vendors"]]]
+    sessions = list(selected["session_id"])
+    if not sessions:
+        return
+    chosen = sessions[0]
+    if len(sessions) > 1:
+        chosen = st.selectbox(
+            "Session the action comes from", sessions, key=f"{key}_session", format_func=md,
+            help="The action is recorded against this session's workflow and linked to it.",
+        )  # fmt: skip
+    workflow = str(selected.loc[selected["session_id"] == chosen, "workflow"].iat[0])
+    segment = {"workflow": workflow}
+    if vendor != ALL_VENDORS:
+        segment = {"vendor": vendor, **segment}
+    actions_ui.action_form(segment, f"calibration:{chosen}", key=key, label=label)
+
+
+def _effect(action: actions_ui.Action) -> effect.Effect:
+    """An action's effect on the pack's KPI, cached as the actions' effect panel caches it."""
+    return common.call(effect.action_effect, action, meeting.DEFAULT_KPI, meeting.DEFAULT_DAYS)
+
+
+def meeting_command(pack: meeting.MeetingPack) -> str:
+    """The CLI command that writes this pack (values quoted: they come from the data)."""
+    role = common.context().role
+    what = " ".join(f"--session {shlex.quote(s)}" for s in pack.session_ids)
+    return (
+        f"bpo-kpi meeting {what} --vendor {shlex.quote(pack.vendor)}"
+        + (f" --role {shlex.quote(role)}" if role != "admin" else "")
+        + " --notes-file notes.txt --out pack.pptx"
+    )
+
+
+def meeting_pack_tab(review: cal.Review, selected: pd.DataFrame, vendor: str) -> None:
+    """The meeting pack of the selection for one vendor: agreement, contested items with every
+    rater's label and link, last meeting's actions with their effect so far, this meeting's
+    notes and agreed actions, and the PPTX / PDF downloads (`kpi.meeting`, `export.meeting`)."""
+    st.subheader("Meeting pack")
+    if vendor == ALL_VENDORS:
+        common.empty_state("Pick a vendor above: a meeting pack is for one vendor's raters.")
+        return
+    gw = common.engine()
+    try:
+        content = meeting.meeting_content(
+            gw, session=tuple(selected["session_id"]), vendor=vendor, review=review
+        )
+    except meeting.MeetingError as exc:
+        common.empty_state(md(exc))
+        return
+    pack = meeting.with_actions(content, gw, actions_ui.load_actions(), effect_of=_effect)
+    st.caption(
+        f"For the meeting with **{md(vendor)}** about {md(pack.title)}: the numbers above, the "
+        "contested items, what was agreed last time and whether it worked, and this meeting's "
+        "notes, as a deck (PPTX) or PDF."
+    )
+
+    st.markdown("##### Agreement")
+    rows = []
+    for rec in pack.agreement.to_dict("records"):
+        show = pct if rec["statistic"] == "accuracy" else num
+        rows.append(
+            {
+                "statistic": rec["label"],
+                "value": show(rec["value"]),
+                "interval": f"{show(rec['low'])} – {show(rec['high'])}",
+                "kind": rec["interval"],
+                "reading": rec["reading"] or "–",
+            }
+        )
+    common.dataframe(
+        pd.DataFrame(rows), key="meeting_agreement", hide_index=True,
+        column_config={"statistic": "Statistic", "value": "Value", "interval": "95% interval",
+                       "kind": "Interval", "reading": "Reading"},
+    )  # fmt: skip
+    st.markdown(" ".join(md(s) for s in pack.sentences))
+    if len(pack.sessions) > 1:
+        table, config = summary_table(review.by_session, with_session=True, everyone=vendor)
+        common.dataframe(
+            table.drop(columns=["vendor"]), key="meeting_sessions", hide_index=True,
+            column_config=config,
+        )  # fmt: skip
+
+    st.markdown("##### Contested items")
+    st.markdown(
+        f"**{len(pack.contested)} of {pack.items_total} items contested** (majority differs "
+        f"from the golden answer, or below {pack.threshold:.0%} of the raters), least agreement "
+        "first, with every rater's label and the policy they cited."
+    )
+    st.caption(md(pack.rationale_note))
+    columns = ["session_id", "item_id", "golden_label", "golden_policy", "majority_label",
+               "agreement_share", "raters", "votes"]  # fmt: skip
+    config = {
+        "session_id": "Session", "item_id": "Item", "golden_label": "Golden label",
+        "golden_policy": "Golden policy", "majority_label": "Majority label",
+        "agreement_share": st.column_config.NumberColumn("Majority share", format="percent"),
+        "raters": "Raters",
+        "votes": st.column_config.TextColumn("Every rater's label (policy): raters",
+                                             width="large"),
+    }  # fmt: skip
+    if pack.item_url_template:
+        columns.append("item_url")
+        config["item_url"] = st.column_config.LinkColumn("Link", display_text="open item")
+    if not pack.contested.empty:
+        common.dataframe(
+            pack.contested[columns], key="meeting_contested", hide_index=True,
+            column_config=config,
+        )  # fmt: skip
+
+    st.markdown("##### Last meeting's actions and their effect so far")
+    since = f"{pack.since:%d %b %Y}" if pack.since else "the last meeting"
+    st.caption(
+        f"Actions about {md(vendor)} in {md(', '.join(pack.workflows))} from earlier "
+        f"calibration sessions, or dated since {since}; effect on "
+        f"{md(common.label(pack.kpi).lower())}, {pack.days} days before against {pack.days} "
+        "days after, and against peer segments without an action (95% intervals)."
+    )
+    if pack.previous.empty:
+        common.empty_state(f"No action recorded since {since}.")
+    else:
+        shown = pack.previous[["id", "date", "kind", "segment", "note", "owner", "status"]].copy()
+        texts = [meeting.effect_texts(r, pack.kpi) for r in pack.previous.to_dict("records")]
+        shown["before_after"] = [t[0] for t in texts]
+        shown["difference"] = [t[1] for t in texts]
+        shown["did"] = [t[2] for t in texts]
+        shown["effect_note"] = pack.previous["effect_note"]
+        common.dataframe(
+            shown, key="meeting_previous", hide_index=True,
+            column_config={
+                "id": st.column_config.NumberColumn("#", format="%d"), "date": "Date",
+                "kind": "Kind", "segment": "Segment", "note": "Note", "owner": "Owner",
+                "status": "Status", "before_after": "Before → after",
+                "difference": "Difference (95%)", "did": "Against peers (95%)",
+                "effect_note": "Effect",
+            },
+        )  # fmt: skip
+        by_id = {a.id: a for a in pack.previous_actions}
+        with st.expander("An action's effect in detail"):
+            chosen = st.selectbox(
+                "Action", list(by_id), key="meeting_effect_action",
+                format_func=lambda i: md(actions_ui.action_title(by_id[i])),
+            )  # fmt: skip
+            actions_ui.effect_panel(by_id[int(chosen)], key="meeting_effect")
+
+    st.markdown("##### This meeting")
+    notes_key = "meeting_notes|" + "|".join([vendor, *pack.session_ids])
+    notes = st.text_area(
+        "Notes", key=notes_key, height=160, max_chars=20_000,
+        placeholder="What was discussed and agreed: goes into the PPTX / PDF as typed.",
+        help="Kept while this page is open and written into the downloads; record what was "
+        "agreed as an action to keep it.",
+    )  # fmt: skip
+    record_action(selected, vendor, key="meeting_action", label="Record an agreed action")
+    if not pack.agreed.empty:
+        common.dataframe(
+            pack.agreed[["id", "date", "kind", "segment", "note", "owner", "status"]],
+            key="meeting_agreed", hide_index=True,
+            column_config={"id": st.column_config.NumberColumn("#", format="%d")},
+        )  # fmt: skip
+    final = pack.with_notes(notes)
+    logged = common.export_logger()
+    names = {fmt: meeting_export.file_name(final, fmt) for fmt in meeting_export.FORMATS}
+    row = st.container(horizontal=True, gap="small")
+    row.download_button(
+        "PPTX", lambda: logged(names["pptx"], meeting_export.render(final, "pptx")),
+        file_name=names["pptx"], mime=meeting_export.MIME["pptx"], key="meeting_pptx",
+        on_click="ignore", type="primary", icon=":material/download:",
+    )  # fmt: skip
+    has_pdf = meeting_export.soffice() is not None
+    row.download_button(
+        "PDF", lambda: logged(names["pdf"], meeting_export.render(final, "pdf")),
+        file_name=names["pdf"], mime=meeting_export.MIME["pdf"], key="meeting_pdf",
+        on_click="ignore", icon=":material/download:", disabled=not has_pdf,
+        help=None if has_pdf else "PDF needs LibreOffice on the server: install it "
+        "(apt-get install libreoffice-impress) or download the PPTX.",
+    )  # fmt: skip
+    if not has_pdf:
+        st.caption("PDF needs LibreOffice on the server (not installed): choose PPTX.")
+    st.code(meeting_command(final), language="bash")
+
+
 # --- selection ---------------------------------------------------------------------------------
 
 st.title("Calibration review")
@@ -164,6 +355,7 @@ tabs = st.tabs(
         "Confusion matrix",
         "Contested items",
         "Trend across sessions",
+        "Meeting pack",
     ],
     key="calibration_view",
     bind="query-params",
@@ -196,7 +388,8 @@ with top:
     m[0].metric(
         "Accuracy vs golden",
         pct(head["accuracy"]),
-        help=f"95% Wilson interval {pct(head['accuracy_low'])} – {pct(head['accuracy_high'])}",
+        help=f"95% interval clustered by item and rater {pct(head['accuracy_low'])} – "
+        f"{pct(head['accuracy_high'])}",
     )
     for col, (name, label) in zip(m[1:], STATISTICS.items(), strict=True):
         col.metric(
@@ -214,7 +407,8 @@ with tabs[0]:
         table, config = summary_table(review.overall, with_session=False, everyone=who)
         st.caption(
             "Pooled over the selection (a week's items counted together, each keyed by its "
-            "session); 95% intervals: Wilson for accuracy, item bootstrap for the agreement "
+            "session); 95% intervals: clustered by item and by rater for accuracy (ratings of "
+            "the same items and raters are not independent), item bootstrap for the agreement "
             "statistics."
         )
         common.dataframe(table, hide_index=True, column_config=config)
@@ -362,6 +556,7 @@ with tabs[3]:
                 "labels": st.column_config.TextColumn("Every rater's label", width="large"),
             },
         )
+        record_action(selected, vendor, key="calibration_items_action", label="Record an action")
 
 with tabs[4]:
     if tabs[4].open:
@@ -407,8 +602,22 @@ with tabs[4]:
         tfig.update_layout(
             yaxis_title="Fleiss' κ", xaxis_title="Session date", height=380, margin={"t": 20}
         )
+        # Actions about these workflows (and the vendors reviewed) in the window, as markers.
+        where = {"workflow": sorted(set(selected["workflow"]))}
+        if vendors:
+            where["vendor"] = list(vendors)
+        marked = actions_ui.actions_in_view(where=where, start=f.start, end=f.end)
+        tfig = actions_ui.action_markers(tfig, marked)
         st.plotly_chart(tfig, key="calibration_trend_chart")
+        if marked:
+            st.caption(actions_ui.markers_caption(marked, "on the Meeting pack tab"))
         table, config = summary_table(trend, with_session=True, everyone=who)
         table.insert(0, "session_date", trend["session_date"])
         config["session_date"] = st.column_config.DateColumn("Date")
         common.dataframe(table.drop(columns=["vendor"]), hide_index=True, column_config=config)
+
+with tabs[5]:
+    if tabs[5].open:
+        # --- meeting pack -------------------------------------------------------------------------
+
+        meeting_pack_tab(review, selected, vendor)

@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from app_pages import common
+from app_pages import actions_ui, common
 from app_pages.text import code_span, md
 from bpo_kpi.state import AlertStatus, StateError, open_state
 from export.notify import status_text
-from kpi import monitor
+from kpi import actions, monitor
 from kpi.catalog import KPIS
 
 SEVERITY_TEXT = {"critical": "🔴 critical", "warning": "🟠 warning", "info": "🔵 info"}
@@ -281,6 +281,9 @@ st.caption(
     f"provisional. Sparklines: {PERIOD_WORD[f.period]} values over the window."
 )
 
+# Actions dated in the window (the sparklines' span) that touch the filters: one line per
+# vendor block, since a metric's sparkline takes no markers.
+marked = actions_ui.actions_in_view(f, end=day)
 for frame, totals, by in sections:
     tiles = monitor.tiles(
         frame, day, config, workflow=pinned_workflow, vendor=pinned_vendor, window=totals,
@@ -310,6 +313,9 @@ for frame, totals, by in sections:
                 str(Path(__file__).with_name("quality.py")), label="Quality & gaps for this view",
                 query_params=common.view_params(f.start, day, where),
             )  # fmt: skip
+            mine = actions.touching(marked, {"vendor": (str(vendor),)}) if by else marked
+            if mine:
+                st.caption(actions_ui.actions_line(mine, leave_out=by))
             cols = st.columns(len(monitor.TILE_KPIS))
             for col, rec in zip(cols, group.to_dict("records"), strict=True):
                 key = f"overview_spark_{name}_{rec['kpi']}"

@@ -29,7 +29,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from app_pages import common, timefmt
+from app_pages import actions_ui, common, timefmt
 from app_pages.text import md, plot_text
 from kpi import gaps, monitor, targets
 from kpi.compute import kpi_table
@@ -389,11 +389,16 @@ def trends(f: common.Filters, target: float) -> None:
         common.empty_state("No QA audits in this view, so there is no quality trend to show.")
         return
     trend = numbers
+    marked = actions_ui.actions_in_view(f)
     left, right = st.columns(2)
     with left:
-        chart(trend_figure(trend, target, f.period), "quality_trend_chart", height=380)
+        fig = actions_ui.action_markers(trend_figure(trend, target, f.period), marked)
+        chart(fig, "quality_trend_chart", height=380)
     with right:
-        chart(p_chart_figure(numbers, f.period), "quality_p_chart", height=380)
+        fig = actions_ui.action_markers(p_chart_figure(numbers, f.period), marked)
+        chart(fig, "quality_p_chart", height=380)
+    if marked:
+        st.caption(actions_ui.markers_caption(marked))
     flagged = numbers[numbers["out_of_control"]]
     if len(flagged):
         st.markdown(
@@ -425,7 +430,19 @@ def gap_list(f: common.Filters) -> None:
     opener = st.column_config.LinkColumn(
         "open", display_text="drill in", help="This segment: its filters, dates and drill-down"
     )
-    table(shown, "quality_gap_table", excess_errors=excess, open=opener)
+    event = table(shown, "quality_gap_table", select=True, excess_errors=excess, open=opener)
+    row = picked_row(event)
+    if row is None or row >= len(found):  # none, or a selection of an earlier, longer list
+        st.caption("Select a gap's row to record an action for it.")
+        return
+    rec = found.iloc[row]
+    segment = {d: str(rec[d]) for d in str(rec["dimensions"]).split(",")}
+    with st.container(horizontal=True, vertical_alignment="center", key="quality_gap_action"):
+        st.markdown(f"Selected gap: {describe(segment)}")
+        actions_ui.action_form(
+            segment, actions_ui.gap_source(segment), key="quality_gap_action_form",
+            label="Record an action for this gap",
+        )  # fmt: skip
 
 
 def gap_link(rec: dict[str, Any], f: common.Filters) -> str:
@@ -701,6 +718,39 @@ def audits_level(drill: Drill) -> None:
     )  # fmt: skip
 
 
+def drill_action(drill: Drill) -> None:
+    """The "Record an action" form for the drilled segment: its cell and policy, the reviewer
+    (for roles that see reviewers) and the sidebar's one site or market, if any."""
+    f = drill.filters
+    segment = dict(drill.segment)
+    for dim in ("site", "market"):
+        value = f.single(dim)
+        if value is not None:
+            segment[dim] = value
+    reviewer = drill.path.get("reviewer")
+    if reviewer and common.engine().scope.see_reviewers:
+        segment["reviewer_id"] = reviewer
+    vendor, workflow = drill.cell
+    source = actions_ui.gap_source({"vendor": vendor, "workflow": workflow})
+    actions_ui.action_form(segment, source, key="quality_drill_action")
+
+
+def actions_section(f: common.Filters) -> None:
+    st.subheader("Actions")
+    st.caption(
+        "What was done about segments these filters include (recorded here, on Calibration "
+        "review or with `bpo-kpi actions add`), newest first, and whether it worked: the KPI "
+        "before and after the action's date, and the change against peer segments that had no "
+        "action over the same days (difference in differences)."
+    )
+    shown = actions_ui.actions_in_view(where=f.where)
+    actions_ui.actions_table(shown, key="quality_actions")
+    segment = {d: v for d in ("vendor", "site", "workflow", "market") if (v := f.single(d))}
+    if segment:
+        actions_ui.action_form(segment, None, key="quality_view_action",
+                               label="Record an action for these filters")  # fmt: skip
+
+
 def drill_down(f: common.Filters) -> None:
     st.subheader("Drill-down: vendor × workflow")
     linked = common.drill_path()
@@ -728,6 +778,7 @@ def drill_down(f: common.Filters) -> None:
                 f"{', '.join(map(md, chosen))}); step back or widen the filters."
             )
             return
+    drill_action(drill)
     level = LEVELS[len(steps)] if len(steps) < len(LEVELS) else "audits"
     {
         "policy": policy_level,
@@ -753,3 +804,5 @@ with st.container(key="quality_gaps"):
     gap_list(filters)
 with st.container(key="quality_drill"):
     drill_down(filters)
+with st.container(key="quality_actions_section"):
+    actions_section(filters)

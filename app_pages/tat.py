@@ -26,7 +26,7 @@ import streamlit as st
 from plotly.colors import qualitative, sequential
 from plotly.subplots import make_subplots
 
-from app_pages import common
+from app_pages import actions_ui, common
 from app_pages.text import md, plot_text
 from kpi import targets, tat
 from kpi.catalog import KPIS
@@ -237,6 +237,7 @@ with tabs[1]:
             quant = common.call(kpi_table, f.query(period=period, where=where, kpis=QUANTILE_KPIS))
             quant.insert(0, "priority", priority)
         quant = quant[quant["decisions"] > 0]
+        marked = actions_ui.actions_in_view(f)
         panels = sorted(quant["priority"].unique(), key=lambda p: (p == NO_PRIORITY, p))
         if not panels:
             common.empty_state("No decided decisions for these filters.")
@@ -275,9 +276,12 @@ with tabs[1]:
                 fig.update_yaxes(
                     range=[0, high], title_text="minutes" if c == 1 else None, row=r, col=c
                 )
+                actions_ui.action_markers(fig, marked, row=r, col=c)
             fig.update_layout(height=300 * n_rows + 40, margin=dict(t=40, b=10))
             st.plotly_chart(fig, key="tat_quantile_chart")
             st.caption(sla_caption(None if priority == ALL else priority))
+            if marked:
+                st.caption(actions_ui.markers_caption(marked, "on Quality & gaps, under Actions"))
             with st.expander("Quantile table (minutes) and SLA reference"):
                 common.dataframe(
                     quant[["priority", "period_start", *QUANTILE_KPIS]],

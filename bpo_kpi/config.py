@@ -231,6 +231,43 @@ class DashboardSettings(_Strict):
         return value.strip().rstrip("/")
 
 
+class CalibrationSettings(_Strict):
+    """The calibration meeting pack (`kpi.meeting`): links from a contested item to where it
+    can be looked at."""
+
+    item_url_template: str = Field(
+        "",
+        description="Link of a calibration item in your review tool, e.g. "
+        "'https://review.example.com/items/{item_id}': an http(s) URL with exactly one "
+        "`{item_id}` (not in the host), where the item's id goes URL-encoded (`/`, `?`, `#` "
+        "too, so an id cannot change the link's host or path). Empty: no links.",
+    )
+
+    @field_validator("item_url_template")
+    @classmethod
+    def _item_url(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            return value
+        placeholder = "{item_id}"
+        if any(c.isspace() or not c.isprintable() for c in value):
+            raise ValueError(f"{value!r}: a URL has no spaces or control characters")
+        if value.count(placeholder) != 1:
+            raise ValueError(f"{value!r} must hold exactly one {placeholder}")
+        rest = value.replace(placeholder, "")
+        if "{" in rest or "}" in rest:
+            raise ValueError(f"{value!r}: the only placeholder allowed is {placeholder}")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc.replace(placeholder, ""):
+            raise ValueError(
+                f"{value!r} is not an http(s) URL (e.g. 'https://review.example.com/items/"
+                f"{placeholder}')"
+            )
+        if placeholder in parts.netloc:
+            raise ValueError(f"{value!r}: {placeholder} may not be part of the host")
+        return value
+
+
 class EngineSettings(_Strict):
     """Which engine the dashboard reads (the CLI takes `--engine` per command)."""
 
@@ -439,6 +476,10 @@ class Config(_Strict):
         le=1,
         description="Calibration: an item whose majority label share is below this is contested.",
     )
+    calibration: CalibrationSettings = Field(
+        default_factory=CalibrationSettings,
+        description="Calibration meeting pack: the item link template.",
+    )
     freshness_hours: float = Field(
         36, gt=0, description="Data older than this (per vendor) is flagged as not fresh."
     )
@@ -566,10 +607,10 @@ class Config(_Strict):
 
     def content_hash(self) -> str:
         """Short hash of the effective configuration; stamped on exports and derived data.
-        Settings that change no number (`dashboard`: where links point) are left out, so
-        moving the dashboard recomputes nothing."""
+        Settings that change no number (`dashboard`, `calibration`: where links point) are
+        left out, so moving the dashboard or the review tool recomputes nothing."""
         payload = json.dumps(
-            self.model_dump(mode="json", exclude={"dashboard"}), sort_keys=True
+            self.model_dump(mode="json", exclude={"dashboard", "calibration"}), sort_keys=True
         ).encode()
         return hashlib.sha256(payload).hexdigest()[:12]
 
@@ -640,6 +681,7 @@ def config_reference() -> str:
     walk(QuerySettings, "queries.")
     walk(EngineSettings, "engine.")
     walk(DashboardSettings, "dashboard.")
+    walk(CalibrationSettings, "calibration.")
     walk(Role, "roles.<name>.")
     walk(AuthSettings, "auth.")
     walk(AuthRule, "auth.rules[].")

@@ -27,6 +27,15 @@ also appended to a log (`alert_events`), so a cleared acknowledgement stays on r
 or filters, not per rerun), and what they exported or downloaded. Kept here because the
 dashboard must write it while an ingest holds the database; read by admins on Data health.
 
+**Actions** (`actions`, with every change in `action_events`): what was done about a segment's
+quality (a policy clarification, a retraining...) and when it took effect, so its effect can
+be measured (`kpi.actions`, `kpi.effect`). User state too: recorded from the dashboard or the
+CLI while an ingest may hold the database, and never rebuilt by one. This module checks the
+record's shape (kind, texts, a segment of non-empty dimension = value pairs); `kpi.actions`
+checks what needs the catalog and the configuration (dimension names, the date's plausible
+range, the viewer's scope) and is the way callers use them. Text is stored as given (stripped)
+and never interpreted.
+
 Sent marks are per (alert key, target). `mark_sent` records the monitored day; `was_sent` with
 a `day` treats a mark whose last day is more than one day before it as a finished episode (the
 alert went away, or nobody looked, and is back): callers use that for alerts whose key has no
@@ -37,11 +46,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import secrets
 import sqlite3
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +60,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 STATE_SUFFIX = ".state.sqlite"
-SCHEMA_VERSION = 2  # 2: access_log
+SCHEMA_VERSION = 3  # 2: access_log; 3: actions, action_events
 BUSY_TIMEOUT_SECONDS = 10.0  # another process's write lasts milliseconds
 MAX_KEY_CHARS = 1000
 MAX_BY_CHARS = 100
@@ -62,6 +72,19 @@ State = Literal["acknowledged", "snoozed"]
 AccessEvent = Literal["sign_in", "denied", "view", "export", "sign_out"]
 ACCESS_EVENTS = ("sign_in", "denied", "view", "export", "sign_out")
 MAX_DETAIL_CHARS = 2000
+ACTION_KINDS = (
+    "policy_clarification",
+    "retraining",
+    "guideline_update",
+    "staffing",
+    "routing",
+    "other",
+)
+MAX_NOTE_CHARS = 2000
+MAX_OWNER_CHARS = 100
+MAX_SOURCE_CHARS = 1000
+MAX_SEGMENT_VALUE_CHARS = 200
+MAX_SEGMENT_DIMENSIONS = 10
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -100,6 +123,26 @@ CREATE TABLE IF NOT EXISTS access_log (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS access_log_at ON access_log (at);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    date TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    segment TEXT NOT NULL,
+    note TEXT NOT NULL,
+    owner TEXT,
+    source TEXT,
+    created_at TEXT NOT NULL,
+    closed_at TEXT,
+    closed_by TEXT
+);
+CREATE TABLE IF NOT EXISTS action_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    action_id INTEGER NOT NULL,
+    event TEXT NOT NULL CHECK (event IN ('add', 'close')),
+    by TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS action_events_action ON action_events (action_id);
 """
 
 
@@ -117,6 +160,25 @@ class AlertStatus:
     reason: str
     at: dt.datetime
     until: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class Action:
+    """An action recorded against a segment (see the module docstring; `kpi.actions`)."""
+
+    id: int
+    date: dt.date  # when it took effect (local day, reporting time zone)
+    kind: str
+    segment: dict[str, str]  # dimension -> value
+    note: str
+    owner: str | None
+    source: str | None  # "calibration:<session_id>", "gap:<dim>=<v>|<dim>=<v>" or None
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
 
 
 def state_path(db: str | os.PathLike[str]) -> Path:
@@ -156,6 +218,41 @@ def _text(name: str, value: object, limit: int, multiline: bool = False) -> str:
     if bad:
         raise StateError(f"{name} contains a control character ({bad[0]!r})")
     return text
+
+
+def check_action(
+    date: object,
+    kind: object,
+    segment: object,
+    note: object,
+    owner: object = None,
+    source: object = None,
+) -> tuple[dt.date, str, dict[str, str], str, str | None, str | None]:
+    """An action's fields checked for shape and normalised (texts stripped, empty owner and
+    source as None); StateError says what is wrong. Dimension names and the date's range are
+    `kpi.actions`'s to check."""
+    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
+        raise StateError(f"an action's date must be a date, not {type(date).__name__}")
+    if kind not in ACTION_KINDS:
+        raise StateError(f"unknown action kind {kind!r}; use one of {', '.join(ACTION_KINDS)}")
+    if not isinstance(segment, Mapping) or not segment:
+        raise StateError("an action needs a segment: at least one dimension = value")
+    if len(segment) > MAX_SEGMENT_DIMENSIONS:
+        raise StateError(f"a segment names at most {MAX_SEGMENT_DIMENSIONS} dimensions")
+    checked: dict[str, str] = {}
+    for dim, value in segment.items():
+        name = _text("a segment's dimension", dim, 50)
+        if name in checked:
+            raise StateError(f"the segment names {name} twice")
+        checked[name] = _text(f"the segment's {name}", value, MAX_SEGMENT_VALUE_CHARS)
+    text = _text("note", note, MAX_NOTE_CHARS, multiline=True)
+    who = None if _blank(owner) else _text("owner", owner, MAX_OWNER_CHARS)
+    link = None if _blank(source) else _text("source", source, MAX_SOURCE_CHARS)
+    return date, str(kind), checked, text, who, link
+
+
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def check_key(key: object) -> str:
@@ -369,6 +466,112 @@ class StateStore:
         ).fetchall()
         return [(r[0], r[1], r[2], r[3]) for r in rows]
 
+    # --- actions ----------------------------------------------------------------------------
+
+    def add_action(
+        self,
+        *,
+        date: dt.date,
+        kind: str,
+        segment: Mapping[str, str],
+        note: str,
+        owner: str | None = None,
+        source: str | None = None,
+        by: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> Action:
+        """Record an action (checked by `check_action`); returns it with its new id."""
+        return self.add_actions(
+            [dict(date=date, kind=kind, segment=segment, note=note, owner=owner, source=source)],
+            by=by,
+            now=now,
+        )[0]
+
+    def add_actions(
+        self,
+        rows: Iterable[Mapping[str, object]],
+        by: str | None = None,
+        now: dt.datetime | None = None,
+    ) -> list[Action]:
+        """Record several actions in one transaction: all of them, or (on any error) none.
+        Each row has the keys of `add_action` (date, kind, segment, note, owner, source)."""
+        who = None if by is None else _text("by", by, MAX_BY_CHARS)
+        at = self._now(now)
+        checked = [
+            check_action(
+                r.get("date"),
+                r.get("kind"),
+                r.get("segment"),
+                r.get("note"),
+                r.get("owner"),
+                r.get("source"),
+            )
+            for r in rows
+        ]
+        out: list[Action] = []
+        with self._write() as con:
+            for date, kind, segment, note, owner, source in checked:
+                cur = con.execute(
+                    "INSERT INTO actions (date, kind, segment, note, owner, source, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (date.isoformat(), kind, json.dumps(segment), note, owner, source, _iso(at)),
+                )
+                action_id = int(cur.lastrowid or 0)
+                con.execute(
+                    "INSERT INTO action_events (action_id, event, by, at) VALUES (?, 'add', ?, ?)",
+                    (action_id, who, _iso(at)),
+                )
+                out.append(Action(action_id, date, kind, segment, note, owner, source, at, None))
+        return out
+
+    def close_action(
+        self, action_id: int, by: str | None = None, now: dt.datetime | None = None
+    ) -> Action:
+        """Mark action `action_id` closed (done with: its effect is still measured); StateError
+        when there is no such action or it is closed already."""
+        who = None if by is None else _text("by", by, MAX_BY_CHARS)
+        at = self._now(now)
+        with self._write() as con:
+            row = con.execute(
+                f"SELECT {_ACTION_FIELDS} FROM actions WHERE id = ?", (int(action_id),)
+            ).fetchone()
+            if row is None:
+                raise StateError(f"there is no action {action_id}")
+            if row[8] is not None:
+                raise StateError(f"action {action_id} was closed already, on {row[8][:10]}")
+            con.execute(
+                "UPDATE actions SET closed_at = ?, closed_by = ? WHERE id = ?",
+                (_iso(at), who, int(action_id)),
+            )
+            con.execute(
+                "INSERT INTO action_events (action_id, event, by, at) VALUES (?, 'close', ?, ?)",
+                (int(action_id), who, _iso(at)),
+            )
+        return _action((*row[:8], _iso(at)))
+
+    def actions(self, include_closed: bool = True) -> list[Action]:
+        """Every recorded action (open ones only unless `include_closed`), by date, then id."""
+        where = "" if include_closed else " WHERE closed_at IS NULL"
+        rows = self._con.execute(
+            f"SELECT {_ACTION_FIELDS} FROM actions{where} ORDER BY date, id"
+        ).fetchall()
+        return [_action(r) for r in rows]
+
+    def action(self, action_id: int) -> Action | None:
+        """Action `action_id`, None when there is none."""
+        row = self._con.execute(
+            f"SELECT {_ACTION_FIELDS} FROM actions WHERE id = ?", (int(action_id),)
+        ).fetchone()
+        return None if row is None else _action(row)
+
+    def action_history(self, action_id: int) -> list[tuple[str, str | None, str]]:
+        """Action `action_id`'s log, oldest first: (event, by, at ISO UTC)."""
+        rows = self._con.execute(
+            "SELECT event, by, at FROM action_events WHERE action_id = ? ORDER BY id",
+            (int(action_id),),
+        ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
     # --- sent marks -------------------------------------------------------------------------
 
     def target_id(self, url: str) -> str:
@@ -469,6 +672,24 @@ def _clean(value: str | None, limit: int) -> str | None:
         return None
     text = "".join("\ufffd" if unicodedata.category(c) == "Cc" else c for c in str(value))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_ACTION_FIELDS = "id, date, kind, segment, note, owner, source, created_at, closed_at"
+
+
+def _action(row: tuple[object, ...]) -> Action:
+    id_, date, kind, segment, note, owner, source, created, closed = row
+    return Action(
+        id=int(str(id_)),
+        date=dt.date.fromisoformat(str(date)),
+        kind=str(kind),
+        segment={str(k): str(v) for k, v in json.loads(str(segment)).items()},
+        note=str(note),
+        owner=None if owner is None else str(owner),
+        source=None if source is None else str(source),
+        created_at=_from_iso(str(created)),
+        closed_at=None if closed is None else _from_iso(str(closed)),
+    )
 
 
 def _status(row: tuple[str, str, str, str, str, str | None]) -> AlertStatus:

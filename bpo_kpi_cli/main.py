@@ -45,7 +45,9 @@ COMMANDS = {
     "gaps": "read:cmd_gaps",
     "alerts": "read:cmd_alerts",
     "calibration": "read:cmd_calibration",
+    "meeting": "meeting:cmd_meeting",
     "publish": "read:cmd_publish",
+    "actions": "actions:cmd_actions",
     "export": "export:cmd_export",
     "demo": "serve:cmd_demo",
     "serve": "serve:cmd_serve",
@@ -179,8 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     cal = sub.add_parser(
         "calibration",
         help="calibration sessions: agreement, accuracy vs golden, contested items",
-        description="Per session and vendor: accuracy against the golden answer, Fleiss' "
-        "kappa, Krippendorff's alpha and Gwet's AC1 with bootstrap intervals; --items lists "
+        description="Per session and vendor: accuracy against the golden answer (95% interval "
+        "clustered by item and rater), Fleiss' kappa, Krippendorff's alpha and Gwet's AC1 with "
+        "item-bootstrap intervals; --items lists "
         "every item with its majority, golden label and contested flag.",
     )
     cal.add_argument("--session", action="append", default=[], help="session id (repeatable)")
@@ -194,6 +197,40 @@ def build_parser() -> argparse.ArgumentParser:
     add_format(cal, "table", "json", "csv")
     add_engine_args(cal)
     add_common(cal)
+
+    mt = sub.add_parser(
+        "meeting",
+        help="calibration meeting pack for one vendor: a deck (pptx), pdf or json",
+        description="The weekly calibration meeting with a vendor, for one session (--session, "
+        "repeatable: pooled) or every session of an ISO week the vendor's raters rated "
+        "(--week): agreement with intervals and Landis-Koch readings (the Calibration review "
+        "page's numbers), contested items with every rater's label and cited policy (and a "
+        "link when calibration.item_url_template is configured), last meeting's actions with "
+        "their effect so far, this meeting's agreed actions and notes. pdf converts the deck "
+        "with LibreOffice (soffice), which must be installed.",
+    )
+    mt.add_argument("--session", action="append", default=[], help="session id (repeatable)")
+    mt.add_argument("--week", help="ISO week, e.g. 2026-W47: every session the vendor rated")
+    mt.add_argument("--vendor", required=True, help="whose raters the meeting is with")
+    mt.add_argument(
+        "--workflow", action="append", default=[], help="with --week: only these workflows"
+    )
+    mt.add_argument("--out", required=True, metavar="PATH",
+                    help="the file to write (.pptx, .pdf, .json; - : json on stdout)")  # fmt: skip
+    mt.add_argument("--format", dest="fmt", choices=["pptx", "pdf", "json"],
+                    help="default: from --out's suffix")  # fmt: skip
+    mt.add_argument("--notes", metavar="TEXT", help="this meeting's notes (plain text)")
+    mt.add_argument("--notes-file", type=Path, metavar="FILE", help="notes from a UTF-8 file")
+    mt.add_argument(
+        "--as-of", type=parse_date, metavar="DAY",
+        help="the day actions' effects are measured to (default: the newest data)",
+    )  # fmt: skip
+    mt.add_argument("--kpi", default="quality_score", help="the KPI of the actions' effects")
+    mt.add_argument("--days", type=int, default=28, help="days before and after each action")
+    mt.add_argument("--bootstrap", type=int, default=500, help="bootstrap replicates")
+    mt.add_argument("--role", default="admin", help="viewer role from the configuration")
+    mt.add_argument("--quiet", action="store_true", help="no progress messages")
+    add_common(mt)
 
     al = sub.add_parser(
         "alerts",
@@ -282,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     al.add_argument("--reason", metavar="TEXT", help="with --ack / --snooze: why")
     add_engine_args(al)
     add_common(al)
+
+    add_actions(sub)
 
     ex = sub.add_parser(
         "export",
@@ -418,6 +457,116 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", choices=list(BENCHMARKS), help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
     return parser
+
+
+ACTION_KINDS = (
+    "policy_clarification",
+    "retraining",
+    "guideline_update",
+    "staffing",
+    "routing",
+    "other",
+)  # fmt: skip  (kpi.actions.ACTION_KINDS: a test checks they agree)
+RATE_KPIS = (
+    "sla_attainment",
+    "qa_coverage",
+    "quality_score",
+    "critical_error_rate",
+    "agreement_rate",
+    "over_enforcement_rate",
+    "under_enforcement_rate",
+    "dispute_rate",
+    "overturn_rate",
+)  # fmt: skip  (kpi.effect.rate_kpis())
+
+
+def add_actions(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`bpo-kpi actions add|import|list|close|effect`."""
+    ac = sub.add_parser(
+        "actions",
+        help="actions taken on a segment (retraining, policy clarification...) and their effect",
+        description="Record what was done about a segment's quality and when it took effect, "
+        "list and close actions, and measure an action's effect: its segment's KPI before and "
+        "after, against peer segments without an action (difference in differences). Actions "
+        "are kept in <db>.state.sqlite beside the database: add, import, list and close never "
+        "open the database, so they work while an ingest runs.",
+    )
+    acts = ac.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def common(p: argparse.ArgumentParser, *formats: str) -> None:
+        p.add_argument("--role", default="admin", help="viewer role from the configuration")
+        add_format(p, *formats)
+        add_common(p)
+
+    add = acts.add_parser(
+        "add",
+        help="record an action; prints its id",
+        description="Record an action against a segment. The segment must be within the "
+        "role's scope; the date is the local day it took effect.",
+    )
+    add.add_argument(
+        "--segment",
+        required=True,
+        metavar="DIM=VALUE[,DIM=VALUE...]",
+        help="vendor, site, workflow, market, policy and/or reviewer_id, e.g. "
+        "vendor=meridian,workflow=graphic_violence",
+    )
+    add.add_argument("--date", required=True, type=parse_date, help="YYYY-MM-DD")
+    add.add_argument("--kind", required=True, choices=list(ACTION_KINDS))
+    add.add_argument("--note", required=True, help="what was done (up to 2,000 characters)")
+    add.add_argument("--owner", help="who owns it (up to 100 characters)")
+    add.add_argument(
+        "--source",
+        help="where it came from: calibration:SESSION_ID or gap:DIM=VALUE|DIM=VALUE",
+    )
+    common(add, "table", "json")
+
+    imp = acts.add_parser(
+        "import",
+        help="record the actions of a CSV file (all or none)",
+        description="Columns date, kind, segment, note, owner, source (owner and source may "
+        "be left out; any order), UTF-8 (a byte-order mark is fine), at most 10,000 rows. Every "
+        "row is checked first: a bad one stops the import with its file, line and column, and "
+        "nothing is stored.",
+    )
+    imp.add_argument("file", type=Path, metavar="FILE.csv")
+    common(imp, "table", "json")
+
+    ls = acts.add_parser(
+        "list", help="the actions the role may see", description="Actions by date, then id."
+    )
+    ls.add_argument("--open", action="store_true", help="only open (not closed) actions")
+    common(ls, "table", "json", "csv")
+
+    cl = acts.add_parser(
+        "close",
+        help="mark an action closed (done; its effect can still be measured)",
+        description="Mark an action closed.",
+    )
+    cl.add_argument("id", type=int, metavar="ID")
+    cl.add_argument("--by", metavar="NAME", help="who closes it")
+    common(cl, "table", "json")
+
+    ef = acts.add_parser(
+        "effect",
+        help="the action's effect: before / after, interval, test, difference in differences",
+        description="The segment's KPI over --days days before and after the action, the "
+        "difference (after - before, in the KPI's units: 0.05 = 5 pp) with a 95%% interval and "
+        "p-value clustered by day and reviewer, and the difference in differences against peer "
+        "segments without an action. Only complete days count (QA audits arrive up to 3 days "
+        "late): until the after window is complete the result is provisional (complete: false).",
+    )
+    ef.add_argument("id", type=int, metavar="ID")
+    ef.add_argument("--kpi", default="quality_score", choices=list(RATE_KPIS))
+    ef.add_argument("--days", type=int, default=28, help="days on each side (default: 28)")
+    ef.add_argument(
+        "--as-of",
+        type=parse_date,
+        metavar="DAY",
+        help="judge with the data as of the end of this day (default: now)",
+    )
+    common(ef, "table", "json")
+    add_engine_args(ef)
 
 
 def command_function(name: str) -> Callable[[argparse.Namespace], int]:

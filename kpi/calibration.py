@@ -1,10 +1,12 @@
 """Calibration review: agreement among raters, accuracy against the golden answer, contested items.
 
-Per session (and per vendor within it): accuracy of non-golden ratings against the golden label,
-and Fleiss' kappa, Krippendorff's alpha (nominal) and Gwet's AC1 among the non-golden raters,
-each with an item-bootstrap 95% interval. Per item: majority label, its share of the raters,
-the golden label and a *contested* flag (majority differs from golden, or majority share below
-the configured `contested_agreement`), which is what a policy-clarification list needs.
+Per session (and per vendor within it): accuracy of non-golden ratings against the golden label
+with a 95% interval clustered two-way by item and rater (`accuracy`), and Fleiss' kappa,
+Krippendorff's alpha (nominal) and Gwet's AC1 among the non-golden raters, each with an
+item-bootstrap 95% interval. Per rater: accuracy with a Wilson interval (`rater_accuracy`). Per
+item: majority label, its share of the raters, the golden label and a *contested* flag
+(majority differs from golden, or majority share below the configured `contested_agreement`),
+which is what a policy-clarification list needs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import pandas as pd
 from kpi.agreement import bootstrap_ci, fleiss_kappa, gwet_ac1, krippendorff_alpha
 from kpi.engines import Engine
 from kpi.sql import calibration as sql
-from kpi.stats import wilson_interval_arrays
+from kpi.stats import clustered_share_interval, wilson_interval_arrays
 
 STATISTICS = {
     "fleiss_kappa": fleiss_kappa,
@@ -81,11 +83,63 @@ def _golden(frame: pd.DataFrame) -> pd.Series:
     return gold.set_index(["session_id", "item_id"])["label"]
 
 
+def _judged(frame: pd.DataFrame) -> pd.DataFrame:
+    """Non-golden ratings of items with a golden answer, with `golden` and `correct` columns."""
+    golden = _golden(frame)
+    raters = frame[~frame["is_golden"]]
+    key = pd.MultiIndex.from_arrays([raters["session_id"], raters["item_id"]])
+    out = raters.assign(golden=golden.reindex(key).to_numpy())
+    out = out[out["golden"].notna()]
+    return out.assign(correct=(out["label"] == out["golden"]).to_numpy(bool))
+
+
+def _item_codes(ratings: pd.DataFrame) -> np.ndarray:
+    """One code per (session, item) of the ratings: items are clusters within their session."""
+    session, _ = pd.factorize(ratings["session_id"])
+    item, items = pd.factorize(ratings["item_id"])
+    return session * max(len(items), 1) + item
+
+
+def accuracy(frame: pd.DataFrame, confidence: float = 0.95) -> dict[str, float]:
+    """Accuracy of the non-golden ratings against the golden answer, with its interval.
+
+    `accuracy` = correct / judged, where judged are the ratings of items that have a golden
+    answer. The interval (`accuracy_low`, `accuracy_high`) is clustered two-way, by item
+    (session, item) and by rater: a session's ratings are a few dozen raters' labels on the
+    same few dozen items, so an easy item or a strong rater moves many of them together and
+    they are not independent. It is the cluster-robust variance of the mean of the 0/1
+    `correct` indicator (Cameron, Gelbach & Miller 2011, via statsmodels), a Student interval
+    on min(items, raters) - 1 degrees of freedom, never narrower than the Wilson interval of the
+    same counts (`kpi.stats.clustered_share_interval`). It estimates the accuracy of raters like
+    these on items like these: with few raters (a vendor with 3 to 6) it is wide, as it should
+    be. A single rater's accuracy is `rater_accuracy`'s (items only). No judged rating: NaN.
+    """
+    judged = _judged(frame)
+    n, correct = len(judged), int(judged["correct"].sum())
+    low, high = clustered_share_interval(
+        judged["correct"].to_numpy(float),
+        [_item_codes(judged), judged["rater_id"].to_numpy()],
+        confidence,
+    )
+    return {
+        "judged": n,
+        "correct": correct,
+        "accuracy": correct / n if n else np.nan,
+        "accuracy_low": low,
+        "accuracy_high": high,
+    }
+
+
 def summary(
     frame: pd.DataFrame, by_vendor: bool = True, n_boot: int = 500, seed: int = 0
 ) -> pd.DataFrame:
-    """One row per session (vendor `all`) and, with `by_vendor`, per session and vendor."""
-    golden = _golden(frame)
+    """One row per session (vendor `all`) and, with `by_vendor`, per session and vendor.
+
+    Accuracy against the golden answer with its interval clustered by item and rater
+    (`accuracy`); each agreement statistic with its item-bootstrap interval (`bootstrap_ci`:
+    items resampled, raters as they are).
+    """
+    golden = frame[frame["is_golden"]]
     raters = frame[~frame["is_golden"]]
     rows = []
     for (session, date, workflow), part in raters.groupby(
@@ -95,11 +149,7 @@ def summary(
         if by_vendor:
             groups += list(part.groupby("vendor", sort=True))
         for vendor, g in groups:
-            key = pd.MultiIndex.from_arrays([g["session_id"], g["item_id"]])
-            gold = golden.reindex(key).to_numpy()
-            has_gold = pd.notna(gold)
-            correct = int((g["label"].to_numpy()[has_gold] == gold[has_gold]).sum())
-            judged = int(has_gold.sum())
+            judged = accuracy(pd.concat([golden[golden["session_id"] == session], g]))
             row = {
                 "session_id": session,
                 "session_date": date,
@@ -108,10 +158,10 @@ def summary(
                 "items": g["item_id"].nunique(),
                 "raters": g["rater_id"].nunique(),
                 "ratings": len(g),
-                "accuracy": correct / judged if judged else np.nan,
+                "accuracy": judged["accuracy"],
+                "accuracy_low": judged["accuracy_low"],
+                "accuracy_high": judged["accuracy_high"],
             }
-            low, high = wilson_interval_arrays(np.array([correct]), np.array([judged]))
-            row["accuracy_low"], row["accuracy_high"] = float(low[0]), float(high[0])
             long = _long(g)
             for name, stat in STATISTICS.items():
                 row[name] = stat(long)
@@ -163,21 +213,37 @@ def items(frame: pd.DataFrame, threshold: float) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def rater_accuracy(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per rater: ratings judged against a golden answer, correct ones, accuracy with Wilson."""
-    golden = _golden(frame)
-    raters = frame[~frame["is_golden"]].copy()
-    key = pd.MultiIndex.from_arrays([raters["session_id"], raters["item_id"]])
-    raters["golden"] = golden.reindex(key).to_numpy()
-    raters = raters[raters["golden"].notna()]
-    raters["correct"] = raters["label"] == raters["golden"]
+def rater_accuracy(frame: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Per rater: ratings judged against a golden answer, correct ones, accuracy with Wilson.
+
+    The Wilson interval is the right one here although items differ in difficulty: a rater
+    rates each session item once (the ratings' key is session, item, rater), so the rater's
+    judged ratings are one per item, on items drawn independently, and are independent
+    Bernoulli trials with the rater's accuracy over such items -- clustering by item is the
+    identity, and an item bootstrap would only resample them one by one (with a worse interval
+    near 100%). Should a rater have several ratings of one item (not possible after ingest), that
+    rater's interval is clustered by item (`kpi.stats.clustered_share_interval`). The interval
+    is about this rater; the accuracy of raters in general (a vendor, everyone) is `accuracy`'s.
+    """
+    raters = _judged(frame)
     out = raters.groupby(["vendor", "rater_id"], as_index=False).agg(
         judged=("correct", "size"), correct=("correct", "sum")
     )
     out["accuracy"] = out["correct"] / out["judged"]
     low, high = wilson_interval_arrays(
-        out["correct"].to_numpy(float), out["judged"].to_numpy(float)
+        out["correct"].to_numpy(float), out["judged"].to_numpy(float), confidence
     )
+    repeated = raters.duplicated(["vendor", "rater_id", "session_id", "item_id"])
+    for vendor, rater in (
+        raters.loc[repeated, ["vendor", "rater_id"]].drop_duplicates().itertuples(index=False)
+    ):
+        mine = raters[(raters["vendor"] == vendor) & (raters["rater_id"] == rater)]
+        at = np.flatnonzero((out["vendor"] == vendor) & (out["rater_id"] == rater))[0]
+        low[at], high[at] = clustered_share_interval(
+            mine["correct"].to_numpy(float),
+            [_item_codes(mine)],
+            confidence,
+        )
     out["accuracy_low"], out["accuracy_high"] = low, high
     return out.sort_values(["accuracy", "rater_id"]).reset_index(drop=True)
 

@@ -16,6 +16,7 @@ warnings.filterwarnings(
 
 from sample_data.generate import (  # noqa: E402
     DEFAULT_END,
+    Improvement,
     generate,
     write_parquet_chunks,
     write_vendor_samples,
@@ -30,6 +31,7 @@ from sample_data.writers import (  # noqa: E402
 
 __all__ = [
     "DEFAULT_END",
+    "Improvement",
     "SampleData",
     "generate",
     "load_canonical",

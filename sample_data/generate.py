@@ -21,6 +21,12 @@ How a row comes about (all vectorized, numpy `default_rng`):
 Injected gaps (listed precisely in the manifest, `SampleData.manifest["gaps"]`): meridian
 under-enforcing graphic_violence in es_MX from week 5, weekend queue delays at northwind_berlin,
 four outlier reviewers with 5x the error rate, and contested HS2_dehumanization calibration items.
+
+Optionally (`improvement=Improvement(...)`, off by default: the same data as without it), a
+known change of one segment's error rate on a known day, as an action would bring
+(`kpi.effect` is verified against it): the segment's base error rate is `before` until the
+day and `after` from it (each reviewer's personal multiplier still applies). Listed in the
+manifest (`improvement`).
 """
 
 from __future__ import annotations
@@ -75,6 +81,35 @@ _ID_PREFIXES = [v.prefix + "-" for v in cat.VENDORS]
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
+@dataclass(frozen=True)
+class Improvement:
+    """A known change of a segment's base error rate from day `start` on (decided from local
+    midnight in `timezone`). `segment` names values of vendor, site, workflow and/or market
+    ({} = every decision); `before` / `after` replace the base error rate (default
+    `BASE_ERROR_RATE`) in the segment before and from the day."""
+
+    segment: dict[str, str]
+    start: date
+    after: float
+    before: float = cat.BASE_ERROR_RATE
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        unknown = set(self.segment) - {"vendor", "site", "workflow", "market"}
+        if unknown:
+            raise ValueError(f"an improvement's segment names vendor, site, workflow, market; "
+                             f"not {', '.join(sorted(unknown))}")  # fmt: skip
+        if not (0 <= self.before <= 1 and 0 <= self.after <= 1):
+            raise ValueError("error rates are shares in [0, 1]")
+
+    def start_s(self) -> int:
+        from zoneinfo import ZoneInfo
+
+        local = datetime(self.start.year, self.start.month, self.start.day,
+                         tzinfo=ZoneInfo(self.timezone))  # fmt: skip
+        return int(local.timestamp())
+
+
 # --- the world: reviewers, volume curve, chunks ------------------------------------------------
 
 
@@ -109,6 +144,7 @@ class _Plan:
     market_given_hour: np.ndarray  # (24, M)
     pending_share: float  # expected share of rows still pending at the snapshot
     gap_week: int
+    improvement: Improvement | None = None
     start_s: int = field(init=False)
     snapshot_s: int = field(init=False)
     gap_start_s: int = field(init=False)
@@ -256,7 +292,13 @@ def _local_activity(offset_hours: float) -> np.ndarray:
     return act[lo] * (1 - frac) + act[(lo + 1) % 24] * frac
 
 
-def _plan(seed: int, decisions: int, weeks: int, end: date | None) -> _Plan:
+def _plan(
+    seed: int,
+    decisions: int,
+    weeks: int,
+    end: date | None,
+    improvement: Improvement | None = None,
+) -> _Plan:
     if decisions < 0:
         raise ValueError("decisions must be >= 0")
     if weeks < 1:
@@ -297,6 +339,7 @@ def _plan(seed: int, decisions: int, weeks: int, end: date | None) -> _Plan:
         market_given_hour=market_given_hour,
         pending_share=natural / decisions if decisions else 0.0,
         gap_week=gap_week,
+        improvement=improvement,
     )
 
 
@@ -485,7 +528,10 @@ def _decision_chunk(
     # What: the right answer, the reviewer's answer, and the under-enforcement gap.
     truth = _choice_by_group(rng, wf, _TRUTH_P)
     truth_pol = _choice_by_group(rng, wf, _POLICY_P)
-    erred = rng.random(n) < cat.BASE_ERROR_RATE * world.rev_err[reviewer]
+    base_rate: float | np.ndarray = cat.BASE_ERROR_RATE
+    if plan.improvement is not None:
+        base_rate = _improved_rate(plan, vendor, site, wf, market, decided)
+    erred = rng.random(n) < base_rate * world.rev_err[reviewer]
     wrong_label, wrong_pol = _mistake(rng, truth, truth_pol, wf)
     label = np.where(erred, wrong_label, truth)
     pol = np.where(erred, wrong_pol, truth_pol)
@@ -544,6 +590,34 @@ def _decision_chunk(
     if orphans:
         _add_orphans(plan, rng, audit, first_id + n)
     return _Chunk(decisions, _audit_table(rng, audit, first_audit))
+
+
+def _improved_rate(
+    plan: _Plan,
+    vendor: np.ndarray,
+    site: np.ndarray,
+    wf: np.ndarray,
+    market: np.ndarray,
+    decided: np.ndarray,
+) -> np.ndarray:
+    """Each row's base error rate under `plan.improvement`."""
+    imp = plan.improvement
+    assert imp is not None
+    world = plan.world
+    codes = {
+        "vendor": (vendor, world.vendors),
+        "site": (site, world.sites),
+        "workflow": (wf, list(cat.WORKFLOWS)),
+        "market": (market, _MARKETS),
+    }
+    inside = np.ones(len(vendor), dtype=bool)
+    for dim, value in imp.segment.items():
+        column, names = codes[dim]
+        if value not in names:
+            raise ValueError(f"improvement: unknown {dim} {value!r}")
+        inside &= column == names.index(value)
+    rate = np.where(decided >= imp.start_s(), imp.after, imp.before)
+    return np.where(inside, rate, cat.BASE_ERROR_RATE)
 
 
 def _add_orphans(
@@ -955,20 +1029,34 @@ def _manifest(plan: _Plan) -> dict[str, Any]:
 
 
 def generate(
-    seed: int = 42, decisions: int = 200_000, weeks: int = 10, end: date | None = None
+    seed: int = 42,
+    decisions: int = 200_000,
+    weeks: int = 10,
+    end: date | None = None,
+    improvement: Improvement | None = None,
 ) -> SampleData:
     """Generate `decisions` canonical decisions with their audits and calibration sessions.
 
     The window is `weeks` whole weeks ending on `end` (default 2026-11-22, a Sunday); the
     snapshot is the midnight after `end`. Same arguments -> identical frames.
 
+    `improvement`: a known change of a segment's error rate (`Improvement`; none by default).
+
     >>> data = generate(seed=1, decisions=1_000, weeks=2)
     >>> len(data.decisions), sorted(data.manifest["gaps"][0]["dimensions"])
     (1000, ['market', 'vendor', 'workflow'])
     """
-    plan = _plan(seed, decisions, weeks, end)
+    plan = _plan(seed, decisions, weeks, end, improvement)
     chunk = _decision_chunk(plan, 0, (0, len(plan.bin_counts)), 0, 0, orphans=True)
     manifest = _manifest(plan)
+    if improvement is not None:
+        manifest["improvement"] = {
+            "segment": dict(improvement.segment),
+            "start": improvement.start.isoformat(),
+            "timezone": improvement.timezone,
+            "base_error_rate_before": improvement.before,
+            "base_error_rate_after": improvement.after,
+        }
     data = SampleData(
         decisions=to_frame(chunk.decisions),
         qa_audits=to_frame(chunk.audits),

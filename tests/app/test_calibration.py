@@ -323,3 +323,151 @@ def test_sidebar_filters_limit_sessions_and_raters(sample_db, ratings, run_page)
     # Every item is listed when the toggle is on (from the URL).
     assert len(frame_with(at, "item_id", "labels")) == selection["item_id"].nunique()
     check_trend(at, in_window, in_window["session_id"].unique(), vendors=vendors)
+
+
+# --- the meeting pack tab, actions on the page -------------------------------------------------
+
+MEETING = "Meeting pack"
+
+
+def meeting_view(frame: pd.DataFrame, start: dt.date, end: dt.date) -> tuple[str, str]:
+    """(week, hate_speech session) of the newest week in the sidebar's default window."""
+    in_window = frame[(frame["session_date"] >= start) & (frame["session_date"] <= end)]
+    week = max(in_window["week"])
+    session = in_window[(in_window["week"] == week) & (in_window["workflow"] == "hate_speech")][
+        "session_id"
+    ].iat[0]
+    return week, session
+
+
+def pack_query(week: str, session: str) -> dict[str, str]:
+    return {
+        "calibration_view": MEETING,
+        "calibration_week": week,
+        "calibration_session": session,
+        "calibration_vendor": "northwind",
+    }
+
+
+def check_pack_numbers(at, review) -> None:
+    """The tab's agreement table and contested items are the review's."""
+    head = review.overall[review.overall["vendor"] == "all"].iloc[0]
+    shown = frame_with(at, "statistic", "interval").set_index("statistic")
+    acc = shown.loc["Accuracy vs golden"]
+    assert acc["value"] == f"{head['accuracy']:.1%}"
+    assert acc["interval"] == f"{head['accuracy_low']:.1%} – {head['accuracy_high']:.1%}"
+    for name, label in (("fleiss_kappa", "Fleiss' κ"), ("krippendorff_alpha", "Krippendorff's α"),
+                        ("gwet_ac1", "Gwet's AC1")):  # fmt: skip
+        assert shown.at[label, "value"] == f"{head[name]:.2f}"
+        assert (
+            shown.at[label, "interval"] == f"{head[f'{name}_low']:.2f} – {head[f'{name}_high']:.2f}"
+        )
+        assert shown.at[label, "reading"] == landis_koch(head[name])
+    want = review.items[review.items["contested"]]
+    contested = frame_with(at, "item_id", "votes")
+    assert contested["item_id"].tolist() == want["item_id"].tolist()
+    for votes, labels in zip(contested["votes"], want["labels"], strict=True):
+        for pair in labels.split("; "):
+            rater, _, label = pair.partition(": ")
+            assert rater in votes and label in votes
+
+
+def test_meeting_pack_tab_shows_the_reviews_numbers(sample_db, ratings, run_page):
+    from kpi import actions
+    from kpi import calibration as cal
+
+    frame, start, end = ratings
+    week, session = meeting_view(frame, start, end)
+    earlier = sorted(frame[(frame["workflow"] == "hate_speech") & (frame["week"] < week)]
+                     ["session_id"].unique())[-1]  # fmt: skip
+    day = frame.loc[frame["session_id"] == session, "session_date"].iat[0]
+    hs = {"vendor": "northwind", "workflow": "hate_speech"}
+    last = actions.add(sample_db, date=day - dt.timedelta(days=7), kind="policy_clarification",
+                       segment=hs, note="Clarified HS2 **examples**", owner="ana",
+                       source=f"calibration:{earlier}")  # fmt: skip
+    agreed = actions.add(sample_db, date=day, kind="guideline_update", segment=hs,
+                         note="Update HS2 examples", source=f"calibration:{session}")  # fmt: skip
+    other = actions.add(sample_db, date=day - dt.timedelta(days=2), kind="retraining",
+                        segment={"vendor": "meridian"}, note="not northwind's")  # fmt: skip
+
+    at = run_page(PAGE, pack_query(week, session))
+    assert not at.exception
+    with Gateway(sample_db) as gw:
+        review = cal.review(gw, [session], ("northwind",))
+    check_pack_numbers(at, review)
+    # The headline above the tabs shows the same numbers.
+    head = review.overall.iloc[0]
+    assert metrics(at)["Fleiss' κ"] == f"{head['fleiss_kappa']:.2f}"
+    previous = frame_with(at, "before_after", "effect_note")
+    assert previous["id"].tolist() == [last.id]
+    assert previous["note"].tolist() == ["Clarified HS2 **examples**"]
+    assert frame_with(at, "id", "kind", without=("before_after", "statistic"))["id"].tolist() == [
+        agreed.id
+    ]
+    assert other.id not in set(previous["id"])
+    labels = [b.label for b in at.get("download_button")]
+    assert "PPTX" in labels and "PDF" in labels
+    assert any(t.label == "Notes" for t in at.text_area)
+    assert at.text_area(key="meeting_action_note") is not None  # the action form
+    assert any(f"bpo-kpi meeting --session {session} --vendor northwind" in c.value
+               for c in at.code)  # fmt: skip
+
+
+def test_meeting_pack_needs_one_vendor(sample_db, ratings, run_page):
+    at = run_page(PAGE, {"calibration_view": MEETING})
+    assert not at.exception
+    assert any("Pick a vendor above" in i.value for i in at.info)
+    assert not at.get("download_button") or all(
+        b.label in ("CSV", "Excel") for b in at.get("download_button")
+    )
+
+
+def test_a_vendor_roles_meeting_pack_stays_in_scope(sample_db, ratings, run_page, monkeypatch,
+                                                    tmp_path):  # fmt: skip
+    from bpo_kpi.config import Config
+    from kpi import calibration as cal
+
+    config = tmp_path / "roles.toml"
+    config.write_text('[roles.northwind_liaison]\nvendors = ["northwind"]\nsee_reviewers = false\n')
+    monkeypatch.setenv("BPO_KPI_CONFIG", str(config))
+    monkeypatch.setenv("BPO_KPI_ROLE", "northwind_liaison")
+    frame, start, end = ratings
+    week, session = meeting_view(frame, start, end)
+    at = run_page(PAGE, pack_query(week, session))
+    assert not at.exception
+    with Gateway(sample_db, config=Config.model_validate(
+            {"roles": {"northwind_liaison": {"vendors": ["northwind"], "see_reviewers": False}}}),
+            role="northwind_liaison") as gw:  # fmt: skip
+        review = cal.review(gw, [session], ("northwind",))
+    check_pack_numbers(at, review)
+    shown = " ".join(d.value.to_csv() for d in at.dataframe)
+    others = frame[(frame["session_id"] == session) & (frame["vendor"] != "northwind")]
+    assert len(others) > 0
+    for vendor in set(others["vendor"]):
+        assert vendor not in shown
+    for rater in set(others["rater_id"]) | set(raters_of(frame, ["northwind"])["rater_id"]):
+        assert rater not in shown  # other vendors' raters, and its own by pseudonym only
+
+
+def test_trend_shows_actions_and_contested_items_offer_the_action_form(sample_db, ratings,
+                                                                       run_page):  # fmt: skip
+    from kpi import actions
+
+    frame, start, end = ratings
+    week, session = meeting_view(frame, start, end)
+    day = frame.loc[frame["session_id"] == session, "session_date"].iat[0]
+    action = actions.add(sample_db, date=day, kind="policy_clarification",
+                         segment={"vendor": "northwind", "workflow": "hate_speech"},
+                         note="<b>HS2</b> clarified", source=f"calibration:{session}")  # fmt: skip
+    query = {"calibration_week": week, "calibration_session": session,
+             "calibration_vendor": "northwind"}  # fmt: skip
+    at = run_page(PAGE, {**query, "calibration_view": "Trend across sessions"})
+    assert not at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert '"name":"Actions"' in spec.replace(" ", "")
+    assert "&lt;b&gt;HS2&lt;\\u002fb&gt; clarified" in spec  # the note on hover, as text
+    assert any("1 action touching these filters" in c.value for c in at.caption)
+    at = run_page(PAGE, {**query, "calibration_view": "Contested items"})
+    assert not at.exception
+    assert at.text_area(key="calibration_items_action_note") is not None
+    assert action.source == f"calibration:{session}"

@@ -430,7 +430,7 @@ def test_breadcrumb_steps_back(sample_db, run_page, gw):
     assert shown(at, "quality_policies")["policy"].iat[0] == "(all)"
     at.button(key="crumb_root").click().run()
     assert drill(at) == []
-    assert [d.key for d in at.dataframe if d.key] == ["quality_cells"]
+    assert [d.key for d in at.container("quality_drill").dataframe if d.key] == ["quality_cells"]
 
 
 # --- odd links and empty segments --------------------------------------------------------------
@@ -444,7 +444,7 @@ def test_a_path_it_does_not_understand_is_reported_not_raised(sample_db, run_pag
         "Part of the drill-down in this link is not available and was left out."
     )
     assert "HS1_slurs" not in at.warning[0].value and drill(at) == []
-    assert [d.key for d in at.dataframe if d.key] == ["quality_cells"]
+    assert [d.key for d in at.container("quality_drill").dataframe if d.key] == ["quality_cells"]
 
 
 def test_a_cell_outside_the_filters_or_without_data_says_so(sample_db, run_page, gw):

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import t as student_t
 
 from bpo_kpi.config import Config
 from bpo_kpi.db import connect
@@ -140,8 +141,12 @@ def test_summary(hand):
     row = out.set_index("vendor").loc["all"]
     assert (row["items"], row["raters"], row["ratings"]) == (3, 4, 12)
     assert row["accuracy"] == pytest.approx(6 / 12)
-    low, high = wilson(6, 12)
-    assert row["accuracy_low"] == pytest.approx(low) and row["accuracy_high"] == pytest.approx(high)
+    # Clustered by item and rater (tests/kpi/test_calibration_intervals.py), by hand: residuals
+    # ±1/2, item sums 1, -1, 0 and rater sums 1/2, 1/2, -1/2, -1/2 give V = 3/2·2/144 (items)
+    # + 4/3·1/144 (raters) - 12/11·3/144 (ratings) = 1/48 + 1/108 - 1/44; t on 3 - 1 df.
+    half = student_t.ppf(0.975, 2) * math.sqrt(1 / 48 + 1 / 108 - 1 / 44)
+    assert (row["accuracy_low"], row["accuracy_high"]) == pytest.approx((0.5 - half, 0.5 + half))
+    assert row["accuracy_low"] < wilson(6, 12)[0]  # wider than 12 independent ratings would be
     assert row["fleiss_kappa"] == pytest.approx(FLEISS)
     assert row["krippendorff_alpha"] == pytest.approx(ALPHA)
     assert row["gwet_ac1"] == pytest.approx(AC1)

@@ -21,7 +21,8 @@ import pandas as pd
 import pytest
 
 from bpo_kpi.config import Config, Role
-from kpi import calibration, compare, gaps, health, monitor, snapshot, tat
+from kpi import calibration, compare, effect, gaps, health, monitor, snapshot, tat
+from kpi.actions import Action
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
 from kpi.engines import to_spark_sql
@@ -98,6 +99,13 @@ ANALYSES: dict[str, Callable[[Any], Any]] = {
     "health_qa_coverage_adequacy": lambda e: health.qa_coverage_adequacy(e, WINDOW),
     "data_summary": lambda e: database_summary(e, AS_OF),
     "export_snapshot": lambda e: snapshot.build(e, parse_period("2026-W13")),
+    "action_effect": lambda e: effect.action_effect(
+        e,
+        Action(1, dt.date(2026, 3, 16), "retraining", SEGMENT, "n", None, None, AS_OF, None),
+        days=14,
+        as_of=dt.date(2026, 3, 29),
+        actions=[],
+    ),
 }
 
 
