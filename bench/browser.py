@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -74,40 +75,60 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
+def serving(
+    command: list[str],
+    url: str,
+    *,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 90,
+) -> Iterator[str]:
+    """Run `command` (a server) until the block ends; yields `url` once its Streamlit health
+    check answers. A server that exits or does not answer in `timeout` s raises with its
+    output; on leaving, it is terminated (killed after 10 s)."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(
+            command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out.seek(0)
+                    raise RuntimeError(f"the server did not start (exit {proc.poll()}):\n"
+                                       f"{out.read()}")  # fmt: skip
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@contextlib.contextmanager
 def streamlit_server(
     db: Path, env: dict[str, str] | None = None, timeout: float = 90
 ) -> Iterator[str]:
     """Serve app.py on `db` at a free local port; yields the base URL."""
     port = _free_port()
-    proc_env = {**os.environ, "BPO_KPI_DB": str(db), **(env or {})}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-         "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=proc_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                out = proc.stdout.read() if proc.stdout else ""
-                raise RuntimeError(f"streamlit did not start (exit {proc.poll()}):\n{out}")
-            time.sleep(0.2)
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
+        "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none",
+    ]  # fmt: skip
+    with serving(command, f"http://127.0.0.1:{port}", env={"BPO_KPI_DB": str(db), **(env or {})},
+                 cwd=ROOT, timeout=timeout) as url:  # fmt: skip
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @contextlib.contextmanager

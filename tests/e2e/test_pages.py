@@ -22,35 +22,18 @@ def test_page_renders_without_exception(server, page, screenshot, path: str) -> 
 
 def test_bpo_kpi_serve_starts_the_dashboard(e2e_db, chromium) -> None:
     """`bpo-kpi serve` (the command for your own database) serves the app on the given port."""
-    import subprocess
     import sys
-    import time
-    import urllib.request
 
     port = browser._free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bpo_kpi_cli", "serve", "--db", str(e2e_db), "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as r:
-                    assert r.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "bpo-kpi serve did not start"
-                time.sleep(0.3)
+    command = [sys.executable, "-m", "bpo_kpi_cli", "serve", "--db", str(e2e_db), "--port",
+               str(port)]  # fmt: skip
+    with browser.serving(command, f"http://127.0.0.1:{port}", timeout=60) as url:
         page = chromium.new_page()
-        page.goto(f"http://127.0.0.1:{port}/vendors")
+        page.goto(f"{url}/vendors")
         browser.wait_until_rendered(page)
         assert browser.exceptions(page) == []
         assert page.locator("h1").first.inner_text().strip() == "Vendor comparison"
         page.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_turnaround_tabs_draw_only_the_chosen_section(server, page, screenshot) -> None:

@@ -9,16 +9,13 @@ access log (Data health, for admins) records who signed in, was denied, viewed a
 
 from __future__ import annotations
 
-import os
 import secrets
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import browser
 import oidc_provider_mock as oidc
 import pytest
 
@@ -64,14 +61,6 @@ USERS = {
 }  # fmt: skip
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
     users = [oidc.User(sub=sub, claims=claims) for sub, claims in USERS.items()]
@@ -82,13 +71,13 @@ def provider() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def signed_in_server(
     provider: str, e2e_db: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Path, Path]]:
+) -> Iterator[tuple[str, Path]]:
     root = tmp_path_factory.mktemp("sign_in")
     db = root / "team.duckdb"
     db.write_bytes(e2e_db.read_bytes())
     config = root / "team.toml"
     config.write_text(CONFIG)
-    port = _free_port()
+    port = browser._free_port()
     url = f"http://localhost:{port}"
     secrets_file = root / "secrets.toml"  # outside the repository, as it must be
     secrets_file.write_text(
@@ -100,33 +89,11 @@ def signed_in_server(
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
     )
     cli = Path(sys.executable).with_name("bpo-kpi")
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        [str(cli), "serve", "--db", str(db), "--config", str(config), "--port", str(port),
-         "--secrets", str(secrets_file)],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "BPO_KPI_PSEUDONYM_KEY": "e2e-pseudonym-key-0123456789"},
-    )  # fmt: skip
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((root / "server.log").read_text())
-            time.sleep(0.2)
-        yield url, db, root / "server.log"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    command = [str(cli), "serve", "--db", str(db), "--config", str(config), "--port", str(port),
+               "--secrets", str(secrets_file)]  # fmt: skip
+    key = {"BPO_KPI_PSEUDONYM_KEY": "e2e-pseudonym-key-0123456789"}
+    with browser.serving(command, url, env=key, cwd=root) as served:
+        yield served, db
 
 
 def _vendors(db: Path) -> set[str]:
@@ -158,9 +125,9 @@ def _sign_out(page: Any, url: str) -> None:
 
 
 def test_two_viewers_in_one_server_see_only_their_scope(
-    signed_in_server: tuple[str, Path, Path], chromium: Any, screenshot: Any
+    signed_in_server: tuple[str, Path], chromium: Any, screenshot: Any
 ) -> None:
-    url, db, _ = signed_in_server
+    url, db = signed_in_server
     everyone = _vendors(db)
     assert {"northwind", "meridian"} <= everyone
     nora = _sign_in(chromium, url, "nora")
@@ -189,9 +156,9 @@ def test_two_viewers_in_one_server_see_only_their_scope(
 
 
 def test_an_unmapped_viewer_sees_no_data_and_can_sign_out(
-    signed_in_server: tuple[str, Path, Path], chromium: Any, screenshot: Any
+    signed_in_server: tuple[str, Path], chromium: Any, screenshot: Any
 ) -> None:
-    url, db, _ = signed_in_server
+    url, db = signed_in_server
     for sub in ("eve", "mallory", "trudy"):
         page = _sign_in(chromium, url, sub)
         try:
@@ -216,9 +183,9 @@ def test_an_unmapped_viewer_sees_no_data_and_can_sign_out(
 
 
 def test_sign_out_and_the_access_log(
-    signed_in_server: tuple[str, Path, Path], chromium: Any, screenshot: Any
+    signed_in_server: tuple[str, Path], chromium: Any, screenshot: Any
 ) -> None:
-    url, db, _ = signed_in_server
+    url, db = signed_in_server
     ana = _sign_in(chromium, url, "ana")
     try:
         ana.get_by_text("Signed in as").first.wait_for(timeout=60_000)
