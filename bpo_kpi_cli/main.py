@@ -20,6 +20,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bpo_kpi.state import ACTION_KINDS
 from bpo_kpi_cli.args import (
     add_common,
     add_engine_args,
@@ -31,6 +32,7 @@ from bpo_kpi_cli.args import (
     parse_date_or_datetime,
     parse_datetime,
 )
+from kpi.catalog import RATE_KPIS
 
 # Command -> "module:function" under bpo_kpi_cli.commands; imported when the command runs.
 COMMANDS = {
@@ -457,27 +459,6 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", choices=list(BENCHMARKS), help="which benchmark")
     bench.add_argument("args", nargs=argparse.REMAINDER, help="passed to the benchmark")
     return parser
-
-
-ACTION_KINDS = (
-    "policy_clarification",
-    "retraining",
-    "guideline_update",
-    "staffing",
-    "routing",
-    "other",
-)  # fmt: skip  (kpi.actions.ACTION_KINDS: a test checks they agree)
-RATE_KPIS = (
-    "sla_attainment",
-    "qa_coverage",
-    "quality_score",
-    "critical_error_rate",
-    "agreement_rate",
-    "over_enforcement_rate",
-    "under_enforcement_rate",
-    "dispute_rate",
-    "overturn_rate",
-)  # fmt: skip  (kpi.effect.rate_kpis())
 
 
 def add_actions(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -213,6 +213,12 @@ DIMENSION_CATALOG: dict[str, Dimension] = {
         Dimension("reviewer_id", "Reviewer"),
     ]
 }
+
+# KPIs that are a share of audits or decisions: what an action's effect is measured on (and
+# the CLI's `actions effect --kpi` choices).
+RATE_KPIS: tuple[str, ...] = tuple(
+    k.name for k in KPIS.values() if k.kind in ("ratio", "complement") and k.unit == "share"
+)
 DIMENSIONS = tuple(DIMENSION_CATALOG)  # their names, in catalog order
 SCOPED_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.scoped)
 FILTER_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.filter)

@@ -51,7 +51,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from kpi.actions import REVIEWER, Action, ActionError, load, segment_text, touching, visible
-from kpi.catalog import DIMENSION_CATALOG, KPIS
+from kpi.catalog import DIMENSION_CATALOG, KPIS, RATE_KPIS
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.gateway import Gateway
@@ -63,7 +63,6 @@ from kpi.sql import summary as summary_sql
 DEFAULT_DAYS = 28
 MAX_DAYS = 365
 CONFIDENCE = 0.95
-RATE_KINDS = ("ratio", "complement")
 # Which dimension of a segment its peers replace: the first of these the segment names (the
 # unit an action is done to: a reviewer, a site, a vendor's team, a policy, a market's queue).
 PEER_ORDER = ("reviewer_id", "site", "vendor", "policy", "market", "workflow")
@@ -71,7 +70,7 @@ PEER_ORDER = ("reviewer_id", "site", "vendor", "policy", "market", "workflow")
 
 def rate_kpis() -> tuple[str, ...]:
     """The KPIs an effect can be measured on: shares of audits or decisions."""
-    return tuple(k.name for k in KPIS.values() if k.kind in RATE_KINDS and k.unit == "share")
+    return RATE_KPIS
 
 
 def check_kpi(kpi: str) -> str:
