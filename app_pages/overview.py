@@ -24,7 +24,7 @@ from kpi import monitor
 from kpi.catalog import KPIS
 
 SEVERITY_TEXT = {"critical": "🔴 critical", "warning": "🟠 warning", "info": "🔵 info"}
-PERIOD_WORD = {"day": "daily", "week": "weekly", "month": "monthly"}
+PERIOD_WORD = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly"}
 
 
 def cli_command(f: common.Filters) -> str:

@@ -168,7 +168,7 @@ def _band(fig: go.Figure, x: Any, low: Any, high: Any, colour: str, name: str) -
 
 def trend_figure(trend: pd.DataFrame, target: float, period: str) -> go.Figure:
     fig = go.Figure()
-    x = trend["period_start"]
+    x = common.period_axis(trend["period_start"], period)
     for kpi, colour, symbol in (
         ("quality_score", BLUE, "circle"),
         ("agreement_rate", ORANGE, "diamond"),
@@ -193,7 +193,7 @@ def trend_figure(trend: pd.DataFrame, target: float, period: str) -> go.Figure:
 
 def p_chart_figure(pc: pd.DataFrame, period: str) -> go.Figure:
     fig = go.Figure()
-    x = pc["period_start"]
+    x = common.period_axis(pc["period_start"], period)
     limits = {"shape": "hvh", "dash": "dot", "color": GREY}
     fig.add_scatter(x=x, y=pc["ucl"], mode="lines", line=limits, name="3σ control limits",
                     legendgroup="limits")  # fmt: skip
@@ -207,7 +207,8 @@ def p_chart_figure(pc: pd.DataFrame, period: str) -> go.Figure:
     out = pc[pc["out_of_control"]]
     if len(out):
         fig.add_scatter(
-            x=out["period_start"], y=out["error_rate"], mode="markers+text",
+            x=common.period_axis(out["period_start"], period), y=out["error_rate"],
+            mode="markers+text",
             name="out of control", marker={"symbol": "x", "size": 12, "color": ORANGE},
             text=[f"{d} limit" for d in out["direction"]], textposition="top center",
         )  # fmt: skip
@@ -399,8 +400,12 @@ def trends(f: common.Filters, target: float) -> None:
         st.markdown(
             "**Out of control:** "
             + ", ".join(
-                f"{r.period_start} (error rate {pct(r.error_rate)}, {r.direction} the limits)"
-                for r in flagged.itertuples()
+                f"{when} (error rate {pct(r.error_rate)}, {r.direction} the limits)"
+                for r, when in zip(
+                    flagged.itertuples(),
+                    common.period_axis(flagged["period_start"], f.period),
+                    strict=True,
+                )
             )
         )
     with st.expander("Numbers behind the trend charts"):

@@ -218,7 +218,7 @@ SCOPED_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.scoped
 FILTER_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.filter)
 GAP_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.gaps != "never")
 DEFAULT_GAP_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.gaps == "default")
-PERIODS = ("day", "week", "month")
+PERIODS = ("day", "week", "month", "quarter")  # local calendar periods (kpi.sql.period_expr)
 
 
 def kpi_names() -> list[str]:

@@ -151,11 +151,11 @@ def _merge(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
     return out
 
 
-_FREQ = {"day": "D", "week": "W-MON", "month": "MS"}
+_FREQ = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS"}
 
 
 def _period_starts(first: object, last: object, period: str) -> pd.DatetimeIndex:
-    """Start dates of the periods (day, ISO week, month) from the one containing `first` to
+    """Start dates of the periods (day, ISO week, month, quarter) from the one containing `first` to
     the one containing `last`."""
     start = pd.Timestamp(first).to_period(_FREQ[period][0]).start_time
     stop = pd.Timestamp(last).to_period(_FREQ[period][0]).start_time
