@@ -32,6 +32,7 @@ import streamlit as st
 from app_pages import common, timefmt
 from app_pages.text import md, plot_text
 from kpi import gaps, monitor, targets
+from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.query import KpiQuery
 from kpi.targets import status
@@ -366,9 +367,9 @@ def reviewer_figure(top: pd.DataFrame, rate: float, what: str) -> go.Figure:
 
 
 def headline(f: common.Filters, target: float) -> None:
-    totals = common.call(kpi_table, f.query(kpis=TREND_KPIS))
+    totals = common.call(kpi_table, f.query(kpis=(*TREND_KPIS, "cohen_kappa")))
     row = totals.iloc[0] if len(totals) else pd.Series(dtype=object)
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c4, c3 = st.columns(4)
     quality, agreement = row.get("quality_score"), row.get("agreement_rate")
     c1.metric(common.label("quality_score"), common.fmt("quality_score", quality))
     c1.markdown(
@@ -381,6 +382,24 @@ def headline(f: common.Filters, target: float) -> None:
         f"95% interval {pct(row.get('agreement_rate_low'))} – {pct(row.get('agreement_rate_high'))}"
     )
     c3.metric(common.label("audits"), common.fmt("audits", row.get("audits", 0)))
+    n = int(row.get("audits", 0))
+    minimum = targets.min_shown(common.config(), "cohen_kappa")
+    kappa = row.get("cohen_kappa")
+    c4.metric(
+        common.label("cohen_kappa"),
+        "too few audits" if n < minimum else common.fmt("cohen_kappa", kappa),
+        help=KPIS["cohen_kappa"].definition,
+    )
+    c4.markdown(
+        targets.interval_text("cohen_kappa", kappa, row.get("cohen_kappa_low"),
+                      row.get("cohen_kappa_high"), n, minimum)
+        + "  \n"
+        + common.status_text(
+            "cohen_kappa", None if n < minimum else kappa,
+            targets.target_for(common.config(), "cohen_kappa", f.single("workflow"),
+                               f.single("vendor")),
+        )
+    )  # fmt: skip
 
 
 def trends(f: common.Filters, target: float) -> None:

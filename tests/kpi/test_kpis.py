@@ -2,9 +2,11 @@
 
 The oracle below knows nothing of kpi.compute / kpi.sql: it re-derives error types and
 severities from docs/ARCHITECTURE.md §2 and the configuration, computes TAT with pandas,
-quantiles with numpy (linear interpolation), Wilson intervals with statsmodels and Cohen's kappa
-with scikit-learn, cuts periods in the reporting time zone with zoneinfo, and counts the backlog
-at each period end E (= the period's end, or `as_of` / the query's end for the last period) as
+quantiles with numpy (linear interpolation), Wilson intervals with statsmodels, Cohen's kappa
+with scikit-learn and its interval with statsmodels' `cohens_kappa` (Fleiss, Cohen & Everitt's
+large-sample standard error, from the group's vendor x QA table), cuts periods in the
+reporting time zone with zoneinfo, and counts the backlog at each period end E (= the period's
+end, or `as_of` / the query's end for the last period) as
 `enqueued_at < E and (decided_at is null or decided_at >= E)`, past SLA when also `due_at < E`.
 
 Interpretations (where the definitions are silent) that the oracle makes explicit:
@@ -35,6 +37,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from bpo_kpi.config import Config
@@ -191,6 +194,27 @@ def _kappa(pairs: tuple[tuple[str, str], ...]) -> float:
         return float(cohen_kappa_score([p[0] for p in pairs], [p[1] for p in pairs]))
 
 
+@functools.cache
+def _kappa_interval(pairs: tuple[tuple[str, str], ...]) -> tuple[float, float]:
+    """statsmodels' 95% interval of Cohen's kappa from the pairs' vendor x QA table, clipped
+    to [-1, 1]; NaN where kappa is undefined (no pairs, or a single label on both sides)."""
+    labels = sorted({x for p in pairs for x in p})
+    if len(labels) < 2:
+        return math.nan, math.nan
+    table = pd.crosstab(
+        pd.Categorical([p[0] for p in pairs], labels),
+        pd.Categorical([p[1] for p in pairs], labels),
+        dropna=False,
+    ).to_numpy()  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a variance a hair below 0 (perfect agreement)
+        res = cohens_kappa(table)
+    if res.var_kappa < 1e-12:  # a zero variance up to rounding (a kappa of 1, or 0 by one rater
+        # using one label): noise of either sign, which kpi.stats takes as 0
+        return float(res.kappa), float(res.kappa)
+    return max(-1.0, float(res.kappa_low)), min(1.0, float(res.kappa_upp))
+
+
 def _key(row: Any, by: Sequence[str]) -> tuple:
     return tuple(_none(getattr(row, d)) for d in by)
 
@@ -268,10 +292,12 @@ def oracle_table(
     ]
     astats: dict[tuple, dict[str, float]] = {}
     for key, grp in a.groupby("key", sort=False):
+        pairs = tuple(sorted(zip(grp["decision"], grp["qa_decision"], strict=True)))
         astats[key] = {f: int(grp[f].sum()) for f in flags} | {
             "audits": len(grp),
             "audited": grp["decision_id"].nunique(),
-            "kappa": _kappa(tuple(sorted(zip(grp["decision"], grp["qa_decision"], strict=True)))),
+            "kappa": _kappa(pairs),
+            "kappa_ci": _kappa_interval(pairs),
         }
 
     # Backlog at each period's end (or the cut-off for the last one).
@@ -311,7 +337,10 @@ def oracle_table(
             "handle_minutes_p90",
         ]
     }
-    nan_a = dict.fromkeys([*flags, "audits", "audited"], 0) | {"kappa": math.nan}
+    nan_a = dict.fromkeys([*flags, "audits", "audited"], 0) | {
+        "kappa": math.nan,
+        "kappa_ci": (math.nan, math.nan),
+    }
     for key in keys:
         d = dstats.get(key, nan_d)
         s = astats.get(key, nan_a)
@@ -354,11 +383,13 @@ def oracle_table(
         }
         for name, (x, n) in intervals.items():
             v[f"{name}_low"], v[f"{name}_high"] = _wilson(int(x), int(n))
+        v["cohen_kappa_low"], v["cohen_kappa_high"] = s["kappa_ci"]
         out[key] = v
     return out
 
 
 ORACLE_INTERVALS = {
+    "cohen_kappa",
     "sla_attainment",
     "quality_score",
     "critical_error_rate",
@@ -803,8 +834,14 @@ def test_shares_are_shares(spec, kpi_data, prepared, gw):
             defined = ~np.isnan(v)
             assert (lo[defined] <= v[defined] + 1e-12).all()
             assert (v[defined] <= hi[defined] + 1e-12).all()
-    kappa = frame["cohen_kappa"].to_numpy(dtype=float)
+    kappa, low, high = (frame[c].to_numpy(dtype=float) for c in
+                        ("cohen_kappa", "cohen_kappa_low", "cohen_kappa_high"))  # fmt: skip
     assert (np.isnan(kappa) | (kappa <= 1 + 1e-12)).all()
+    assert (np.isnan(kappa) == np.isnan(low)).all() and (np.isnan(kappa) == np.isnan(high)).all()
+    defined = ~np.isnan(kappa)
+    assert (low[defined] <= kappa[defined] + 1e-12).all()
+    assert (kappa[defined] <= high[defined] + 1e-12).all()
+    assert ((low[defined] >= -1) & (high[defined] <= 1)).all()
     for name in COUNT_KPIS:
         assert (frame[name] >= 0).all()
     if "policy" not in spec["by"] and "policy" not in spec["where"]:
