@@ -37,15 +37,15 @@ from bpo_kpi import replica
 from bpo_kpi.config import Config, ConfigError, load_config
 from bpo_kpi.db import default_db_path
 from export.tables import csv_bytes, workbook_bytes
-from kpi.catalog import DIMENSION_CATALOG, FILTER_DIMENSIONS, KPIS
+from kpi.catalog import DIMENSION_CATALOG, FILTER_DIMENSIONS, KPIS, PERIODS
 from kpi.data_summary import DataSummary, database_summary
 from kpi.engines import Engine
 from kpi.gateway import Gateway, QueryLimit
 from kpi.monitor import DEFAULT_WINDOW_DAYS
+from kpi.periods import period_of
 from kpi.query import KpiQuery
 from kpi.targets import STATUS_WORDS, format_value, status, target_for
 
-PERIODS = ("day", "week", "month")
 DIMENSION_LABELS = {d.name: d.label for d in DIMENSION_CATALOG.values()}
 
 T = TypeVar("T")
@@ -294,7 +294,8 @@ def sidebar(summary: DataSummary) -> Filters:
         st.header("Filters")
         period = st.selectbox(
             "Trend period", PERIODS, index=0, key="period", bind="query-params",
-            help="Grouping of trend charts (local days of the reporting time zone).",
+            help="Grouping of trend charts: day, ISO week, month or calendar quarter (local days "
+            "of the reporting time zone; a quarter is labelled 2026-Q4).",
         )  # fmt: skip
         start = st.date_input(
             "From", value=default_start, min_value=first, max_value=last, key="from",
@@ -398,6 +399,14 @@ def status_text(kpi: str, value: float | None, tgt: float | None) -> str:
     if tgt is not None and s in ("met", "missed"):
         text += f" ({format_value(kpi, tgt)})"
     return text
+
+
+def period_axis(starts: pd.Series, period: str | None) -> pd.Series:
+    """A trend chart's x values: the periods' first days, or for quarters their names
+    (`2026-Q4`, `kpi.periods`), which a date axis would show as a month."""
+    if period != "quarter":
+        return starts
+    return starts.map(lambda d: period_of("quarter", pd.Timestamp(d).date()).label)
 
 
 def fmt(kpi: str, value: Any) -> str:

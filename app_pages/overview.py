@@ -22,9 +22,10 @@ from bpo_kpi.state import AlertStatus, StateError, open_state
 from export.notify import status_text
 from kpi import actions, monitor
 from kpi.catalog import KPIS
+from kpi.targets import basis_word, interval_text, min_shown
 
 SEVERITY_TEXT = {"critical": "🔴 critical", "warning": "🟠 warning", "info": "🔵 info"}
-PERIOD_WORD = {"day": "daily", "week": "weekly", "month": "monthly"}
+PERIOD_WORD = {"day": "daily", "week": "weekly", "month": "monthly", "quarter": "quarterly"}
 
 
 def cli_command(f: common.Filters) -> str:
@@ -138,14 +139,19 @@ def tile(
     # Lead with a number that rests on enough data: the window's when the day's basis is thin.
     lead = rec["enough"] or pd.isna(rec["window_value"])
     shown = value if lead else rec["window_value"]
+    n = int(rec["n"] if lead else rec["window_n"])
+    low, high = (rec["low"], rec["high"]) if lead else (rec["window_low"], rec["window_high"])
+    # A kappa on a handful of audits reads 1.00 with a zero-width interval: not shown.
+    minimum = min_shown(common.config(), kpi)
+    too_few = n < minimum
     col.metric(
         common.label(kpi) + ("" if lead else f" ({window_label})"),
-        common.fmt(kpi, shown),
+        f"too few {basis_word(kpi)}" if too_few else common.fmt(kpi, shown),
         help=KPIS[kpi].definition,
         chart_data=series.tolist() if len(series) > 1 else None,
         chart_type="line",
     )
-    status = common.status_text(kpi, None if pd.isna(shown) else shown, target)
+    status = common.status_text(kpi, None if pd.isna(shown) or too_few else shown, target)
     if rec["provisional"]:
         why = "the day is still under way" if partial else "audits still arriving"
         status = f":gray[⏳ provisional: {why}]"
@@ -156,6 +162,8 @@ def tile(
         second = (f"the day: {common.fmt(kpi, value)} on {basis}, too few to lead with · "
                   f"{window_label}: {monitor.basis_text(kpi, int(rec['window_n']))}")  # fmt: skip
     lines = [status or ":gray[no target]", f":gray[{second}]"]
+    if KPIS[kpi].unit == "kappa":  # every kappa with its interval and its n
+        lines.insert(1, f":gray[{interval_text(kpi, shown, low, high, n, minimum)}]")
     for name, against in monitor.COMPARISON_TEXT.items():
         change, p, sig = rec[f"change_{name}"], rec[f"p_{name}"], rec[f"significant_{name}"]
         text = monitor.change_text(kpi, change, p, bool(sig), against, rec["provisional"])

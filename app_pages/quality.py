@@ -32,6 +32,7 @@ import streamlit as st
 from app_pages import actions_ui, common, timefmt
 from app_pages.text import md, plot_text
 from kpi import gaps, monitor, targets
+from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.query import KpiQuery
 from kpi.targets import status
@@ -168,7 +169,7 @@ def _band(fig: go.Figure, x: Any, low: Any, high: Any, colour: str, name: str) -
 
 def trend_figure(trend: pd.DataFrame, target: float, period: str) -> go.Figure:
     fig = go.Figure()
-    x = trend["period_start"]
+    x = common.period_axis(trend["period_start"], period)
     for kpi, colour, symbol in (
         ("quality_score", BLUE, "circle"),
         ("agreement_rate", ORANGE, "diamond"),
@@ -193,7 +194,7 @@ def trend_figure(trend: pd.DataFrame, target: float, period: str) -> go.Figure:
 
 def p_chart_figure(pc: pd.DataFrame, period: str) -> go.Figure:
     fig = go.Figure()
-    x = pc["period_start"]
+    x = common.period_axis(pc["period_start"], period)
     limits = {"shape": "hvh", "dash": "dot", "color": GREY}
     fig.add_scatter(x=x, y=pc["ucl"], mode="lines", line=limits, name="3σ control limits",
                     legendgroup="limits")  # fmt: skip
@@ -207,7 +208,8 @@ def p_chart_figure(pc: pd.DataFrame, period: str) -> go.Figure:
     out = pc[pc["out_of_control"]]
     if len(out):
         fig.add_scatter(
-            x=out["period_start"], y=out["error_rate"], mode="markers+text",
+            x=common.period_axis(out["period_start"], period), y=out["error_rate"],
+            mode="markers+text",
             name="out of control", marker={"symbol": "x", "size": 12, "color": ORANGE},
             text=[f"{d} limit" for d in out["direction"]], textposition="top center",
         )  # fmt: skip
@@ -365,9 +367,9 @@ def reviewer_figure(top: pd.DataFrame, rate: float, what: str) -> go.Figure:
 
 
 def headline(f: common.Filters, target: float) -> None:
-    totals = common.call(kpi_table, f.query(kpis=TREND_KPIS))
+    totals = common.call(kpi_table, f.query(kpis=(*TREND_KPIS, "cohen_kappa")))
     row = totals.iloc[0] if len(totals) else pd.Series(dtype=object)
-    c1, c2, c3 = st.columns(3)
+    c1, c2, c4, c3 = st.columns(4)
     quality, agreement = row.get("quality_score"), row.get("agreement_rate")
     c1.metric(common.label("quality_score"), common.fmt("quality_score", quality))
     c1.markdown(
@@ -380,6 +382,24 @@ def headline(f: common.Filters, target: float) -> None:
         f"95% interval {pct(row.get('agreement_rate_low'))} – {pct(row.get('agreement_rate_high'))}"
     )
     c3.metric(common.label("audits"), common.fmt("audits", row.get("audits", 0)))
+    n = int(row.get("audits", 0))
+    minimum = targets.min_shown(common.config(), "cohen_kappa")
+    kappa = row.get("cohen_kappa")
+    c4.metric(
+        common.label("cohen_kappa"),
+        "too few audits" if n < minimum else common.fmt("cohen_kappa", kappa),
+        help=KPIS["cohen_kappa"].definition,
+    )
+    c4.markdown(
+        targets.interval_text("cohen_kappa", kappa, row.get("cohen_kappa_low"),
+                      row.get("cohen_kappa_high"), n, minimum)
+        + "  \n"
+        + common.status_text(
+            "cohen_kappa", None if n < minimum else kappa,
+            targets.target_for(common.config(), "cohen_kappa", f.single("workflow"),
+                               f.single("vendor")),
+        )
+    )  # fmt: skip
 
 
 def trends(f: common.Filters, target: float) -> None:
@@ -404,8 +424,12 @@ def trends(f: common.Filters, target: float) -> None:
         st.markdown(
             "**Out of control:** "
             + ", ".join(
-                f"{r.period_start} (error rate {pct(r.error_rate)}, {r.direction} the limits)"
-                for r in flagged.itertuples()
+                f"{when} (error rate {pct(r.error_rate)}, {r.direction} the limits)"
+                for r, when in zip(
+                    flagged.itertuples(),
+                    common.period_axis(flagged["period_start"], f.period),
+                    strict=True,
+                )
             )
         )
     with st.expander("Numbers behind the trend charts"):

@@ -257,7 +257,7 @@ with tabs[1]:
                 for name, dash in QUANTILE_STYLE.items():
                     fig.add_trace(
                         go.Scatter(
-                            x=grp["period_start"],
+                            x=common.period_axis(grp["period_start"], period),
                             y=grp[name],
                             name=common.label(name),
                             mode="lines+markers",

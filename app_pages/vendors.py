@@ -24,9 +24,20 @@ DIRECTION_TEXT = {"higher": "↑ higher is better", "lower": "↓ lower is bette
 STATUS_WORDS = {**targets.STATUS_WORDS, "no target": "no target"}
 
 
+def value_text(row: pd.Series) -> str:
+    """The value; a kappa with its interval and n (`κ 0.71 (0.62–0.80, n=340)`), or "too few
+    audits" below the minimum n."""
+    if KPIS[row["kpi"]].unit != "kappa":
+        return common.fmt(row["kpi"], row["value"])
+    minimum = targets.min_shown(common.config(), row["kpi"])
+    return targets.interval_text(
+        row["kpi"], row["value"], row["low"], row["high"], row["n"], minimum
+    )
+
+
 def cell(row: pd.Series) -> str:
     """One vendor's value on one KPI: value · rank · status against the target."""
-    text = common.fmt(row["kpi"], row["value"])
+    text = value_text(row)
     if pd.notna(row["rank"]):
         text += f" · #{int(row['rank'])}"
     if row["status"] == "met":
@@ -37,7 +48,7 @@ def cell(row: pd.Series) -> str:
 
 
 def interval(row: pd.Series) -> str:
-    if pd.isna(row["low"]):
+    if pd.isna(row["low"]) or not row["enough"]:
         return ""
     return f"{common.fmt(row['kpi'], row['low'])} – {common.fmt(row['kpi'], row['high'])}"
 
@@ -77,7 +88,9 @@ for i, vendor in enumerate(vendors):
 st.subheader("Every KPI, side by side")
 st.caption(
     "Each cell: value · rank among the vendors (#1 = best in the KPI's direction; ties share a "
-    "rank) · status against that vendor's target."
+    "rank) · status against that vendor's target. Kappa with its 95% interval and its n "
+    f"(audits); on fewer than {common.config().monitor.min_kappa_audits} audits it is not "
+    "shown, judged or ranked."
 )
 comparison = comparison.assign(cell=comparison.apply(cell, axis=1))
 matrix = comparison.pivot(index="kpi", columns="vendor", values="cell")
@@ -105,6 +118,8 @@ chart_kpi = st.selectbox(
     bind="query-params",
 )
 part = comparison[comparison["kpi"] == chart_kpi].sort_values("vendor")
+# No bar for a kappa on too few audits (the table says "too few audits").
+part = part.assign(**{c: part[c].where(part["enough"]) for c in ("value", "low", "high")})
 kpi = KPIS[chart_kpi]
 fig = go.Figure(
     go.Bar(
@@ -136,7 +151,7 @@ if part["target"].notna().any():
         )
     )
 fig.update_layout(
-    yaxis_title=kpi.label + (" (95% Wilson interval)" if kpi.interval else ""),
+    yaxis_title=kpi.label + (f" ({kpi.interval_method})" if kpi.interval else ""),
     yaxis_tickformat=".0%" if kpi.unit == "share" else None,
     height=380,
     margin={"t": 20},
@@ -150,10 +165,9 @@ detail = pd.DataFrame(
     {
         "KPI": comparison["label"],
         "Vendor": comparison["vendor"],
-        "Value": [
-            common.fmt(k, v) for k, v in zip(comparison["kpi"], comparison["value"], strict=True)
-        ],
+        "Value": comparison.apply(value_text, axis=1),
         "95% interval": comparison.apply(interval, axis=1),
+        "n": comparison["n"].astype("Int64"),
         "Target": [
             "" if pd.isna(t) else common.fmt(k, t)
             for k, t in zip(comparison["kpi"], comparison["target"], strict=True)

@@ -315,6 +315,11 @@ class MonitorSettings(_Strict):
     min_decisions: int = Field(
         50, ge=1, description="No SLA alert on fewer decisions with a due time on the day."
     )
+    min_kappa_audits: int = Field(
+        20, ge=1,
+        description="Cohen's kappa is not shown on fewer audits (the dashboard says \"too few "
+        "audits\"): on a handful of audits it reads 1.00 with a zero-width interval.",
+    )  # fmt: skip
     min_impact: float = Field(
         5, ge=0,
         description="Decisions affected beyond target (excess errors, late decisions, items "

@@ -12,7 +12,7 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
-from kpi.catalog import DIMENSIONS
+from kpi.catalog import DIMENSIONS, PERIODS
 
 # bpo_kpi.db's DB_ENV and DEFAULT_DB, and bpo_kpi.config's CONFIG_ENV: written out here because
 # importing those modules would import DuckDB and pydantic for `--help` (a test checks the
@@ -92,7 +92,12 @@ def add_where(p: argparse.ArgumentParser) -> None:
 def add_query_args(p: argparse.ArgumentParser) -> None:
     """The arguments of a KPI query (`kpi.query.KpiQuery`): grouping, days and filters."""
     p.add_argument("--by", default="", help=f"comma-separated dimensions: {', '.join(DIMENSIONS)}")
-    p.add_argument("--period", choices=["day", "week", "month"], help="group by period")
+    p.add_argument(
+        "--period",
+        choices=list(PERIODS),
+        help="group by period of the reporting time zone: day, ISO week (from Monday), month "
+        "or calendar quarter (period_start is the period's first local day)",
+    )
     p.add_argument(
         "--from", dest="start", type=parse_date, help="first day (YYYY-MM-DD), inclusive"
     )

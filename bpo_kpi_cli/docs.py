@@ -23,7 +23,7 @@ def kpi_reference() -> str:
     ]
     for k in KPIS.values():
         better = {"higher": "higher", "lower": "lower", "neutral": ""}[k.direction]
-        interval = " Output also has `_low` / `_high` (Wilson 95%)." if k.interval else ""
+        interval = f" Output also has `_low` / `_high` ({k.interval_method})." if k.interval else ""
         lines.append(
             f"| `{k.name}` | {k.label} | {k.unit} | {better} | {k.definition}{interval} | "
             f"{'`' + k.target + '`' if k.target else ''} |"

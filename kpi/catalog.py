@@ -8,7 +8,9 @@ and code dispatches on the kind, never on a KPI's name:
 - `complement`: `1 - numerator / denominator` (the quality score: 1 - errors / audits);
 - `agreement`: Cohen's kappa of two labellings, `(po - pe) / (1 - pe)`, where the observed
   agreement `po` is `numerator / denominator` and the chance agreement `pe` comes from the
-  labels' marginal counts (the engine's `kappa_sql` query).
+  labels' marginal counts (the engine's `kappa_sql` query), optionally with a 95% interval
+  from the large-sample standard error (`kpi.stats.kappa_interval_arrays`); its n is the
+  denominator.
 KPI definitions know nothing of the engine: `kpi.sql.measures` turns measures into SQL.
 Dimensions are declared here too (`DIMENSION_CATALOG`); every dimension list elsewhere is
 derived from it.
@@ -47,8 +49,13 @@ class KPI:
     measure: str | None = None  # a measure shown as is (kind `measure`)
     numerator: str | None = None  # ratio KPIs
     denominator: str | None = None
-    interval: bool = False  # Wilson 95% interval as `<name>_low` / `<name>_high`
+    interval: bool = False  # 95% interval as `<name>_low` / `<name>_high` (`interval_method`)
     target: str | None = None  # key in the configuration's targets
+
+    @property
+    def interval_method(self) -> str | None:
+        """How the interval is made, in words (None without one)."""
+        return INTERVAL_METHODS[self.kind] if self.interval else None
 
     def __post_init__(self) -> None:
         if (self.kind == "measure") != bool(self.measure):
@@ -56,6 +63,13 @@ class KPI:
         if self.kind != "measure" and not (self.numerator and self.denominator):
             raise ValueError(f"{self.name}: a {self.kind} KPI names its numerator and denominator")
 
+
+INTERVAL_METHODS: dict[Kind, str] = {
+    "measure": "none",
+    "ratio": "Wilson 95%",
+    "complement": "Wilson 95%",
+    "agreement": "95%, kappa ± 1.96 large-sample standard errors, Fleiss, Cohen & Everitt 1969",
+}
 
 # Neutral column vocabulary (see kpi.sql.measures): tat_minutes, handle_minutes, is_decided, ...
 MEASURES: dict[str, Measure] = {
@@ -156,8 +170,9 @@ KPIS: dict[str, KPI] = {
             "Audits where decision == qa_decision / audits.", numerator="agreements",
             denominator="audits", interval=True),
         KPI("cohen_kappa", "Cohen's kappa (vendor vs QA)", "kappa", "higher", "agreement",
-            "Cohen's kappa between decision and qa_decision over the group's audits.",
-            numerator="agreements", denominator="audits", target="kappa"),
+            "Cohen's kappa between decision and qa_decision over the group's audits (its n: "
+            "audits).", numerator="agreements", denominator="audits", interval=True,
+            target="kappa"),
         KPI("over_enforcement_rate", "Over-enforcement rate", "share", "lower", "ratio",
             "Errors of category over_enforcement on actioning decisions / audits of actioning "
             "decisions (a QA-given over-enforcement type on a non-actioning decision is outside "
@@ -224,7 +239,7 @@ SCOPED_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.scoped
 FILTER_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.filter)
 GAP_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.gaps != "never")
 DEFAULT_GAP_DIMENSIONS = tuple(d.name for d in DIMENSION_CATALOG.values() if d.gaps == "default")
-PERIODS = ("day", "week", "month")
+PERIODS = ("day", "week", "month", "quarter")  # local calendar periods (kpi.sql.period_expr)
 
 
 def kpi_names() -> list[str]:

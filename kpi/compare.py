@@ -24,10 +24,10 @@ from kpi.catalog import KPIS, Direction
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
-from kpi.targets import status, target_for
+from kpi.targets import min_shown, status, target_for
 
-COLUMNS = ["kpi", "label", "unit", "direction", "vendor", "value", "low", "high", "target",
-           "status", "rank", "ranked"]  # fmt: skip
+COLUMNS = ["kpi", "label", "unit", "direction", "vendor", "value", "low", "high", "n", "enough",
+           "target", "status", "rank", "ranked"]  # fmt: skip
 
 
 def rank_values(values: pd.Series, direction: Direction) -> pd.Series:
@@ -56,12 +56,15 @@ def vendor_comparison(
 ) -> pd.DataFrame:
     """A row per KPI (catalog order, or `query.kpis`) and vendor (name order).
 
-    Columns: kpi, label, unit, direction, vendor, value, low / high (the Wilson 95% interval of
-    interval KPIs, else NaN), target (NaN without one), status, rank (Int64, <NA> = not
-    ranked) and ranked (how many vendors were ranked on that KPI).
+    Columns: kpi, label, unit, direction, vendor, value, low / high (the 95% interval of
+    interval KPIs, `KPI.interval_method`, else NaN), n (the KPI's denominator count, e.g. the
+    audits behind a kappa; NaN for a measure), enough (n reaches `kpi.targets.min_shown`: a
+    kappa on fewer audits is neither judged against its target, status "no data", nor
+    ranked), target (NaN without one), status, rank (Int64, <NA> = not ranked) and ranked (how
+    many vendors were ranked on that KPI).
     """
     by_vendor = query.model_copy(update={"by": ("vendor",), "period": None})
-    table = kpi_table(gw, by_vendor, as_of=as_of)
+    table = kpi_table(gw, by_vendor, as_of=as_of, counts=True)
     workflow = single_workflow(query)
     parts = []
     for name in query.kpi_list():
@@ -79,15 +82,19 @@ def vendor_comparison(
         for bound in ("low", "high"):
             column = f"{name}_{bound}"
             part[bound] = table[column].astype("float64") if column in table else np.nan
+        den = kpi.denominator
+        part["n"] = table[den].astype("float64") if den in table else np.nan
+        part["enough"] = ~(part["n"] < min_shown(gw.config, name))
+        judged = part["value"].where(part["enough"])
         targets = [target_for(gw.config, name, workflow, v) for v in part["vendor"]]
         part["target"] = pd.Series(
             [np.nan if t is None else t for t in targets], index=part.index, dtype="float64"
         )
         part["status"] = [
             status(name, None if np.isnan(v) else float(v), t)
-            for v, t in zip(part["value"], targets, strict=True)
+            for v, t in zip(judged, targets, strict=True)
         ]
-        part["rank"] = rank_values(part["value"], kpi.direction)
+        part["rank"] = rank_values(judged, kpi.direction)
         part["ranked"] = int(part["rank"].notna().sum())
         parts.append(part)
     if not parts or table.empty:

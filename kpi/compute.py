@@ -23,9 +23,11 @@ from kpi.sql import (
     source_sql,
     window_extent_sql,
 )
-from kpi.stats import wilson_interval_arrays
+from kpi.stats import kappa_interval_arrays, wilson_interval_arrays
 
 COUNT_AGGS = ("count", "sum", "count_distinct")
+# The label-count sums of `kpi.sql.kappa_sql` behind an agreement KPI and its interval.
+KAPPA_SUMS = ("kappa_pe_num", "kappa_s1_num", "kappa_s2_num")
 
 # Exact quantiles hold every value of a group in memory until the group is complete, and
 # DuckDB cannot spill them. A source with quantile measures is therefore queried in slices of
@@ -151,11 +153,11 @@ def _merge(frames: list[pd.DataFrame], keys: list[str]) -> pd.DataFrame:
     return out
 
 
-_FREQ = {"day": "D", "week": "W-MON", "month": "MS"}
+_FREQ = {"day": "D", "week": "W-MON", "month": "MS", "quarter": "QS"}
 
 
 def _period_starts(first: object, last: object, period: str) -> pd.DatetimeIndex:
-    """Start dates of the periods (day, ISO week, month) from the one containing `first` to
+    """Start dates of the periods (day, ISO week, month, quarter) from the one containing `first` to
     the one containing `last`."""
     start = pd.Timestamp(first).to_period(_FREQ[period][0]).start_time
     stop = pd.Timestamp(last).to_period(_FREQ[period][0]).start_time
@@ -202,12 +204,18 @@ def _derive(out: pd.DataFrame, kpis: list[str]) -> None:
             continue
         assert kpi.numerator and kpi.denominator
         if kpi.kind == "agreement":
-            n = out[kpi.denominator].astype("float64")
-            po = _ratio(out[kpi.numerator], out[kpi.denominator])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                pe = out.get("kappa_pe_num", pd.Series(0.0, index=out.index)).fillna(0) / n**2
-                kappa = (po - pe) / (1 - pe)
-            out[name] = kappa.where((n > 0) & (pe < 1))
+            sums = [
+                out.get(c, pd.Series(0.0, index=out.index)).fillna(0).to_numpy(dtype="float64")
+                for c in KAPPA_SUMS
+            ]
+            kappa, _, low, high = kappa_interval_arrays(
+                out[kpi.denominator].to_numpy(dtype="float64"),
+                out[kpi.numerator].to_numpy(dtype="float64"),
+                *sums,
+            )
+            out[name] = kappa
+            if kpi.interval:
+                out[f"{name}_low"], out[f"{name}_high"] = low, high
             continue
         num, den = out[kpi.numerator], out[kpi.denominator]
         value = _ratio(num, den)

@@ -290,8 +290,12 @@ def tiles(
                 "enough": _count(today.get(_basis(kpi))) >= _minimum(config, kpi),
                 "target": math.nan if tgt is None else tgt,
                 "status": status(kpi, None if math.isnan(value) else value, tgt),
+                "low": _num(today.get(f"{kpi}_low")),
+                "high": _num(today.get(f"{kpi}_high")),
                 "window_value": _num(whole.get(kpi)),
                 "window_n": _count(whole.get(_basis(kpi))),
+                "window_low": _num(whole.get(f"{kpi}_low")),
+                "window_high": _num(whole.get(f"{kpi}_high")),
                 "provisional": provisional,
             }
             for name, days in COMPARISONS.items():
@@ -310,8 +314,8 @@ def tiles(
                 row[f"p_{name}"] = p_value
                 row[f"significant_{name}"] = significant
             rows.append(row)
-    columns = ["vendor", "kpi", "value", "n", "target", "status", "window_value", "window_n",
-               "provisional", "enough"]  # fmt: skip
+    columns = ["vendor", "kpi", "value", "n", "low", "high", "target", "status", "window_value",
+               "window_n", "window_low", "window_high", "provisional", "enough"]  # fmt: skip
     for name in COMPARISONS:
         columns += [name, f"change_{name}", f"p_{name}", f"significant_{name}"]
     return pd.DataFrame(rows, columns=columns)

@@ -90,6 +90,27 @@ def custom_period(start: dt.date, end: dt.date) -> ReportPeriod:
     return ReportPeriod(label, kind, start, end)
 
 
+def period_of(kind: str, day: dt.date) -> ReportPeriod:
+    """The day, ISO week, month, calendar quarter or year holding local day `day`: the KPI
+    table's `period_start` of a `kind` period named the way people name it (`2026-Q4`).
+
+    >>> q4 = period_of("quarter", dt.date(2026, 11, 30))
+    >>> q4.label, q4.start, q4.end
+    ('2026-Q4', datetime.date(2026, 10, 1), datetime.date(2026, 12, 31))
+    """
+    if kind == "day":
+        return custom_period(day, day)
+    if kind == "week":
+        return week_period(day)
+    if kind == "month":
+        return month_period(day.year, day.month)
+    if kind == "quarter":
+        return quarter_period(day.year, (day.month - 1) // 3 + 1)
+    if kind == "year":
+        return year_period(day.year)
+    raise ValueError(f"unknown period kind {kind!r}: use day, week, month, quarter or year")
+
+
 def parse_period(text: str) -> ReportPeriod:
     """`2026-W41`, `2026-10`, `2026-Q4`, `2026` or `2026-10-05` as a `ReportPeriod`.
 

@@ -9,10 +9,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bpo_kpi.config import Config
-from kpi.catalog import DIMENSIONS, KPIS
+from kpi.catalog import DIMENSIONS, KPIS, PERIODS
 
 DimensionName = Literal["vendor", "site", "workflow", "market", "priority", "policy", "reviewer_id"]
-Period = Literal["day", "week", "month"]
+Period = Literal["day", "week", "month", "quarter"]
 
 
 class KpiQuery(BaseModel):
@@ -87,6 +87,7 @@ class Scope(BaseModel):
 
 
 assert set(DIMENSIONS) == set(DimensionName.__args__)  # type: ignore[attr-defined]
+assert set(PERIODS) == set(Period.__args__)  # type: ignore[attr-defined]
 
 
 def parse_where(items: Iterable[str]) -> dict[str, tuple[str, ...]]:

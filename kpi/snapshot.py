@@ -140,7 +140,7 @@ def definitions() -> pd.DataFrame:
                 "kind": k.kind,
                 "definition": k.definition,
                 "basis": basis,
-                "interval": "Wilson 95%" if k.interval else None,
+                "interval": k.interval_method,
                 "target_key": k.target,
             }
         )

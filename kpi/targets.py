@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 
 from bpo_kpi.config import Config
-from kpi.catalog import KPIS
+from kpi.catalog import KPIS, MEASURES
 
 Status = Literal["met", "missed", "no target", "no data"]
 
@@ -101,3 +101,40 @@ def format_value(kpi: str, value: float | None) -> str:
     if unit == "count":
         return f"{int(value):,}"
     return f"{value:.2f}"
+
+
+def basis_word(kpi: str) -> str:
+    """What a KPI's n counts: "audits" or "decisions" (its denominator's source)."""
+    den = KPIS[kpi].denominator
+    return "audits" if den and MEASURES[den].source == "audits" else "decisions"
+
+
+def min_shown(config: Config, kpi: str) -> int:
+    """The n below which a KPI's value is not shown at all: `monitor.min_kappa_audits` audits
+    for a kappa (on a handful of audits it reads 1.00 with a zero-width interval), else 0."""
+    return config.monitor.min_kappa_audits if KPIS[kpi].unit == "kappa" else 0
+
+
+def interval_text(
+    kpi: str,
+    value: float | None,
+    low: float | None,
+    high: float | None,
+    n: float | None,
+    min_n: int = 0,
+) -> str:
+    """A value with its 95% interval and its n, e.g. `κ 0.71 (0.62–0.80, n=340)` for a kappa;
+    `too few audits (n=4)` below `min_n`, `–` without a value."""
+    count = 0 if n is None or np.isnan(n) else int(n)
+    if count < min_n:
+        return f"too few {basis_word(kpi)} (n={count:,})"
+    if value is None or np.isnan(value):
+        return "–"
+    symbol = "κ " if KPIS[kpi].unit == "kappa" else ""
+    text = f"{symbol}{format_value(kpi, value)}"
+    bounds = (low, high)
+    if not any(b is None or np.isnan(b) for b in bounds):
+        text += f" ({format_value(kpi, low)}–{format_value(kpi, high)}, n={count:,})"
+    else:
+        text += f" (n={count:,})"
+    return text

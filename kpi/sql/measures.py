@@ -213,7 +213,14 @@ def _backlog_sql(
 def kappa_sql(
     query: KpiQuery, scope: Scope, tz: str, b: Bounds, time_keys: tuple[str, ...] = ()
 ) -> Statement:
-    """Per group: sum over labels k of (#decision = k) * (#qa_decision = k), for Cohen's pe."""
+    """Per group, the sums over the vendor x QA label counts behind Cohen's kappa and its
+    standard error (`kpi.stats.kappa_interval_arrays`), with R_k / C_k the group's vendor / QA
+    counts of label k and n_ij its audits labelled i by the vendor and j by QA:
+
+    - `kappa_pe_num` = sum_k R_k C_k (chance agreement, times n**2);
+    - `kappa_s1_num` = sum_k n_kk (R_k + C_k);
+    - `kappa_s2_num` = sum_ij n_ij (C_i + R_j)**2 (a DOUBLE: a cube of counts overflows BIGINT).
+    """
     params = Params()
     params.values["tz"] = tz
     where = window_filters("audits", query, scope, b, params)
@@ -223,15 +230,35 @@ def kappa_sql(
     select = ", ".join(
         [*dims, f"{period_expr(query.period, 'decided_at', params)} AS period_start"]
     )
-    on = " AND ".join(f"v.{k} IS NOT DISTINCT FROM q.{k}" for k in keys)
+
+    def same(x: str, y: str) -> str:
+        return " AND ".join(f"{x}.{k} IS NOT DISTINCT FROM {y}.{k}" for k in keys)
+
+    group = ", ".join(str(i + 1) for i in range(len(keys)))
+    # cells: the group's vendor x QA label counts; qi: QA's count of the cell's vendor label
+    # (C_i), vj: the vendor's count of the cell's QA label (R_j); either may be absent (0).
+    marginals = "coalesce(qi.c, 0) + coalesce(vj.c, 0)"
     sql = f"""
         WITH a AS (SELECT {select}, decision, qa_decision FROM audit_facts
                    WHERE {" AND ".join(where)}),
              v AS (SELECT {", ".join(keys)}, decision AS label, count(*) AS c FROM a GROUP BY ALL),
              q AS (SELECT {", ".join(keys)}, qa_decision AS label, count(*) AS c FROM a
-                   GROUP BY ALL)
-        SELECT {", ".join(f"v.{k}" for k in keys)}, sum(v.c * q.c) AS kappa_pe_num
-        FROM v JOIN q ON {on} AND v.label = q.label
-        GROUP BY {", ".join(str(i + 1) for i in range(len(keys)))}
+                   GROUP BY ALL),
+             cells AS (SELECT {", ".join(keys)}, decision AS vl, qa_decision AS ql, count(*) AS c
+                       FROM a GROUP BY ALL),
+             pe AS (SELECT {", ".join(f"v.{k}" for k in keys)}, sum(v.c * q.c) AS kappa_pe_num
+                    FROM v JOIN q ON {same("v", "q")} AND v.label = q.label
+                    GROUP BY {group}),
+             se AS (SELECT {", ".join(f"cells.{k}" for k in keys)},
+                           sum(CASE WHEN cells.vl = cells.ql THEN cells.c * ({marginals})
+                               ELSE 0 END) AS kappa_s1_num,
+                           sum(cells.c * power(CAST({marginals} AS DOUBLE), 2)) AS kappa_s2_num
+                    FROM cells
+                    LEFT JOIN q AS qi ON {same("qi", "cells")} AND qi.label = cells.vl
+                    LEFT JOIN v AS vj ON {same("vj", "cells")} AND vj.label = cells.ql
+                    GROUP BY {group})
+        SELECT {", ".join(f"se.{k}" for k in keys)}, coalesce(pe.kappa_pe_num, 0) AS kappa_pe_num,
+               se.kappa_s1_num, se.kappa_s2_num
+        FROM se LEFT JOIN pe ON {same("se", "pe")}
     """
     return statement(sql, params)

@@ -9,13 +9,14 @@ from urllib.parse import parse_qs
 import pandas as pd
 
 from app_pages.text import md
+from bpo_kpi.config import Config
 from kpi import monitor
 from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery
-from kpi.targets import format_value
+from kpi.targets import format_value, interval_text
 
 PAGE = "app_pages/overview.py"
 WINDOW_DAYS = 28
@@ -91,6 +92,9 @@ def check_alert_table(at, alerts: pd.DataFrame) -> None:
     )
 
 
+MIN_KAPPA_AUDITS = Config().monitor.min_kappa_audits  # the sample runs on the defaults
+
+
 def check_tiles(at, tiles: pd.DataFrame) -> None:
     shown = [(m.label, m.value) for m in at.metric]
     # A tile leads with the day's value when it rests on enough data, else the window's.
@@ -98,14 +102,23 @@ def check_tiles(at, tiles: pd.DataFrame) -> None:
         not e for e in tiles["enough"]
     ) else None  # fmt: skip
     want = []
-    for k, v, w, enough in zip(tiles["kpi"], tiles["value"], tiles["window_value"],
-                               tiles["enough"], strict=True):  # fmt: skip
-        lead = enough or pd.isna(w)
-        value = v if lead else w
-        want.append((KPIS[k].label + ("" if lead else f" ({window})"),
-                     format_value(k, None if pd.isna(value) else value)))  # fmt: skip
-    assert shown == want
     text = "\n".join(m.value for m in at.markdown)
+    for rec in tiles.to_dict("records"):
+        k = rec["kpi"]
+        lead = rec["enough"] or pd.isna(rec["window_value"])
+        pre = "" if lead else "window_"
+        value, n = rec[f"{pre}value"], int(rec[f"{pre}n"])
+        # A kappa: never on fewer than the minimum of audits, else with its interval and n.
+        few = KPIS[k].unit == "kappa" and n < MIN_KAPPA_AUDITS
+        want.append((KPIS[k].label + ("" if lead else f" ({window})"),
+                     "too few audits" if few else
+                     format_value(k, None if pd.isna(value) else value)))  # fmt: skip
+        if KPIS[k].unit == "kappa":
+            low, high = rec[f"{pre}low"], rec[f"{pre}high"]
+            shown_text = interval_text(k, value, low, high, n, MIN_KAPPA_AUDITS)
+            assert shown_text in text
+            assert few or (shown_text.startswith("κ ") and f"n={n:,})" in shown_text)
+    assert shown == want
     for rec in tiles.to_dict("records"):
         for name, against in monitor.COMPARISON_TEXT.items():
             change = monitor.change_text(

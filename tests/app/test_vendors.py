@@ -10,12 +10,13 @@ import math
 import pandas as pd
 
 from app_pages.text import md
+from bpo_kpi.config import Config
 from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery
-from kpi.targets import format_value
+from kpi.targets import format_value, interval_text
 
 PAGE = "app_pages/vendors.py"
 WINDOW_DAYS = 28
@@ -66,6 +67,8 @@ def cell(kpi: str, value: float, r: int | None, target: float | None) -> str:
     return text
 
 
+MIN_KAPPA_AUDITS = Config().monitor.min_kappa_audits
+
 DEFAULT_TARGETS = {"quality_score": 0.95, "cohen_kappa": 0.70, "sla_attainment": 0.95,
                    "qa_coverage": 0.05}  # fmt: skip
 
@@ -81,12 +84,27 @@ def check_page(at, table: pd.DataFrame, targets: dict[str, dict[str, float]]) ->
     met = dict.fromkeys(vendors, 0)
     for i, (name, kpi) in enumerate(KPIS.items()):
         values = {v: float(table.loc[table["vendor"] == v, name].iat[0]) for v in vendors}
+        shown = dict(values)
+        if kpi.unit == "kappa":  # neither judged nor ranked on fewer than the minimum audits
+            audits = {v: int(table.loc[table["vendor"] == v, "audits"].iat[0]) for v in vendors}
+            values = {v: x if audits[v] >= MIN_KAPPA_AUDITS else math.nan
+                      for v, x in values.items()}  # fmt: skip
         for vendor in vendors:
             target = targets[vendor].get(name)
             r = rank(values, vendor, kpi.direction)
-            assert matrix.at[i, vendor] == cell(name, values[vendor], r, target), (name, vendor)
+            text = format_value(name, shown[vendor])
+            if kpi.unit == "kappa":  # with its interval and n, or "too few audits"
+                mine = table[table["vendor"] == vendor].iloc[0]
+                low, high = mine[f"{name}_low"], mine[f"{name}_high"]
+                text = interval_text(name, shown[vendor], low, high, audits[vendor],
+                                     MIN_KAPPA_AUDITS)  # fmt: skip
+                assert text.startswith("κ ") or text.startswith("too few audits")
+            want = cell(name, values[vendor], r, target).replace(
+                format_value(name, values[vendor]), text, 1
+            )
+            assert matrix.at[i, vendor] == want, (name, vendor)
             row = details.loc[(kpi.label, vendor)]
-            assert row["Value"] == format_value(name, values[vendor])
+            assert row["Value"] == text
             assert row["Target"] == ("" if target is None else format_value(name, target))
             assert (None if pd.isna(row["Rank"]) else int(row["Rank"])) == r
             s = status(name, values[vendor], target)

@@ -82,20 +82,30 @@ def test_vendor_comparison_against_hand_targets_and_ranks(kpi_data, gw, workflow
     query = KpiQuery(start=START, end=END, where=where)
     got = vendor_comparison(gw, query, as_of=kpi_data.as_of)
     table = kpi_table(gw, KpiQuery(by=("vendor",), start=START, end=END, where=where),
-                      as_of=kpi_data.as_of)  # fmt: skip
+                      as_of=kpi_data.as_of, counts=True)  # fmt: skip
     vendors = sorted(table["vendor"])
     assert len(vendors) == 3
     assert got["kpi"].unique().tolist() == list(KPIS)  # catalog order
     assert len(got) == len(KPIS) * len(vendors)
     rows = got.set_index(["kpi", "vendor"])
     statuses = set()
+    minimum = gw.config.monitor.min_kappa_audits
     for kpi in KPIS:
         values = {v: float(table.loc[table["vendor"] == v, kpi].iat[0]) for v in vendors}
         direction = KPIS[kpi].direction
+        den = KPIS[kpi].denominator
+        counts = {v: float(table.loc[table["vendor"] == v, den].iat[0]) if den in table
+                  else math.nan for v in vendors}  # fmt: skip
+        shown = dict(values)
+        if KPIS[kpi].unit == "kappa":  # neither judged nor ranked on too few audits
+            values = {v: x if counts[v] >= minimum else math.nan for v, x in values.items()}
         for vendor in vendors:
             row = rows.loc[(kpi, vendor)]
             value = values[vendor]
-            assert row["value"] == pytest.approx(value, nan_ok=True)
+            assert row["value"] == pytest.approx(shown[vendor], nan_ok=True)
+            assert row["n"] == pytest.approx(counts[vendor], nan_ok=True)
+            assert row["enough"] == (not math.isnan(value) or math.isnan(shown[vendor])
+                                     or KPIS[kpi].unit != "kappa")  # fmt: skip
             assert row["label"] == KPIS[kpi].label and row["direction"] == direction
             if KPIS[kpi].interval:
                 low = table.loc[table["vendor"] == vendor, f"{kpi}_low"].iat[0]

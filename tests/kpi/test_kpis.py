@@ -2,9 +2,11 @@
 
 The oracle below knows nothing of kpi.compute / kpi.sql: it re-derives error types and
 severities from docs/ARCHITECTURE.md §2 and the configuration, computes TAT with pandas,
-quantiles with numpy (linear interpolation), Wilson intervals with statsmodels and Cohen's kappa
-with scikit-learn, cuts periods in the reporting time zone with zoneinfo, and counts the backlog
-at each period end E (= the period's end, or `as_of` / the query's end for the last period) as
+quantiles with numpy (linear interpolation), Wilson intervals with statsmodels, Cohen's kappa
+with scikit-learn and its interval with statsmodels' `cohens_kappa` (Fleiss, Cohen & Everitt's
+large-sample standard error, from the group's vendor x QA table), cuts periods in the
+reporting time zone with zoneinfo, and counts the backlog at each period end E (= the period's
+end, or `as_of` / the query's end for the last period) as
 `enqueued_at < E and (decided_at is null or decided_at >= E)`, past SLA when also `due_at < E`.
 
 Interpretations (where the definitions are silent) that the oracle makes explicit:
@@ -35,6 +37,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
+from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from bpo_kpi.config import Config
@@ -137,6 +140,8 @@ def period_of(day: dt.date, period: str | None) -> dt.date | None:
         return day
     if period == "week":
         return day - dt.timedelta(days=day.weekday())  # ISO week starts on Monday
+    if period == "quarter":  # calendar quarters: January, April, July, October
+        return day.replace(month=day.month - (day.month - 1) % 3, day=1)
     return day.replace(day=1)
 
 
@@ -145,6 +150,9 @@ def next_period(start: dt.date, period: str) -> dt.date:
         return start + dt.timedelta(days=1)
     if period == "week":
         return start + dt.timedelta(days=7)
+    if period == "quarter":
+        month = start.month + 3
+        return dt.date(start.year + (month > 12), (month - 1) % 12 + 1, 1)
     return (start.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
@@ -184,6 +192,27 @@ def _kappa(pairs: tuple[tuple[str, str], ...]) -> float:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns (and returns nan) when pe == 1
         return float(cohen_kappa_score([p[0] for p in pairs], [p[1] for p in pairs]))
+
+
+@functools.cache
+def _kappa_interval(pairs: tuple[tuple[str, str], ...]) -> tuple[float, float]:
+    """statsmodels' 95% interval of Cohen's kappa from the pairs' vendor x QA table, clipped
+    to [-1, 1]; NaN where kappa is undefined (no pairs, or a single label on both sides)."""
+    labels = sorted({x for p in pairs for x in p})
+    if len(labels) < 2:
+        return math.nan, math.nan
+    table = pd.crosstab(
+        pd.Categorical([p[0] for p in pairs], labels),
+        pd.Categorical([p[1] for p in pairs], labels),
+        dropna=False,
+    ).to_numpy()  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a variance a hair below 0 (perfect agreement)
+        res = cohens_kappa(table)
+    if res.var_kappa < 1e-12:  # a zero variance up to rounding (a kappa of 1, or 0 by one rater
+        # using one label): noise of either sign, which kpi.stats takes as 0
+        return float(res.kappa), float(res.kappa)
+    return max(-1.0, float(res.kappa_low)), min(1.0, float(res.kappa_upp))
 
 
 def _key(row: Any, by: Sequence[str]) -> tuple:
@@ -263,10 +292,12 @@ def oracle_table(
     ]
     astats: dict[tuple, dict[str, float]] = {}
     for key, grp in a.groupby("key", sort=False):
+        pairs = tuple(sorted(zip(grp["decision"], grp["qa_decision"], strict=True)))
         astats[key] = {f: int(grp[f].sum()) for f in flags} | {
             "audits": len(grp),
             "audited": grp["decision_id"].nunique(),
-            "kappa": _kappa(tuple(sorted(zip(grp["decision"], grp["qa_decision"], strict=True)))),
+            "kappa": _kappa(pairs),
+            "kappa_ci": _kappa_interval(pairs),
         }
 
     # Backlog at each period's end (or the cut-off for the last one).
@@ -306,7 +337,10 @@ def oracle_table(
             "handle_minutes_p90",
         ]
     }
-    nan_a = dict.fromkeys([*flags, "audits", "audited"], 0) | {"kappa": math.nan}
+    nan_a = dict.fromkeys([*flags, "audits", "audited"], 0) | {
+        "kappa": math.nan,
+        "kappa_ci": (math.nan, math.nan),
+    }
     for key in keys:
         d = dstats.get(key, nan_d)
         s = astats.get(key, nan_a)
@@ -349,11 +383,13 @@ def oracle_table(
         }
         for name, (x, n) in intervals.items():
             v[f"{name}_low"], v[f"{name}_high"] = _wilson(int(x), int(n))
+        v["cohen_kappa_low"], v["cohen_kappa_high"] = s["kappa_ci"]
         out[key] = v
     return out
 
 
 ORACLE_INTERVALS = {
+    "cohen_kappa",
     "sla_attainment",
     "quality_score",
     "critical_error_rate",
@@ -476,6 +512,7 @@ SCENARIOS = {
         end=dt.date(2026, 3, 18),
     ),
     "market_priority_month": dict(by=("market", "priority"), period="month"),
+    "vendor_quarter": dict(by=("vendor",), period="quarter"),
     "overall_day": dict(by=(), period="day"),
     "reviewer": dict(by=("reviewer_id",)),
 }
@@ -492,7 +529,9 @@ def test_kpi_table_matches_oracle(name, kpi_data, prepared, gw):
     assert_matches_oracle(frame, expected, spec["by"], spec.get("period"))
 
 
-@pytest.mark.parametrize("name", [n for n, s in SCENARIOS.items() if s.get("period")])
+@pytest.mark.parametrize(
+    "name", [n for n, s in SCENARIOS.items() if s.get("period") not in (None, "quarter")]
+)  # the data spans one quarter: quarter slices are tested on `quarter_data`
 def test_quantile_sources_in_period_slices_match_oracle(name, kpi_data, prepared, gw, monkeypatch):
     """Sources with exact quantiles are queried in slices of whole periods (bounded memory at
     scale). With slices of a few hundred rows the window is cut into many contiguous slices in
@@ -561,6 +600,150 @@ def test_local_midnight_and_week_boundaries(kpi_data, gw):
     assert by_week[dt.date(2026, 3, 2)] == in_week("2026-03-02", "2026-03-09")
 
 
+# --- calendar quarters across a year end and a daylight saving change -------------------------
+
+QUARTER_ZONES = (NY, "Australia/Sydney")  # DST spring forward in March / fall back in April
+QUARTER_AS_OF = dt.datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def _quarter_edges(tz: str) -> list[dt.datetime]:
+    """Instants around the local starts of 2026-Q1 (a year end) and 2026-Q2: New York changes
+    clocks inside Q1 (8 Mar), Sydney inside Q2 (5 Apr), so the edges have different offsets."""
+    zone = ZoneInfo(tz)
+    out = []
+    for day in (dt.date(2026, 1, 1), dt.date(2026, 4, 1)):
+        start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+        out += [start, start - dt.timedelta(seconds=1), start + dt.timedelta(hours=1)]
+    return [t.astimezone(UTC) for t in out]
+
+
+@pytest.fixture(scope="module")
+def quarter_data(kpi_data):
+    """The test data's decisions spread from November 2025 to May 2026 (each keeps its turnaround,
+    claim and due offsets), with decisions just before and at the local starts of 2026-Q1 and
+    2026-Q2 in both zones, and fresh audits: (database connection, decisions, audits)."""
+    rng = np.random.default_rng(2026)
+    d = kpi_data.decisions
+    d = d[d["decision_id"].str.startswith("d")].sample(900, random_state=3).reset_index(drop=True)
+    span = (pd.Timestamp("2026-05-25", tz=UTC) - pd.Timestamp("2025-11-05", tz=UTC)).total_seconds()
+    new_decided = pd.Timestamp("2025-11-05", tz=UTC) + pd.to_timedelta(
+        rng.random(len(d)) * span, unit="s"
+    )
+    edges = [t for tz in QUARTER_ZONES for t in _quarter_edges(tz)]
+    new_decided = pd.Series(new_decided.floor("s"), index=d.index)
+    new_decided.iloc[: 2 * len(edges)] = [pd.Timestamp(t) for t in edges * 2]
+    pending = d["decided_at"].isna()
+    anchor = d["decided_at"].fillna(d["enqueued_at"] + pd.Timedelta(hours=2))
+    shift = new_decided - anchor
+    dec = d.copy()
+    for col in ("enqueued_at", "claimed_at", "decided_at", "due_at"):
+        dec[col] = d[col] + shift
+    dec["decision_id"] = [f"q{i:04d}" for i in range(len(dec))]
+    assert pending.sum() > 10  # pending items: a backlog at quarter ends
+    assert set(edges) <= set(dec.loc[~pending, "decided_at"])
+    labels = ["approve", "remove", "limit", "escalate", "age_gate"]
+    rows = []
+    for rec in dec[~pending].to_dict("records"):
+        if rng.random() < 0.45:
+            qa = rec["decision"] if rng.random() < 0.75 else labels[int(rng.integers(5))]
+            rows.append(
+                {
+                    "audit_id": f"qa{len(rows):04d}",
+                    "decision_id": rec["decision_id"],
+                    "auditor_id": "qa-1",
+                    "audited_at": rec["decided_at"] + dt.timedelta(hours=3),
+                    "qa_decision": qa,
+                    "qa_policy": rec["policy"] if qa == rec["decision"] else None,
+                    "error_type": None,
+                    "severity": None,
+                    "dispute_status": None,
+                    "comment": None,
+                }
+            )
+    aud = pd.DataFrame(rows, columns=kpi_data.audits.columns)
+    root = Path(tempfile.mkdtemp(prefix="kpi_quarters_"))
+    try:
+        steps = [
+            ("decisions", kpi_data.write_decisions_csv(root / "d.csv", dec), None),
+            ("audits", kpi_data.write_audits_parquet(root / "a.parquet", aud), None),
+        ]
+        con = kpi_data.memory_db(steps)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    yield con, dec, aud
+    con.close()
+
+
+@pytest.mark.parametrize("tz", QUARTER_ZONES)
+@pytest.mark.parametrize("slice_rows", [None, 150])
+def test_quarters_across_year_end_and_dst_match_oracle(tz, slice_rows, kpi_data, quarter_data,
+                                                       monkeypatch):  # fmt: skip
+    """`period="quarter"`: calendar quarters of local days in the reporting zone, started at the
+    quarter's first local midnight (whatever the UTC offset that day), every KPI equal to the
+    pandas oracle, by vendor and overall; also when quantiles are queried in quarter slices."""
+    con, dec, aud = quarter_data
+    if slice_rows:
+        monkeypatch.setattr(compute, "QUANTILE_SLICE_ROWS", slice_rows)
+    config = kpi_data.config.model_copy(update={"reporting_timezone": tz})
+    prepared_q = prepare(dec, aud, config)
+    gateway = Gateway(con=con, config=config)
+    for by in ((), ("vendor",)):
+        query = KpiQuery(by=by, period="quarter")
+        if slice_rows:
+            b = bounds(query, tz, QUARTER_AS_OF)
+            assert len(compute._period_slices(gateway, "decisions", query, b)) >= 2
+        frame = kpi_table(gateway, query, as_of=QUARTER_AS_OF)
+        expected = oracle_table(
+            prepared_q, by=by, period="quarter", tz=tz, as_of=QUARTER_AS_OF,
+            actioning=config.actioning_labels,
+        )  # fmt: skip
+        assert_matches_oracle(frame, expected, by, "quarter")
+    overall = kpi_table(gateway, KpiQuery(period="quarter", kpis=("decisions",)), QUARTER_AS_OF)
+    starts = [dt.date(2025, 10, 1), dt.date(2026, 1, 1), dt.date(2026, 4, 1)]
+    assert overall["period_start"].tolist() == starts
+    decided = dec["decided_at"].dropna()
+    local_counts, utc_counts = [], []
+    for start, end in zip(starts, [*starts[1:], dt.date(2026, 7, 1)], strict=True):
+        lo, hi = (pd.Timestamp(dt.datetime.combine(x, dt.time(), tzinfo=ZoneInfo(tz)))
+                  for x in (start, end))  # fmt: skip
+        local_counts.append(int(((decided >= lo) & (decided < hi)).sum()))
+        in_utc = (decided >= pd.Timestamp(start, tz=UTC)) & (decided < pd.Timestamp(end, tz=UTC))
+        utc_counts.append(int(in_utc.sum()))
+    assert overall["decisions"].tolist() == local_counts
+    assert local_counts != utc_counts  # the edge decisions sit in other UTC quarters
+
+
+def test_cli_kpis_by_quarter(kpi_data, gw, capsys, monkeypatch):
+    """`bpo-kpi kpis --period quarter` prints the KPI table by quarter (period_start: the
+    quarter's first local day)."""
+    import json
+
+    from bpo_kpi_cli.main import main
+
+    monkeypatch.delenv("BPO_KPI_CONFIG", raising=False)
+    args = ["kpis", "--db", str(kpi_data.db), "--config", str(kpi_data.config_file), "--by",
+            "vendor", "--period", "quarter", "--as-of", kpi_data.as_of.isoformat(),
+            "--kpis", "decisions,quality_score", "--format", "json"]  # fmt: skip
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    query = KpiQuery(by=("vendor",), period="quarter", kpis=("decisions", "quality_score"))
+    want = compute.records(kpi_table(gw, query, kpi_data.as_of))
+    assert printed == want and {r["period_start"] for r in printed} == {"2026-01-01"}
+
+
+def test_quarter_names_are_the_exports_names():
+    """`kpi.periods.period_of` names the KPI table's quarter as `bpo-kpi export --period` reads
+    it, over the same days."""
+    from kpi import periods
+
+    names = {dt.date(2025, 12, 31): "2025-Q4", dt.date(2026, 1, 1): "2026-Q1",
+             dt.date(2026, 3, 31): "2026-Q1", dt.date(2026, 4, 1): "2026-Q2"}  # fmt: skip
+    for day, label in names.items():
+        q = periods.period_of("quarter", day)
+        assert q.label == label and periods.parse_period(label) == q
+        assert q.start == period_of(day, "quarter")
+
+
 def test_pending_orphans_and_undefined_ratios(kpi_data, prepared, gw):
     frame = kpi_table(gw, KpiQuery(by=("reviewer_id",)), kpi_data.as_of).set_index("reviewer_id")
     idle = frame.loc["meridian-cebu-idle"]  # pending items only
@@ -619,7 +802,7 @@ queries = st.builds(
         end=dt.date(2026, 2, 20) + dt.timedelta(days=max(days)) if days else None,
     ),
     st.lists(st.sampled_from(DIMENSIONS), max_size=2, unique=True),
-    st.sampled_from([None, "day", "week", "month"]),
+    st.sampled_from([None, "day", "week", "month", "quarter"]),
     st.lists(
         st.sampled_from(["meridian", "pacifica", "rheinwerk", "nobody"]), max_size=2, unique=True
     ),
@@ -651,8 +834,14 @@ def test_shares_are_shares(spec, kpi_data, prepared, gw):
             defined = ~np.isnan(v)
             assert (lo[defined] <= v[defined] + 1e-12).all()
             assert (v[defined] <= hi[defined] + 1e-12).all()
-    kappa = frame["cohen_kappa"].to_numpy(dtype=float)
+    kappa, low, high = (frame[c].to_numpy(dtype=float) for c in
+                        ("cohen_kappa", "cohen_kappa_low", "cohen_kappa_high"))  # fmt: skip
     assert (np.isnan(kappa) | (kappa <= 1 + 1e-12)).all()
+    assert (np.isnan(kappa) == np.isnan(low)).all() and (np.isnan(kappa) == np.isnan(high)).all()
+    defined = ~np.isnan(kappa)
+    assert (low[defined] <= kappa[defined] + 1e-12).all()
+    assert (kappa[defined] <= high[defined] + 1e-12).all()
+    assert ((low[defined] >= -1) & (high[defined] <= 1)).all()
     for name in COUNT_KPIS:
         assert (frame[name] >= 0).all()
     if "policy" not in spec["by"] and "policy" not in spec["where"]:

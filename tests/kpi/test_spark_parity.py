@@ -148,6 +148,7 @@ CASES = {
         AS_OF,
     ),
     "new_york_week": (KpiQuery(by=("workflow",), period="week"), NY_CONFIG, "admin", AS_OF),
+    "new_york_quarter": (KpiQuery(by=("vendor",), period="quarter"), NY_CONFIG, "admin", AS_OF),
     "scoped_role_reviewers": (
         KpiQuery(by=("vendor", "reviewer_id"), period="week"),
         CONFIG,

@@ -37,10 +37,23 @@ WITH a AS (SELECT CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM
                    WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2),
              v AS (SELECT period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),
              q AS (SELECT period_start, qa_decision AS label, count(*) AS c FROM a
-                   GROUP BY ALL)
-        SELECT v.period_start, sum(v.c * q.c) AS kappa_pe_num
-        FROM v JOIN q ON v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
-        GROUP BY 1;
+                   GROUP BY ALL),
+             cells AS (SELECT period_start, decision AS vl, qa_decision AS ql, count(*) AS c
+                       FROM a GROUP BY ALL),
+             pe AS (SELECT v.period_start, sum(v.c * q.c) AS kappa_pe_num
+                    FROM v JOIN q ON v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
+                    GROUP BY 1),
+             se AS (SELECT cells.period_start,
+                           sum(CASE WHEN cells.vl = cells.ql THEN cells.c * (coalesce(qi.c, 0) + coalesce(vj.c, 0))
+                               ELSE 0 END) AS kappa_s1_num,
+                           sum(cells.c * power(CAST(coalesce(qi.c, 0) + coalesce(vj.c, 0) AS DOUBLE), 2)) AS kappa_s2_num
+                    FROM cells
+                    LEFT JOIN q AS qi ON qi.period_start IS NOT DISTINCT FROM cells.period_start AND qi.label = cells.vl
+                    LEFT JOIN v AS vj ON vj.period_start IS NOT DISTINCT FROM cells.period_start AND vj.label = cells.ql
+                    GROUP BY 1)
+        SELECT se.period_start, coalesce(pe.kappa_pe_num, 0) AS kappa_pe_num,
+               se.kappa_s1_num, se.kappa_s2_num
+        FROM se LEFT JOIN pe ON se.period_start IS NOT DISTINCT FROM pe.period_start;
 
 -- query 6
 SELECT vendor, period_start, q_tat_p50[1] AS tat_p50, q_tat_p50[2] AS tat_p90, q_tat_p50[3] AS tat_p95, q_tat_p50[4] AS tat_p99, q_handle_minutes_p90[1] AS handle_minutes_p90, decisions, tat_mean, sla_met, sla_known, handle_minutes_mean FROM (
@@ -78,10 +91,23 @@ WITH a AS (SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, decision
                    WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2),
              v AS (SELECT vendor, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),
              q AS (SELECT vendor, period_start, qa_decision AS label, count(*) AS c FROM a
-                   GROUP BY ALL)
-        SELECT v.vendor, v.period_start, sum(v.c * q.c) AS kappa_pe_num
-        FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
-        GROUP BY 1, 2;
+                   GROUP BY ALL),
+             cells AS (SELECT vendor, period_start, decision AS vl, qa_decision AS ql, count(*) AS c
+                       FROM a GROUP BY ALL),
+             pe AS (SELECT v.vendor, v.period_start, sum(v.c * q.c) AS kappa_pe_num
+                    FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
+                    GROUP BY 1, 2),
+             se AS (SELECT cells.vendor, cells.period_start,
+                           sum(CASE WHEN cells.vl = cells.ql THEN cells.c * (coalesce(qi.c, 0) + coalesce(vj.c, 0))
+                               ELSE 0 END) AS kappa_s1_num,
+                           sum(cells.c * power(CAST(coalesce(qi.c, 0) + coalesce(vj.c, 0) AS DOUBLE), 2)) AS kappa_s2_num
+                    FROM cells
+                    LEFT JOIN q AS qi ON qi.vendor IS NOT DISTINCT FROM cells.vendor AND qi.period_start IS NOT DISTINCT FROM cells.period_start AND qi.label = cells.vl
+                    LEFT JOIN v AS vj ON vj.vendor IS NOT DISTINCT FROM cells.vendor AND vj.period_start IS NOT DISTINCT FROM cells.period_start AND vj.label = cells.ql
+                    GROUP BY 1, 2)
+        SELECT se.vendor, se.period_start, coalesce(pe.kappa_pe_num, 0) AS kappa_pe_num,
+               se.kappa_s1_num, se.kappa_s2_num
+        FROM se LEFT JOIN pe ON se.vendor IS NOT DISTINCT FROM pe.vendor AND se.period_start IS NOT DISTINCT FROM pe.period_start;
 
 -- query 10
 SELECT vendor, workflow, period_start, q_tat_p50[1] AS tat_p50, q_tat_p50[2] AS tat_p90, q_tat_p50[3] AS tat_p95, q_tat_p50[4] AS tat_p99, q_handle_minutes_p90[1] AS handle_minutes_p90, decisions, tat_mean, sla_met, sla_known, handle_minutes_mean FROM (
@@ -119,10 +145,23 @@ WITH a AS (SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS 
                    WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2),
              v AS (SELECT vendor, workflow, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),
              q AS (SELECT vendor, workflow, period_start, qa_decision AS label, count(*) AS c FROM a
-                   GROUP BY ALL)
-        SELECT v.vendor, v.workflow, v.period_start, sum(v.c * q.c) AS kappa_pe_num
-        FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.workflow IS NOT DISTINCT FROM q.workflow AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
-        GROUP BY 1, 2, 3;
+                   GROUP BY ALL),
+             cells AS (SELECT vendor, workflow, period_start, decision AS vl, qa_decision AS ql, count(*) AS c
+                       FROM a GROUP BY ALL),
+             pe AS (SELECT v.vendor, v.workflow, v.period_start, sum(v.c * q.c) AS kappa_pe_num
+                    FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.workflow IS NOT DISTINCT FROM q.workflow AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
+                    GROUP BY 1, 2, 3),
+             se AS (SELECT cells.vendor, cells.workflow, cells.period_start,
+                           sum(CASE WHEN cells.vl = cells.ql THEN cells.c * (coalesce(qi.c, 0) + coalesce(vj.c, 0))
+                               ELSE 0 END) AS kappa_s1_num,
+                           sum(cells.c * power(CAST(coalesce(qi.c, 0) + coalesce(vj.c, 0) AS DOUBLE), 2)) AS kappa_s2_num
+                    FROM cells
+                    LEFT JOIN q AS qi ON qi.vendor IS NOT DISTINCT FROM cells.vendor AND qi.workflow IS NOT DISTINCT FROM cells.workflow AND qi.period_start IS NOT DISTINCT FROM cells.period_start AND qi.label = cells.vl
+                    LEFT JOIN v AS vj ON vj.vendor IS NOT DISTINCT FROM cells.vendor AND vj.workflow IS NOT DISTINCT FROM cells.workflow AND vj.period_start IS NOT DISTINCT FROM cells.period_start AND vj.label = cells.ql
+                    GROUP BY 1, 2, 3)
+        SELECT se.vendor, se.workflow, se.period_start, coalesce(pe.kappa_pe_num, 0) AS kappa_pe_num,
+               se.kappa_s1_num, se.kappa_s2_num
+        FROM se LEFT JOIN pe ON se.vendor IS NOT DISTINCT FROM pe.vendor AND se.workflow IS NOT DISTINCT FROM pe.workflow AND se.period_start IS NOT DISTINCT FROM pe.period_start;
 
 -- query 14
 SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at FROM decisions WHERE decided_at IS NOT NULL AND decided_at >= $t0 AND decided_at < $t1 AND enqueued_at < $t1;
@@ -163,10 +202,23 @@ WITH a AS (SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decide
                    WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2),
              v AS (SELECT vendor, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),
              q AS (SELECT vendor, period_start, qa_decision AS label, count(*) AS c FROM a
-                   GROUP BY ALL)
-        SELECT v.vendor, v.period_start, sum(v.c * q.c) AS kappa_pe_num
-        FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
-        GROUP BY 1, 2;
+                   GROUP BY ALL),
+             cells AS (SELECT vendor, period_start, decision AS vl, qa_decision AS ql, count(*) AS c
+                       FROM a GROUP BY ALL),
+             pe AS (SELECT v.vendor, v.period_start, sum(v.c * q.c) AS kappa_pe_num
+                    FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
+                    GROUP BY 1, 2),
+             se AS (SELECT cells.vendor, cells.period_start,
+                           sum(CASE WHEN cells.vl = cells.ql THEN cells.c * (coalesce(qi.c, 0) + coalesce(vj.c, 0))
+                               ELSE 0 END) AS kappa_s1_num,
+                           sum(cells.c * power(CAST(coalesce(qi.c, 0) + coalesce(vj.c, 0) AS DOUBLE), 2)) AS kappa_s2_num
+                    FROM cells
+                    LEFT JOIN q AS qi ON qi.vendor IS NOT DISTINCT FROM cells.vendor AND qi.period_start IS NOT DISTINCT FROM cells.period_start AND qi.label = cells.vl
+                    LEFT JOIN v AS vj ON vj.vendor IS NOT DISTINCT FROM cells.vendor AND vj.period_start IS NOT DISTINCT FROM cells.period_start AND vj.label = cells.ql
+                    GROUP BY 1, 2)
+        SELECT se.vendor, se.period_start, coalesce(pe.kappa_pe_num, 0) AS kappa_pe_num,
+               se.kappa_s1_num, se.kappa_s2_num
+        FROM se LEFT JOIN pe ON se.vendor IS NOT DISTINCT FROM pe.vendor AND se.period_start IS NOT DISTINCT FROM pe.period_start;
 
 -- query 19
 SELECT vendor, priority, period_start, q_tat_p90[1] AS tat_p90, decisions, sla_met, sla_known FROM (

@@ -37,7 +37,20 @@ WITH a AS (SELECT vendor AS vendor, workflow AS workflow, CAST(date_trunc('week'
                    WHERE decided_at IS NOT NULL AND NOT is_orphan),
              v AS (SELECT vendor, workflow, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),
              q AS (SELECT vendor, workflow, period_start, qa_decision AS label, count(*) AS c FROM a
-                   GROUP BY ALL)
-        SELECT v.vendor, v.workflow, v.period_start, sum(v.c * q.c) AS kappa_pe_num
-        FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.workflow IS NOT DISTINCT FROM q.workflow AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
-        GROUP BY 1, 2, 3;
+                   GROUP BY ALL),
+             cells AS (SELECT vendor, workflow, period_start, decision AS vl, qa_decision AS ql, count(*) AS c
+                       FROM a GROUP BY ALL),
+             pe AS (SELECT v.vendor, v.workflow, v.period_start, sum(v.c * q.c) AS kappa_pe_num
+                    FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.workflow IS NOT DISTINCT FROM q.workflow AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
+                    GROUP BY 1, 2, 3),
+             se AS (SELECT cells.vendor, cells.workflow, cells.period_start,
+                           sum(CASE WHEN cells.vl = cells.ql THEN cells.c * (coalesce(qi.c, 0) + coalesce(vj.c, 0))
+                               ELSE 0 END) AS kappa_s1_num,
+                           sum(cells.c * power(CAST(coalesce(qi.c, 0) + coalesce(vj.c, 0) AS DOUBLE), 2)) AS kappa_s2_num
+                    FROM cells
+                    LEFT JOIN q AS qi ON qi.vendor IS NOT DISTINCT FROM cells.vendor AND qi.workflow IS NOT DISTINCT FROM cells.workflow AND qi.period_start IS NOT DISTINCT FROM cells.period_start AND qi.label = cells.vl
+                    LEFT JOIN v AS vj ON vj.vendor IS NOT DISTINCT FROM cells.vendor AND vj.workflow IS NOT DISTINCT FROM cells.workflow AND vj.period_start IS NOT DISTINCT FROM cells.period_start AND vj.label = cells.ql
+                    GROUP BY 1, 2, 3)
+        SELECT se.vendor, se.workflow, se.period_start, coalesce(pe.kappa_pe_num, 0) AS kappa_pe_num,
+               se.kappa_s1_num, se.kappa_s2_num
+        FROM se LEFT JOIN pe ON se.vendor IS NOT DISTINCT FROM pe.vendor AND se.workflow IS NOT DISTINCT FROM pe.workflow AND se.period_start IS NOT DISTINCT FROM pe.period_start;
