@@ -7,41 +7,33 @@ quality trend with the target line; SLA attainment by vendor with the target; TA
 priority against the SLA; top quality gaps; calibration (kappa with interval and reading,
 contested items); appendix: KPI definitions and lineage.
 
-Fitting text: python-pptx cannot measure rendered text, so sizes are chosen from a
-conservative estimate (an average glyph is at most 0.55 em wide, lines 1.25 em apart):
-a text box gets the largest size at which its text fits, tables are split across slides by
-rows, and long cells are shortened with an ellipsis. Restated values (`--compare-to`) carry a
-dagger and a note.
+Fitting text (`export.slides`' estimate): a text box gets the largest size at which its text
+fits, tables are split across slides by rows, and long cells are shortened with an ellipsis.
+Restated values (`--compare-to`) carry a dagger and a note.
 """
 
 from __future__ import annotations
 
-import io
 import math
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
-from pptx import Presentation
 from pptx.chart.data import CategoryChartData
 from pptx.dml.color import RGBColor
 from pptx.enum.chart import XL_CHART_TYPE, XL_LEGEND_POSITION
-from pptx.enum.text import PP_ALIGN
 from pptx.slide import Slide
-from pptx.util import Emu, Inches, Pt
+from pptx.util import Emu, Inches
 
 from export.safety import csv_text, xml_text
+from export.slides import GREY, MARGIN, WIDTH, Cell, SlideDeck, fitting_size, optional_float
 from kpi.catalog import KPIS
 from kpi.snapshot import Snapshot, restated_cells
 from kpi.targets import format_value
 
-WIDTH, HEIGHT = Inches(13.333), Inches(7.5)
-MARGIN = Inches(0.5)
-GREY = RGBColor(0x59, 0x59, 0x59)
 GREEN, RED = RGBColor(0x1B, 0x7F, 0x3B), RGBColor(0xB0, 0x1E, 0x23)
 SCORECARD_KPIS = ("quality_score", "sla_attainment", "qa_coverage", "cohen_kappa")
 ROWS_PER_SLIDE = 12
-GLYPH_EM, LINE_EM = 0.55, 1.25
+TABLE_ROW_IN = 0.4  # inches per table row
 RESTATED = "†"
 
 
@@ -57,97 +49,46 @@ def _label(value: Any) -> str:
     return str(csv_text(_text(value, 60)))
 
 
-def fitting_size(
-    paragraphs: Sequence[str], width_in: float, height_in: float, sizes: Sequence[int]
-) -> int | None:
-    """The largest font size (pt) in `sizes` at which `paragraphs` fit the box, by the
-    conservative estimate; None if none does."""
-    for size in sorted(sizes, reverse=True):
-        per_line = max(1, int(width_in * 72 / (GLYPH_EM * size)))
-        lines = sum(max(1, math.ceil(len(p) / per_line)) for p in paragraphs)
-        needed = lines * LINE_EM * size + len(paragraphs) * 0.4 * size
-        if needed <= height_in * 72:
-            return size
-    return None
-
-
-class Deck:
+class Deck(SlideDeck):
     def __init__(self, snapshot: Snapshot, restated: set[tuple[str, tuple[Any, ...], str]]):
+        m = snapshot.manifest
+        super().__init__(
+            f"bpo-kpi {m['bpo_kpi_version']} · {snapshot.period.label} · role "
+            f"{m['scope']['role']} · data as of {str(m['data_as_of'])[:16].replace('T', ' ')} UTC"
+            f" · config {m['config_hash']} · content {snapshot.content_hash[:16]}"
+        )
         self.s = snapshot
         self.restated = restated
-        self.prs = Presentation()
-        self.prs.slide_width, self.prs.slide_height = WIDTH, HEIGHT
-        self.blank = self.prs.slide_layouts[6]
-        m = snapshot.manifest
-        role = m["scope"]["role"]
-        self.footer = (
-            f"bpo-kpi {m['bpo_kpi_version']} · {snapshot.period.label} · role {role} · data as of "
-            f"{str(m['data_as_of'])[:16].replace('T', ' ')} UTC · config {m['config_hash']} · "
-            f"content {snapshot.content_hash[:16]}"
-        )
 
     # --- building blocks -------------------------------------------------------------------
 
-    def slide(self, title: str) -> Slide:
-        slide = self.prs.slides.add_slide(self.blank)
-        box = slide.shapes.add_textbox(MARGIN, Inches(0.3), Emu(WIDTH - 2 * MARGIN), Inches(0.8))
-        tf = box.text_frame
-        tf.word_wrap = True
-        p = tf.paragraphs[0]
-        p.text = _text(title, 90)
-        p.font.size, p.font.bold = Pt(26), True
-        foot = slide.shapes.add_textbox(MARGIN, Emu(HEIGHT - Inches(0.45)), Emu(WIDTH - 2 * MARGIN),
-                                        Inches(0.3))  # fmt: skip
-        foot.text_frame.word_wrap = True
-        fp = foot.text_frame.paragraphs[0]
-        fp.text = self.footer
-        fp.font.size = Pt(9)
-        fp.font.color.rgb = GREY
-        return slide
+    def slide(self, title: str, size: int = 26) -> Slide:
+        return super().slide(_text(title, 90), size)
 
     def paragraphs(
         self, slide: Slide, texts: Sequence[str], top: float = 1.2, height: float = 5.6,
         sizes: Sequence[int] = (20, 18, 16, 14, 12, 11, 10), bullet: bool = True,
     ) -> None:  # fmt: skip
-        width = (Emu(WIDTH - 2 * MARGIN)) / 914400
         shown = [("• " if bullet else "") + _text(t, 600) for t in texts]
-        size = fitting_size(shown, width, height, sizes)
+        size = fitting_size(shown, self.width_in, height, sizes)
         while size is None and len(shown) > 1:  # too much text: keep what fits, say so
             shown = [*shown[:-2], "… (more in the snapshot's summary table)"]
-            size = fitting_size(shown, width, height, sizes)
-        box = slide.shapes.add_textbox(MARGIN, Inches(top), Emu(WIDTH - 2 * MARGIN), Inches(height))
-        tf = box.text_frame
-        tf.word_wrap = True
-        for i, text in enumerate(shown):
-            p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-            p.text = text
-            p.font.size = Pt(size or min(sizes))
-            p.space_after = Pt(0.4 * (size or min(sizes)))
+            size = fitting_size(shown, self.width_in, height, sizes)
+        self.text_box(slide, shown, top, height, size or min(sizes))
 
-    def table(
+    def grid(
         self, slide: Slide, header: Sequence[str], rows: Sequence[Sequence[str]],
         widths: Sequence[float], top: float = 1.2, size: int = 12,
         colors: Sequence[Sequence[RGBColor | None]] | None = None, text_cols: int = 1,
     ) -> None:  # fmt: skip
-        """A table; the first `text_cols` columns are text (left), the rest numbers (right)."""
-        height = Emu(Inches(0.4) * (len(rows) + 1))
-        shape = slide.shapes.add_table(len(rows) + 1, len(header), MARGIN, Inches(top),
-                                       Inches(sum(widths)), height)  # fmt: skip
-        table = shape.table
-        for j, w in enumerate(widths):
-            table.columns[j].width = Inches(w)
-        for i, row in enumerate([list(header), *[list(r) for r in rows]]):
-            for j, value in enumerate(row):
-                cell = table.cell(i, j)
-                cell.text = value
-                para = cell.text_frame.paragraphs[0]
-                para.font.size = Pt(size)
-                para.font.bold = i == 0
-                if j >= text_cols and i > 0:
-                    para.alignment = PP_ALIGN.RIGHT
-                color = colors[i - 1][j] if colors and i > 0 else None
-                if color is not None:
-                    para.font.color.rgb = color
+        """A table of texts; the first `text_cols` columns are text (left), the rest numbers
+        (right); `colors` gives each cell's text colour (None: the default)."""
+        cells = [
+            [Cell(text, color=colors[i][j] if colors else None) for j, text in enumerate(row)]
+            for i, row in enumerate(rows)
+        ]
+        right = range(text_cols, len(header))
+        self.table(slide, header, cells, widths, top, size, right=right, row_in=TABLE_ROW_IN)
 
     def mark(self, table: str, key: tuple[Any, ...], column: str, text: str) -> str:
         return text + RESTATED if (table, key, column) in self.restated else text
@@ -194,7 +135,7 @@ class Deck:
             rows.append([_text(rec["table"], 24), _text(rec["key"], 50), _text(rec["column"], 28),
                          _number(rec["column"], rec["before"]),
                          _number(rec["column"], rec["after"])])  # fmt: skip
-        self.table(slide, ["Table", "Row", "Value", "Before", "Now"], rows,
+        self.grid(slide, ["Table", "Row", "Value", "Before", "Now"], rows,
                    [2.2, 4.6, 2.6, 1.4, 1.4], top=2.1, size=11, text_cols=3)  # fmt: skip
 
     def scorecard_slides(self) -> None:
@@ -222,21 +163,16 @@ class Deck:
                         continue
                     rec = cells.loc[key]
                     mark = {"met": " ✔", "missed": " ✘"}.get(str(rec["status"]), "")
-                    text = format_value(kpi, _float(rec["value"])) + mark
+                    text = format_value(kpi, optional_float(rec["value"])) + mark
                     row.append(self.mark("scorecard", key, "value", text))
                     color.append({"met": GREEN, "missed": RED}.get(str(rec["status"])))
                 rows.append(row)
                 colors.append(color)
-            self.table(slide, header, rows, [2.2, 2.6, 1.9, 1.9, 1.9, 1.8], colors=colors,
+            self.grid(slide, header, rows, [2.2, 2.6, 1.9, 1.9, 1.9, 1.8], colors=colors,
                        text_cols=2)  # fmt: skip
-            body = Emu(WIDTH - 2 * MARGIN)
-            note = slide.shapes.add_textbox(MARGIN, Emu(HEIGHT - Inches(1.0)), body, Inches(0.4))
-            note.text_frame.word_wrap = True
-            p = note.text_frame.paragraphs[0]
-            p.text = ("✔ meets / ✘ misses its target (the workflow's, with the vendor's "
+            legend = ("✔ meets / ✘ misses its target (the workflow's, with the vendor's "
                       "overrides); – no data. Definitions in the appendix.")  # fmt: skip
-            p.font.size = Pt(11)
-            p.font.color.rgb = GREY
+            self.text_box(slide, [legend], top=6.5, height=0.4, size=11, color=GREY)
 
     def quality_trend_slide(self) -> None:
         trend = self.s.tables["weekly_trend"]
@@ -250,7 +186,7 @@ class Deck:
         data.categories = [f"{w:%d %b}" for w in weeks]
         for vendor, group in trend.groupby("vendor", sort=True):
             values = group.set_index("period_start")["quality_score"]
-            data.add_series(_label(vendor), [_float(values.get(w)) for w in weeks],
+            data.add_series(_label(vendor), [optional_float(values.get(w)) for w in weeks],
                             number_format="0.0%")  # fmt: skip
         target = _quality_target(self.s)
         data.add_series("Target", [target] * len(weeks), number_format="0.0%")
@@ -267,7 +203,7 @@ class Deck:
         target = _default_target(self.s, "sla_attainment")
         data = CategoryChartData()
         data.categories = [_label(v) for v in table["vendor"]]
-        data.add_series("SLA attainment", [_float(v) for v in table["sla_attainment"]],
+        data.add_series("SLA attainment", [optional_float(v) for v in table["sla_attainment"]],
                         number_format="0.0%")  # fmt: skip
         data.add_series("Target", [target] * len(table), number_format="0.0%")
         chart = _add_chart(slide, XL_CHART_TYPE.COLUMN_CLUSTERED, data)
@@ -318,7 +254,7 @@ class Deck:
                 f"{rec['error_rate_low']:.1%}", f"{rec['target_error_rate']:.1%}",
                 f"{rec['excess_errors']:,.1f}",
             ])  # fmt: skip
-        self.table(slide, header, rows, [5.3, 1.0, 1.0, 1.2, 1.2, 1.0, 1.6], size=11)
+        self.grid(slide, header, rows, [5.3, 1.0, 1.0, 1.2, 1.2, 1.0, 1.6], size=11)
 
     def calibration_slide(self) -> None:
         overall = self.s.tables["calibration"]
@@ -337,7 +273,7 @@ class Deck:
                 f"{rec['fleiss_kappa_high']:.2f})",
                 _text(rec["fleiss_kappa_reading"]), f"{rec['accuracy']:.1%}",
             ])  # fmt: skip
-        self.table(slide, header, rows, [2.2, 1.2, 1.2, 2.8, 1.9, 2.3], size=12)
+        self.grid(slide, header, rows, [2.2, 1.2, 1.2, 2.8, 1.9, 2.3], size=12)
         contested = self.s.tables["contested_items"]
         top = 1.4 + 0.4 * (len(rows) + 1)
         if contested.empty:
@@ -363,7 +299,7 @@ class Deck:
                 [_text(r["label"], 40), r["unit"], r["better"] or "", _text(r["definition"], 330)]
                 for r in part.to_dict("records")
             ]
-            self.table(slide, ["KPI", "Unit", "Better", "Definition"], rows,
+            self.grid(slide, ["KPI", "Unit", "Better", "Definition"], rows,
                        [2.4, 1.0, 1.0, 7.9], size=9, text_cols=4)  # fmt: skip
 
     def lineage_slide(self) -> None:
@@ -407,9 +343,7 @@ class Deck:
         self.calibration_slide()
         self.definitions_slides()
         self.lineage_slide()
-        buffer = io.BytesIO()
-        self.prs.save(buffer)
-        return buffer.getvalue()
+        return self.save()
 
 
 def _filters(filters: dict[str, list[str]]) -> str:
@@ -442,14 +376,8 @@ def _share_axis(chart: Any, low: float, target: float) -> None:
     chart.value_axis.maximum_scale = 1.0
 
 
-def _float(value: Any) -> float | None:
-    if value is None or pd.isna(value):
-        return None
-    return float(value)
-
-
 def _number(column: str, value: Any) -> str:
-    v = _float(value)
+    v = optional_float(value)
     if v is None:
         return "–"
     kpi = column.removesuffix("_low").removesuffix("_high")
@@ -459,7 +387,7 @@ def _number(column: str, value: Any) -> str:
 
 
 def _hours(value: Any) -> float | None:
-    v = _float(value)
+    v = optional_float(value)
     return None if v is None else v / 60.0
 
 

@@ -10,32 +10,43 @@ actions. Every slide carries a footer naming the pack, the role and when it was 
 Text from data (ids, labels, notes) is plain text in text frames and table cells, never markup;
 the only hyperlinks are item links made from the configured `calibration.item_url_template`
 (`kpi.meeting.item_link`). The deck has no chart, so no embedded workbook a spreadsheet could
-run a formula from. Sizes follow `export.deck`'s conservative fitting estimate, and tables are
+run a formula from. Sizes follow `export.slides`' conservative fitting estimate, and tables are
 split across slides by the estimated height of their wrapped rows.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pptx import Presentation
 from pptx.dml.color import RGBColor
-from pptx.enum.text import MSO_AUTO_SIZE, PP_ALIGN
+from pptx.enum.text import MSO_AUTO_SIZE
 from pptx.slide import Slide
 from pptx.util import Emu, Inches, Pt
 
-from export.deck import GLYPH_EM, GREY, HEIGHT, LINE_EM, MARGIN, WIDTH, fitting_size
 from export.safety import xml_text
+from export.slides import (
+    CELL_PAD_H,
+    CELL_PAD_W,
+    GLYPH_EM,
+    GREY,
+    LINE_EM,
+    MARGIN,
+    WIDTH,
+    Cell,
+    SlideDeck,
+    fitting_size,
+    lines_needed,
+    optional_float,
+    text_height,
+)
 from kpi.catalog import KPIS
 from kpi.compute import records
 from kpi.meeting import MeetingPack, effect_basis, effect_texts
@@ -49,7 +60,6 @@ MIME = {
 }
 BODY_TOP = 1.2  # inches: below the title
 BODY_BOTTOM = 6.85  # inches: above the footer
-CELL_PAD_W, CELL_PAD_H = 0.2, 0.1  # inches: a table cell's left+right and top+bottom margins
 LIGHT = RGBColor(0xBF, 0xBF, 0xBF)
 PDF_TIMEOUT_SECONDS = 300
 
@@ -70,19 +80,6 @@ def _text(value: Any, limit: int | None = None) -> str:
 
 def _one_line(value: Any, limit: int | None = None) -> str:
     return _text(" ".join(str("" if value is None else value).split()), limit)
-
-
-def lines_needed(text: str, width_in: float, size: float) -> int:
-    """Lines `text` takes in a box `width_in` wide at `size` pt (the conservative estimate)."""
-    per_line = max(1, int(width_in * 72 / (GLYPH_EM * size)))
-    return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
-
-
-@dataclass
-class Cell:
-    text: str
-    link: str | None = None  # a hyperlink (only ever an item link from the template)
-    color: RGBColor | None = None
 
 
 def row_height(cells: Sequence[Cell], widths: Sequence[float], size: float) -> float:
@@ -110,38 +107,22 @@ def paginate(
     return pages
 
 
-class MeetingDeck:
+class MeetingDeck(SlideDeck):
     def __init__(self, pack: MeetingPack) -> None:
-        self.pack = pack
-        self.prs = Presentation()
-        self.prs.slide_width, self.prs.slide_height = WIDTH, HEIGHT
-        self.blank = self.prs.slide_layouts[6]
-        self.footer = _one_line(
-            f"bpo-kpi {version()} · calibration meeting pack · {pack.vendor} · {pack.title} · "
-            f"role {pack.role} · generated {pack.generated_at:%Y-%m-%d %H:%M} UTC",
-            220,
+        super().__init__(
+            _one_line(
+                f"bpo-kpi {version()} · calibration meeting pack · {pack.vendor} · {pack.title} · "
+                f"role {pack.role} · generated {pack.generated_at:%Y-%m-%d %H:%M} UTC",
+                220,
+            )
         )
-        self.width_in = (WIDTH - 2 * MARGIN) / 914400
+        self.pack = pack
 
     # --- building blocks -------------------------------------------------------------------
 
-    def slide(self, title: str) -> Slide:
-        slide = self.prs.slides.add_slide(self.blank)
-        box = slide.shapes.add_textbox(MARGIN, Inches(0.3), Emu(WIDTH - 2 * MARGIN), Inches(0.8))
-        tf = box.text_frame
-        tf.word_wrap = True
-        p = tf.paragraphs[0]
-        p.text = _one_line(title, 80)
-        p.font.size = Pt(26 if len(p.text) <= 60 else 22)
-        p.font.bold = True
-        foot = slide.shapes.add_textbox(MARGIN, Emu(HEIGHT - Inches(0.45)),
-                                        Emu(WIDTH - 2 * MARGIN), Inches(0.3))  # fmt: skip
-        foot.text_frame.word_wrap = True
-        fp = foot.text_frame.paragraphs[0]
-        fp.text = self.footer
-        fp.font.size = Pt(9)
-        fp.font.color.rgb = GREY
-        return slide
+    def slide(self, title: str, size: int = 26) -> Slide:
+        text = _one_line(title, 80)
+        return super().slide(text, size if len(text) <= 60 else 22)
 
     def paragraphs(
         self, slide: Slide, texts: Sequence[str], top: float, height: float,
@@ -152,51 +133,7 @@ class MeetingDeck:
         (inches, by the estimate). Texts must fit at the smallest size (callers split them)."""
         shown = [("• " if bullet else "") + t for t in texts]
         size = fitting_size(shown, self.width_in, height, sizes) or min(sizes)
-        box = slide.shapes.add_textbox(MARGIN, Inches(top), Emu(WIDTH - 2 * MARGIN),
-                                       Inches(height))  # fmt: skip
-        tf = box.text_frame
-        tf.word_wrap = True
-        for i, text in enumerate(shown):
-            p = tf.paragraphs[0] if i == 0 else tf.add_paragraph()
-            p.text = text
-            p.font.size = Pt(size)
-            p.space_after = Pt(0.4 * size)
-            if color is not None:
-                p.font.color.rgb = color
-        lines = sum(lines_needed(t, self.width_in, size) for t in shown)
-        return (lines * LINE_EM * size + len(shown) * 0.4 * size) / 72
-
-    def table(
-        self, slide: Slide, header: Sequence[str], rows: Sequence[Sequence[Cell]],
-        widths: Sequence[float], top: float, size: float, right: Sequence[int] = (),
-    ) -> None:  # fmt: skip
-        """A table with rows sized by the estimate; columns in `right` are right-aligned."""
-        # Rows get one line's height: a renderer grows a row to its wrapped text, so the table
-        # is as tall as its text (pagination used the conservative estimate).
-        line = (LINE_EM * size) / 72 + CELL_PAD_H
-        n = len(rows) + 1
-        shape = slide.shapes.add_table(n, len(header), MARGIN, Inches(top), Inches(sum(widths)),
-                                       Inches(line * n))  # fmt: skip
-        table = shape.table
-        for j, w in enumerate(widths):
-            table.columns[j].width = Inches(w)
-        for i in range(n):
-            table.rows[i].height = Inches(line)
-        for i, row in enumerate([[Cell(h) for h in header], *rows]):
-            for j, cell in enumerate(row):
-                frame = table.cell(i, j).text_frame
-                frame.word_wrap = True
-                para = frame.paragraphs[0]
-                run = para.add_run()
-                run.text = cell.text
-                run.font.size = Pt(size)
-                run.font.bold = i == 0
-                if cell.link:
-                    run.hyperlink.address = cell.link
-                if cell.color is not None:
-                    run.font.color.rgb = cell.color
-                if j in right and i > 0:
-                    para.alignment = PP_ALIGN.RIGHT
+        return self.text_box(slide, shown, top, height, size, color)
 
     def paged_table(
         self, title: str, intro: Sequence[str], header: Sequence[str],
@@ -207,8 +144,7 @@ class MeetingDeck:
         intro_h = 0.0
         if intro:
             size_i = fitting_size(list(intro), self.width_in, 1.4, (14, 12, 11, 10)) or 10
-            lines = sum(lines_needed(t, self.width_in, size_i) for t in intro)
-            intro_h = (lines * LINE_EM * size_i + len(intro) * 0.4 * size_i) / 72 + 0.15
+            intro_h = text_height(intro, self.width_in, size_i) + 0.15
         body = BODY_BOTTOM - BODY_TOP
         first = paginate(rows, widths, size, body - intro_h, header)
         pages = first[:1]
@@ -421,9 +357,7 @@ class MeetingDeck:
         self.contested_slides()
         self.actions_slides()
         self.notes_slides()
-        buffer = io.BytesIO()
-        self.prs.save(buffer)
-        return buffer.getvalue()
+        return self.save()
 
 
 def _pieces(text: str, width_in: float, size: int, height: float) -> list[str]:
@@ -434,19 +368,13 @@ def _pieces(text: str, width_in: float, size: int, height: float) -> list[str]:
     return [text[i : i + chunk] for i in range(0, len(text), chunk)] or [text]
 
 
-def _float(value: Any) -> float | None:
-    if value is None or pd.isna(value):
-        return None
-    return float(value)
-
-
 def _pct(value: Any) -> str:
-    v = _float(value)
+    v = optional_float(value)
     return "–" if v is None else f"{v:.1%}"
 
 
 def _num(value: Any) -> str:
-    v = _float(value)
+    v = optional_float(value)
     return "–" if v is None else f"{v:.2f}"
 
 
