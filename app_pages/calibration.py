@@ -18,7 +18,6 @@ statistics come from `kpi.calibration.review`, cached by `common.call`.
 
 from __future__ import annotations
 
-import math
 import shlex
 
 import numpy as np
@@ -52,29 +51,8 @@ def num(value: float) -> str:
 
 
 def reading_sentence(row: pd.Series, who: str) -> str:
-    """The headline row in words (Landis & Koch bands for the agreement statistics)."""
-    lines = [
-        f"**{md(who)}** rated **{int(row['items'])} items** ({int(row['ratings']):,} ratings by "
-        f"{int(row['raters'])} raters) and matched the golden answer on **{pct(row['accuracy'])}** "
-        f"of the ratings (95% CI {pct(row['accuracy_low'])} – {pct(row['accuracy_high'])})."
-    ]
-    kappa, low, high = row["fleiss_kappa"], row["fleiss_kappa_low"], row["fleiss_kappa_high"]
-    band = cal.landis_koch(kappa)
-    text = (
-        f"Agreement among raters beyond chance is **{band}** (Fleiss' κ {num(kappa)}, 95% CI "
-        f"{num(low)} – {num(high)}"
-    )
-    lo_band, hi_band = cal.landis_koch(low), cal.landis_koch(high)
-    if not math.isnan(low) and lo_band != hi_band:
-        text += f"; plausibly anywhere from {lo_band} to {hi_band}"
-    lines.append(text + ").")
-    lines.append(
-        f"Krippendorff's α {num(row['krippendorff_alpha'])} "
-        f"({row['krippendorff_alpha_reading']}), Gwet's AC1 {num(row['gwet_ac1'])} "
-        f"({row['gwet_ac1_reading']}). Bands (Landis & Koch): below 0 poor, to 0.20 slight, "
-        "to 0.40 fair, to 0.60 moderate, to 0.80 substantial, above almost perfect."
-    )
-    return " ".join(lines)
+    """The headline row in words, as the meeting pack reads it, with its key parts in bold."""
+    return " ".join(meeting.agreement_sentences(row, md(who), strong=lambda t: f"**{t}**"))
 
 
 def summary_table(

@@ -335,17 +335,23 @@ def agreement_rows(head: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def agreement_sentences(head: pd.Series, who: str) -> tuple[str, ...]:
-    """The page's reading of the headline row as plain sentences (no markup)."""
+def agreement_sentences(
+    head: pd.Series, who: str, strong: Callable[[str], str] = str
+) -> tuple[str, ...]:
+    """The headline row of a calibration review in words (Landis & Koch bands for the agreement
+    statistics), as the Calibration page and the meeting pack read it. `strong` marks the parts
+    a reader looks for first (the page makes them bold; plain text leaves them as they are);
+    `who` is taken as given, so a page escapes it for its markup first."""
+    items = f"{int(head['items'])} items"
     first = (
-        f"{who} rated {int(head['items'])} items ({int(head['ratings']):,} ratings by "
-        f"{int(head['raters'])} raters) and matched the golden answer on "
-        f"{_pct(head['accuracy'])} of the ratings (95% CI {_pct(head['accuracy_low'])} – "
-        f"{_pct(head['accuracy_high'])})."
+        f"{strong(who)} rated {strong(items)} "
+        f"({int(head['ratings']):,} ratings by {int(head['raters'])} raters) and matched the "
+        f"golden answer on {strong(_pct(head['accuracy']))} of the ratings (95% CI "
+        f"{_pct(head['accuracy_low'])} – {_pct(head['accuracy_high'])})."
     )
     kappa, low, high = head["fleiss_kappa"], head["fleiss_kappa_low"], head["fleiss_kappa_high"]
     second = (
-        f"Agreement among raters beyond chance is {cal.landis_koch(kappa)} (Fleiss' κ "
+        f"Agreement among raters beyond chance is {strong(cal.landis_koch(kappa))} (Fleiss' κ "
         f"{_num(kappa)}, 95% CI {_num(low)} – {_num(high)}"
     )
     lo_band, hi_band = cal.landis_koch(low), cal.landis_koch(high)
