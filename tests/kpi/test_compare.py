@@ -7,7 +7,10 @@ by hand against each KPI's direction, and ranks counted by hand (1 + vendors str
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
+import json
 import math
 
 import pandas as pd
@@ -15,7 +18,7 @@ import pytest
 
 from bpo_kpi.config import Config, Targets, TargetValues, WorkflowTargets
 from kpi.catalog import KPIS
-from kpi.compare import rank_values, single_workflow, target_summary, vendor_comparison
+from kpi.compare import COLUMNS, rank_values, single_workflow, target_summary, vendor_comparison
 from kpi.compute import kpi_table
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery
@@ -217,3 +220,82 @@ def test_single_workflow():
     assert single_workflow(KpiQuery(where={"workflow": ("spam",)})) == "spam"
     assert single_workflow(KpiQuery(where={"workflow": ("spam", "hate_speech")})) is None
     assert single_workflow(KpiQuery()) is None
+
+
+# --- bpo-kpi scorecard ----------------------------------------------------------------------------
+
+
+def scorecard(capsys, kpi_data, *args: str) -> tuple[int, str, str]:
+    from bpo_kpi_cli.main import main
+
+    code = main(["scorecard", "--db", str(kpi_data.db), "--config", str(kpi_data.config_file),
+                 "--from", str(START), "--to", str(END),
+                 "--as-of", kpi_data.as_of.isoformat(), *args])  # fmt: skip
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_scorecard_json_and_csv_hold_the_comparison(kpi_data, capsys):
+    with Gateway(kpi_data.db, config=kpi_data.config) as gw:
+        want = vendor_comparison(
+            gw, KpiQuery(start=START, end=END, where={"vendor": ("meridian", "pacifica")}),
+            as_of=kpi_data.as_of,
+        )  # fmt: skip
+    code, out, _ = scorecard(capsys, kpi_data, "--where", "vendor=meridian,pacifica",
+                             "--format", "json")  # fmt: skip
+    assert code == 0
+    records = json.loads(out)
+    assert [r["rank"] for r in records] == [
+        None if pd.isna(r) else int(r) for r in want["rank"]
+    ]  # JSON: null when not ranked
+    got = pd.DataFrame(records)
+    assert got.columns.tolist() == COLUMNS
+    assert len(got) == len(want) == 2 * len(KPIS)
+    for col in ("value", "low", "high", "n", "target", "relative"):
+        pd.testing.assert_series_equal(got[col].astype("float64"), want[col], check_names=False)
+    assert got["status"].tolist() == want["status"].tolist()
+    # The rates with their n: the quality score's is the vendor's audits, by hand.
+    audits = kpi_data.scored_audits()
+    q = got[got["kpi"] == "quality_score"].set_index("vendor")
+    for vendor in ("meridian", "pacifica"):
+        day = audits["decided_at"].dt.tz_convert(kpi_data.config.reporting_timezone).dt.date
+        mine = audits[(audits["vendor"] == vendor) & (day >= START) & (day <= END)]
+        assert q.at[vendor, "n"] == len(mine)
+
+    code, out, _ = scorecard(capsys, kpi_data, "--format", "csv", "--kpis", "backlog,cohen_kappa")
+    assert code == 0
+    csv = pd.read_csv(io.StringIO(out))
+    assert csv["kpi"].tolist() == ["backlog"] * 3 + ["cohen_kappa"] * 3
+    assert csv["relative_to"].tolist()[:3] == ["decisions"] * 3
+
+
+def test_cli_scorecard_table_and_usage(kpi_data, capsys):
+    code, out, _ = scorecard(capsys, kpi_data, "--kpis", "quality_score,backlog")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["KPI", "Vendor", "Value", "Target", "Status", "Rank"]
+    assert any("per 1,000 decisions" in line for line in lines)
+    assert any("n=" in line and "Quality score" in line for line in lines)
+    code, _, err = scorecard(capsys, kpi_data, "--by", "workflow")
+    assert code == 2 and "no --by or --period" in err
+
+
+def test_csv_text_is_safe_in_a_spreadsheet(monkeypatch, capsys, tmp_path):
+    """A vendor named like a formula reaches the CSV as text (a leading apostrophe)."""
+    import bpo_kpi_cli.commands.read as read
+
+    frame = pd.DataFrame({c: [None] for c in COLUMNS})
+    frame["vendor"] = ['=HYPERLINK("http://x")']
+    frame["label"] = ["Quality score"]
+    monkeypatch.setattr("kpi.compare.vendor_comparison", lambda *a, **k: frame)
+
+    class Args:
+        by, period, kpis, fmt, as_of = "", None, None, "csv", None
+        start = end = None
+        where: list[str] = []
+        engine, parquet, role, config, db = "duckdb", None, "admin", None, tmp_path / "x.duckdb"
+
+    monkeypatch.setattr(read, "engine", lambda args: contextlib.nullcontext(object()))
+    assert read.cmd_scorecard(Args()) == 0
+    out = capsys.readouterr().out
+    assert "'=HYPERLINK" in out
