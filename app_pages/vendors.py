@@ -91,7 +91,11 @@ matrix.insert(0, "KPI", [KPIS[k].label for k in order])
 common.dataframe(
     matrix.reset_index(drop=True),
     hide_index=True,
-    column_config={"KPI": st.column_config.TextColumn(pinned=True)},
+    column_config={
+        "KPI": st.column_config.TextColumn(pinned=True),
+        # wide enough for a value with its interval, n, rank and status (scrolls sideways)
+        **{v: st.column_config.TextColumn(width="large") for v in vendors},
+    },
 )
 
 # --- chart ----------------------------------------------------------------------------------------
@@ -151,6 +155,6 @@ st.plotly_chart(fig, key="vendors_kpi_chart")
 
 st.subheader("Details")
 detail = readable_scorecard(comparison)
-detail.insert(4, "n", comparison["n"].astype("Int64"))
+detail.insert(4, "n", ["" if pd.isna(n) else f"{int(n):,}" for n in comparison["n"]])
 detail["Ranked vendors"] = comparison["ranked"]
 common.dataframe(detail, hide_index=True)
