@@ -82,6 +82,7 @@ PAGES = {
     "tat": "app_pages/tat.py",
     "calibration": "app_pages/calibration.py",
     "vendors": "app_pages/vendors.py",
+    "disputes": "app_pages/disputes.py",
     "health": "app_pages/health.py",
     "export": "app_pages/export.py",
 }
@@ -396,6 +397,17 @@ def test_vendor_comparison_shows_hostile_names_as_text(hostile_db):
     texts = check_inert(at)
     assert shown([m.label for m in at.metric], V_BOLD)
     assert shown(texts, W_PHISH)
+
+
+def test_disputes_show_hostile_names_as_text(hostile_db):
+    at = run(PAGES["disputes"])
+    texts = check_inert(at)
+    by_vendor = table(at, "disputes_by_vendor")
+    assert V_BOLD in set(by_vendor["Vendor"])  # in the table, as plain text
+    pending = table(at, "disputes_pending")
+    assert len(pending) > 0
+    for vendor in set(pending["Vendor"]):
+        assert shown(texts, vendor)  # the list's summary line names them, escaped
 
 
 def test_data_health_shows_hostile_files_and_rows_as_text(hostile_db):
