@@ -30,6 +30,7 @@ def main() -> None:
         st.Page(PAGES / "overview.py", title="Overview", icon=":material/monitoring:",
                 default=True),
         st.Page(PAGES / "quality.py", title="Quality & gaps", icon=":material/troubleshoot:"),
+        st.Page(PAGES / "disputes.py", title="Disputes", icon=":material/gavel:"),
         st.Page(PAGES / "tat.py", title="Turnaround & SLA", icon=":material/timer:"),
         st.Page(PAGES / "calibration.py", title="Calibration review",
                 icon=":material/balance:"),

@@ -44,8 +44,9 @@ def cli_command(f: common.Filters) -> str:
 
 
 def alert_link(rec: dict[str, Any], f: common.Filters) -> str:
-    """Where an alert leads: its segment on Quality & gaps (quality) or on Turnaround & SLA,
-    over the alert's own days (the window's, for a day-bound alert), the filters kept."""
+    """Where an alert leads: its segment on Quality & gaps (quality), Turnaround & SLA or
+    Disputes (disputes pending), over the alert's own days (the window's, for a day-bound
+    alert), the filters kept."""
     segment = dict(part.split("=", 1) for part in str(rec["segment"]).split(", ") if "=" in part)
     where = {d: list(v) for d, v in f.where.items()}
     for dim in ("vendor", "workflow", "market", "site"):
@@ -62,6 +63,8 @@ def alert_link(rec: dict[str, Any], f: common.Filters) -> str:
         return common.view_link("tat", min(start, f.start), end, where)
     if rec["kind"] == "qa_coverage":
         return common.view_link("health", min(start, f.start), end, where)
+    if rec["kind"] == "dispute_pending":  # the list of disputes pending at the day's end
+        return common.view_link("disputes", f.start, end, where)
     return common.view_link("health", f.start, f.end, where)
 
 
@@ -246,6 +249,8 @@ st.caption(
         if complete_through < day
         else ""
     )
+    + "; disputes pending too long = a vendor's disputes still pending at the day's end more "
+    f"than {common.config().monitor.dispute_pending_days:g} days after they were raised"
     + "; data not fresh = nothing new for longer than the freshness limit. Nothing is alerted "
     f"on fewer than {common.config().monitor.min_audits} audits (quality) or "
     f"{common.config().monitor.min_decisions} decisions (SLA), nor when fewer than "

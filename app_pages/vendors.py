@@ -1,11 +1,12 @@
 """Vendor comparison: every KPI side by side for the sidebar's window and filters, each vendor's
 value against its target, with the status in words and the vendor's rank on that KPI.
 
-Numbers, targets, statuses and ranks come from `kpi.compare.vendor_comparison` (the same frame an
-export or the CLI would use): targets are those of the one filtered workflow when exactly one is
-selected, else the default targets; ranks respect each KPI's direction (1 = best; ties share a
-rank; volumes and the dispute rate are not ranked). The chart's KPI is bound to the URL
-(`vendors_chart`).
+Numbers, targets, statuses, ranks and their wording come from `kpi.compare` (the same frame and
+text `bpo-kpi scorecard` prints): each vendor is held to its own targets per workflow
+(per-vendor overrides honoured), combined over its workflows by volume; ranks respect each
+KPI's direction (1 = best; ties share a rank; volumes and the dispute rate are not ranked; the
+backlog and pending disputes are ranked per 1,000 decisions / audits). The chart's KPI is bound
+to the URL (`vendors_chart`).
 """
 
 from __future__ import annotations
@@ -16,41 +17,29 @@ import streamlit as st
 
 from app_pages import common
 from app_pages.text import md, plot_text
-from kpi import targets
 from kpi.catalog import KPIS
-from kpi.compare import single_workflow, target_summary, vendor_comparison
+from kpi.compare import (
+    rank_text,
+    readable_scorecard,
+    single_workflow,
+    target_summary,
+    value_text,
+    vendor_comparison,
+)
 
 DIRECTION_TEXT = {"higher": "↑ higher is better", "lower": "↓ lower is better", "neutral": "–"}
-STATUS_WORDS = {**targets.STATUS_WORDS, "no target": "no target"}
-
-
-def value_text(row: pd.Series) -> str:
-    """The value; a kappa with its interval and n (`κ 0.71 (0.62–0.80, n=340)`), or "too few
-    audits" below the minimum n."""
-    if KPIS[row["kpi"]].unit != "kappa":
-        return common.fmt(row["kpi"], row["value"])
-    minimum = targets.min_shown(common.config(), row["kpi"])
-    return targets.interval_text(
-        row["kpi"], row["value"], row["low"], row["high"], row["n"], minimum
-    )
 
 
 def cell(row: pd.Series) -> str:
-    """One vendor's value on one KPI: value · rank · status against the target."""
+    """One vendor's value on one KPI: value (interval, n) · rank · status against the target."""
     text = value_text(row)
     if pd.notna(row["rank"]):
-        text += f" · #{int(row['rank'])}"
+        text += f" · {rank_text(row)}"
     if row["status"] == "met":
         text += f" · ✔ meets {common.fmt(row['kpi'], row['target'])}"
     elif row["status"] == "missed":
         text += f" · ✘ misses {common.fmt(row['kpi'], row['target'])}"
     return text
-
-
-def interval(row: pd.Series) -> str:
-    if pd.isna(row["low"]) or not row["enough"]:
-        return ""
-    return f"{common.fmt(row['kpi'], row['low'])} – {common.fmt(row['kpi'], row['high'])}"
 
 
 st.title("Vendor comparison")
@@ -60,9 +49,9 @@ workflow = single_workflow(query)
 st.caption(
     f"{f.describe()} · targets: "
     + (
-        f"workflow **{md(workflow)}**"
+        f"workflow **{md(workflow)}** (each vendor's own where set)"
         if workflow
-        else "default (filter to one workflow for its own)"
+        else "each vendor's per workflow, weighted by its volume in each"
     )
 )
 comparison = common.call(vendor_comparison, query)
@@ -87,10 +76,10 @@ for i, vendor in enumerate(vendors):
 
 st.subheader("Every KPI, side by side")
 st.caption(
-    "Each cell: value · rank among the vendors (#1 = best in the KPI's direction; ties share a "
-    "rank) · status against that vendor's target. Kappa with its 95% interval and its n "
-    f"(audits); on fewer than {common.config().monitor.min_kappa_audits} audits it is not "
-    "shown, judged or ranked."
+    "Each cell: value (95% interval and n, where it has them) · rank among the vendors (#1 = "
+    "best in the KPI's direction; ties share a rank; the backlog and pending disputes per 1,000 "
+    "decisions / audits) · status against that vendor's target. Kappa on fewer than "
+    f"{common.config().monitor.min_kappa_audits} audits is not shown, judged or ranked."
 )
 comparison = comparison.assign(cell=comparison.apply(cell, axis=1))
 matrix = comparison.pivot(index="kpi", columns="vendor", values="cell")
@@ -102,7 +91,11 @@ matrix.insert(0, "KPI", [KPIS[k].label for k in order])
 common.dataframe(
     matrix.reset_index(drop=True),
     hide_index=True,
-    column_config={"KPI": st.column_config.TextColumn(pinned=True)},
+    column_config={
+        "KPI": st.column_config.TextColumn(pinned=True),
+        # wide enough for a value with its interval, n, rank and status (scrolls sideways)
+        **{v: st.column_config.TextColumn(width="large") for v in vendors},
+    },
 )
 
 # --- chart ----------------------------------------------------------------------------------------
@@ -161,20 +154,7 @@ st.plotly_chart(fig, key="vendors_kpi_chart")
 # --- long table -----------------------------------------------------------------------------------
 
 st.subheader("Details")
-detail = pd.DataFrame(
-    {
-        "KPI": comparison["label"],
-        "Vendor": comparison["vendor"],
-        "Value": comparison.apply(value_text, axis=1),
-        "95% interval": comparison.apply(interval, axis=1),
-        "n": comparison["n"].astype("Int64"),
-        "Target": [
-            "" if pd.isna(t) else common.fmt(k, t)
-            for k, t in zip(comparison["kpi"], comparison["target"], strict=True)
-        ],
-        "Status": comparison["status"].map(STATUS_WORDS),
-        "Rank": comparison["rank"],
-        "Ranked vendors": comparison["ranked"],
-    }
-)
+detail = readable_scorecard(comparison)
+detail.insert(4, "n", ["" if pd.isna(n) else f"{int(n):,}" for n in comparison["n"]])
+detail["Ranked vendors"] = comparison["ranked"]
 common.dataframe(detail, hide_index=True)

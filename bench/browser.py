@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
 PAGES = {  # url path -> page title (app.py)
     "": "Overview",
     "quality": "Quality & gaps",
+    "disputes": "Disputes",
     "tat": "Turnaround & SLA",
     "calibration": "Calibration review",
     "vendors": "Vendor comparison",

@@ -326,6 +326,12 @@ class MonitorSettings(_Strict):
         "past due, audits missing) below which a finding is not alerted; 10x this and a "
         "strong test (p below a tenth of false_alarm_rate) make an alert critical.",
     )  # fmt: skip
+    dispute_pending_days: float = Field(
+        7, gt=0,
+        description="A dispute still pending this many days after it was raised (disputed_at, "
+        "else the audit's time) is listed on the Disputes page and alerted "
+        "(`dispute_pending`).",
+    )  # fmt: skip
     critical_workflows: list[str] = Field(
         default_factory=lambda: ["child_safety", "violent_extremism", "graphic_violence"],
         description="Critical Harms workflows: their alerts come first within a severity.",

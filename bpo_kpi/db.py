@@ -51,6 +51,8 @@ AUDIT_COLUMNS: list[tuple[str, str, bool]] = [
     ("error_type", "VARCHAR", False),
     ("severity", "VARCHAR", False),
     ("dispute_status", "VARCHAR", False),
+    ("disputed_at", "TIMESTAMPTZ", False),
+    ("dispute_resolved_at", "TIMESTAMPTZ", False),
     ("comment", "VARCHAR", False),
     ("updated_at", "TIMESTAMPTZ", False),
 ]
@@ -209,6 +211,8 @@ CREATE TABLE IF NOT EXISTS audit_facts (
     error_type_source VARCHAR,
     severity VARCHAR,
     dispute_status VARCHAR,
+    disputed_at TIMESTAMPTZ,         -- when the vendor disputed the audit (optional)
+    dispute_resolved_at TIMESTAMPTZ, -- when the dispute was upheld or overturned (optional)
     comment VARCHAR,
     is_error BOOLEAN,
     is_orphan BOOLEAN,
@@ -505,6 +509,12 @@ ALTER TABLE calibration_ratings ADD COLUMN IF NOT EXISTS version_run BIGINT;
 ALTER TABLE audit_facts ADD COLUMN IF NOT EXISTS error_category VARCHAR;
 ALTER TABLE audit_facts ADD COLUMN IF NOT EXISTS error_counts BOOLEAN;
 ALTER TABLE audit_facts ADD COLUMN IF NOT EXISTS edited_after_audit BOOLEAN;
+ALTER TABLE qa_audits ADD COLUMN IF NOT EXISTS disputed_at TIMESTAMPTZ;
+ALTER TABLE qa_audits ADD COLUMN IF NOT EXISTS dispute_resolved_at TIMESTAMPTZ;
+ALTER TABLE qa_audits_history ADD COLUMN IF NOT EXISTS disputed_at TIMESTAMPTZ;
+ALTER TABLE qa_audits_history ADD COLUMN IF NOT EXISTS dispute_resolved_at TIMESTAMPTZ;
+ALTER TABLE audit_facts ADD COLUMN IF NOT EXISTS disputed_at TIMESTAMPTZ;
+ALTER TABLE audit_facts ADD COLUMN IF NOT EXISTS dispute_resolved_at TIMESTAMPTZ;
 """
 
 # Filled once when a database of schema version < 3 is opened for writing: the version each row

@@ -44,6 +44,7 @@ COMMANDS = {
     "warnings": "read:cmd_warnings",
     "rejects": "read:cmd_rejects",
     "kpis": "read:cmd_kpis",
+    "scorecard": "read:cmd_scorecard",
     "gaps": "read:cmd_gaps",
     "alerts": "read:cmd_alerts",
     "calibration": "read:cmd_calibration",
@@ -148,6 +149,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="also group by local arrival time: weekday (1 = Monday) and/or hour "
         "(the Turnaround page's hour x weekday heatmap: --time-keys weekday,hour)",
     )
+
+    sc = sub.add_parser(
+        "scorecard",
+        help="every KPI per vendor with its target, status and rank",
+        description="Every KPI of the catalog (or --kpis) per vendor over the window and "
+        "filters, as the dashboard's Vendor comparison shows it: value, 95%% interval and n, "
+        "the target that applies (per workflow and vendor; a vendor in several workflows is "
+        "held to their targets weighted by its volume there), status (met, missed, too few, no "
+        "target, no data) and rank (1 = best; backlog and pending disputes ranked per 1,000 "
+        "decisions / audits). JSON/CSV fields: kpi, label, unit, direction, vendor, value, "
+        "low, high, n, enough, target, status, relative, relative_to, rank, ranked. CSV text "
+        "is safe to open in a spreadsheet.",
+    )
+    add_query_args(sc)
+    sc.add_argument("--kpis", help="comma-separated KPI names (default: all)")
 
     pub = sub.add_parser(
         "publish",

@@ -1131,7 +1131,8 @@ def _retry_raw(
 
 AUDIT_FACT_COLUMNS = [
     "audit_id", "decision_id", "auditor_id", "audited_at", "qa_decision", "qa_policy",
-    "error_type", "error_type_source", "severity", "dispute_status", "comment", "is_error",
+    "error_type", "error_type_source", "severity", "dispute_status", "disputed_at",
+    "dispute_resolved_at", "comment", "is_error",
     "is_orphan", "error_category", "error_counts", "edited_after_audit",
     *AUDIT_FACT_DECISION_COLUMNS,
 ]  # fmt: skip
@@ -1189,7 +1190,7 @@ def _audit_fact_select(config: Config, where: str) -> tuple[str, dict[str, objec
                     WHEN error_type IS NOT NULL THEN 'qa' ELSE 'derived' END,
                CASE WHEN et IS NULL THEN NULL WHEN severity IS NOT NULL THEN severity
                     {" ".join(whens)} ELSE $default_sev END,
-               dispute_status, comment,
+               dispute_status, disputed_at, dispute_resolved_at, comment,
                counts AND dispute_status <> 'overturned',
                is_orphan,
                CASE WHEN et IS NULL THEN NULL {" ".join(categories)} ELSE 'other' END,

@@ -48,7 +48,7 @@ class KPI:
     definition: str
     measure: str | None = None  # a measure shown as is (kind `measure`)
     numerator: str | None = None  # ratio KPIs
-    denominator: str | None = None
+    denominator: str | None = None  # also a measure KPI's n, when it has one (a count)
     interval: bool = False  # 95% interval as `<name>_low` / `<name>_high` (`interval_method`)
     target: str | None = None  # key in the configuration's targets
 
@@ -115,6 +115,10 @@ MEASURES: dict[str, Measure] = {
             "dispute_resolved", "audits", "count", "dispute_status IN ('upheld', 'overturned')"
         ),
         Measure("overturned", "audits", "count", "dispute_status = 'overturned'"),
+        # Disputes (issue 17 item 3): pending ones, and how long resolved ones took.
+        Measure("disputes_pending", "audits", "count", "dispute_status = 'pending'"),
+        Measure("dispute_timed", "audits", "count", "resolve_minutes IS NOT NULL"),
+        Measure("dispute_resolve_p50", "audits", "quantile", "resolve_minutes", 0.50),
         Measure("backlog", "backlog", "sum", "backlog"),
         Measure("backlog_over_sla", "backlog", "sum", "backlog_over_sla"),
     ]
@@ -185,11 +189,27 @@ KPIS: dict[str, KPI] = {
             interval=True),
         KPI("dispute_rate", "Dispute rate", "share", "neutral", "ratio",
             "Audits with an error (a type that counts against quality) and a dispute (pending, "
-            "upheld, overturned) / audits with such an error type (before disputes).",
-            numerator="disputed", denominator="error_typed"),
+            "upheld, overturned) / audits with such an error type (before disputes). Its n: "
+            "those error audits.",
+            numerator="disputed", denominator="error_typed", interval=True),
         KPI("overturn_rate", "Overturn rate", "share", "lower", "ratio",
-            "Overturned disputes / resolved disputes (upheld + overturned).",
-            numerator="overturned", denominator="dispute_resolved"),
+            "Overturned disputes / resolved disputes (upheld + overturned). Its n: resolved "
+            "disputes.",
+            numerator="overturned", denominator="dispute_resolved", interval=True),
+        KPI("quality_score_before_disputes", "Quality score before disputes", "share", "neutral",
+            "complement",
+            "1 - audits with an error type that counts against quality / audits: the score as "
+            "QA first said, before any dispute was overturned (quality_score is the score after "
+            "overturns).",
+            numerator="error_typed", denominator="audits", interval=True),
+        KPI("disputes_pending", "Disputes pending", "count", "lower", "measure",
+            "Audits of the period's decisions whose dispute is still pending (as loaded now).",
+            measure="disputes_pending"),
+        KPI("dispute_resolution_p50", "Dispute resolution p50", "minutes", "lower", "measure",
+            "Median of dispute_resolved_at - disputed_at over upheld and overturned disputes "
+            "with both times (the later not before the earlier), minutes. Its n: those "
+            "disputes.",
+            measure="dispute_resolve_p50", denominator="dispute_timed"),
     ]
 }  # fmt: skip
 

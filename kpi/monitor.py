@@ -39,6 +39,9 @@ about one "significant" change in 20 tests by chance alone.
   (`audits_complete_through`): judged on days whose audits are still arriving, every vendor
   would look under-audited every morning. Coverage is a count, not an estimate, so there is
   no significance test: the message says how many more audited decisions meet the target.
+- `dispute_pending` (warning; critical from 10 x `min_impact`): a vendor with disputes pending
+  at the end of the day (now, for a day that has not ended) raised more than
+  `monitor.dispute_pending_days` days before (`kpi.disputes.pending_disputes`); one is enough.
 
 **Audit lag.** QA audits arrive up to `qa_lag_days` (default 3) days after the decision. A day
 counts as fully audited once that many days have passed between its end and the newest audit
@@ -97,6 +100,7 @@ ALERT_KINDS = {
     "backlog_past_due": "Backlog past due",
     "qa_coverage": "QA coverage below target",
     "edited_after_audit": "Decisions edited after QA audit",
+    "dispute_pending": "Disputes pending too long",
 }
 ALERT_COLUMNS = [
     "severity",
@@ -114,7 +118,7 @@ ALERT_COLUMNS = [
     "key",
 ]
 # Kinds whose alert is about one day: the same condition on another day is another alert.
-DAY_KINDS = ("out_of_control", "sla_breach", "backlog_past_due")
+DAY_KINDS = ("out_of_control", "sla_breach", "backlog_past_due", "dispute_pending")
 # How a tile's value is backed: the count shown next to it.
 _BASIS = {"tat_p90": "decisions", "backlog_over_sla": "backlog"}
 _BASIS_UNIT = {  # (one, many)
@@ -426,8 +430,10 @@ def format_measure(measure: str, value: Any) -> str:
         return "–"
     if measure == "hours_since_data":
         return f"{value:,.0f} h"
-    if measure == "backlog_over_sla":
+    if measure in ("backlog_over_sla", "disputes_pending_past_age"):
         return f"{int(value):,}"
+    if measure == "dispute_age_days":
+        return f"{value:,.0f} d"
     return f"{value:.1%}"
 
 
@@ -497,6 +503,7 @@ def alerts(
         *_sla_and_backlog_alerts(gw, base, day, as_of),
         *_qa_coverage_alerts(gw, base, start, day, as_of, qa_lag_days),
         *_edited_after_audit_alerts(gw, base, start, day),
+        *_dispute_alerts(gw, base, day, as_of),
     ]
     out = pd.DataFrame(rows, columns=[*ALERT_COLUMNS, "_impact"])
     if out.empty:
@@ -940,6 +947,40 @@ def _qa_coverage_alerts(
                 f"{end:%d %b} in {len(items)} workflow{'s' if len(items) != 1 else ''}: "
                 f"{listed}. {missing:,} more audited decisions needed.{lag}",
                 missing, {"vendor": vendor},
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _dispute_alerts(
+    gw: Engine, base: KpiQuery, day: dt.date, as_of: dt.datetime
+) -> list[dict[str, Any]]:
+    """Per vendor, disputes pending at the end of `day` (now, for a day not ended) raised more
+    than `monitor.dispute_pending_days` days before (`kpi.disputes.pending_disputes`): one is
+    enough (each is a vendor waiting for an answer). Critical from 10 x `min_impact` of them."""
+    from kpi.disputes import pending_disputes  # kpi.disputes imports kpi.tat, not the monitor
+
+    settings = gw.config.monitor
+    query = base.model_copy(update={"start": None, "end": day})
+    pending = pending_disputes(gw, query, as_of)
+    day_ended = bounds(query, gw.config.reporting_timezone, as_of).end
+    at = f"at the end of {_fmt_day(day)}" if day_ended and as_of >= day_ended else "now"
+    rows = []
+    for vendor, group in pending.groupby("vendor", sort=True):
+        n = len(group)
+        counts = group.groupby("workflow").size().sort_values(ascending=False, kind="stable")
+        listed = ", ".join(f"{w} {int(c):,}" for w, c in counts.items())
+        oldest = float(group["age_days"].max())
+        days = settings.dispute_pending_days
+        rows.append(
+            _alert(
+                "critical" if n >= 10 * settings.min_impact else "warning", "dispute_pending",
+                vendor, None, day, day, "disputes_pending_past_age", n, 1, n,
+                f"{vendor}: {n:,} {'dispute has' if n == 1 else 'disputes have'} been pending "
+                f"more than {days:g} days {at} (oldest {oldest:,.0f} days), in {listed}: the "
+                "vendor is waiting for QA's answer, and the quality score counts these errors "
+                "until they are resolved.",
+                n + oldest / 1000, {"vendor": vendor},
             )
         )  # fmt: skip
     return rows

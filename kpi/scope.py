@@ -114,12 +114,19 @@ POLICY: dict[str, TablePolicy] = {
             ("enqueued_at", "orphan"),
             ("decided_at", "orphan"),
             ("due_at", "empty"),
+            ("disputed_at", "empty"),
+            ("dispute_resolved_at", "empty"),
         ),
     ),  # fmt: skip
     "qa_audits": TablePolicy(
         within=_AUDIT_WITHIN,
         masks={"comment": "hidden"},
-        plausibility=(("audited_at", "drop"), ("updated_at", "empty")),
+        plausibility=(
+            ("audited_at", "drop"),
+            ("disputed_at", "empty"),
+            ("dispute_resolved_at", "empty"),
+            ("updated_at", "empty"),
+        ),
     ),
     "calibration_ratings": TablePolicy(
         _CAL_DIMS,

@@ -266,6 +266,7 @@ ACTIONED_ERROR_MIX: tuple[float, float, float] = (0.45, 0.35, 0.20)
 OVER_ENFORCEMENT_LABELS: dict[str, float] = {"remove": 0.65, "limit": 0.25, "age_gate": 0.10}
 DISPUTE_RATE = 0.15  # share of error audits the vendor disputes
 DISPUTE_OUTCOMES: dict[str, float] = {"pending": 0.30, "upheld": 0.45, "overturned": 0.25}
+DISPUTE_RESOLVE_MEDIAN_DAYS = 3.0  # time from a dispute to its resolution (log-normal)
 EXPLICIT_ERROR_TYPE_RATE = 0.10  # error audits where QA fills error_type itself
 EXPLICIT_SEVERITY_RATE = 0.08  # error audits where QA grades severity itself
 MULTILINE_COMMENT_RATE = 0.25  # error comments with a second line

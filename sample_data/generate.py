@@ -589,7 +589,7 @@ def _decision_chunk(
     }
     if orphans:
         _add_orphans(plan, rng, audit, first_id + n)
-    return _Chunk(decisions, _audit_table(rng, audit, first_audit))
+    return _Chunk(decisions, _audit_table(rng, audit, first_audit, plan.snapshot_s))
 
 
 def _improved_rate(
@@ -643,7 +643,7 @@ def _add_orphans(
 
 
 def _audit_table(
-    rng: np.random.Generator, audit: dict[str, np.ndarray], first_audit: int
+    rng: np.random.Generator, audit: dict[str, np.ndarray], first_audit: int, snapshot_s: int
 ) -> pa.Table:
     """Audit rows in audited_at order: QA's answer, derived errors, disputes, notes."""
     order = np.argsort(audit["audited_at"], kind="stable")
@@ -675,6 +675,7 @@ def _audit_table(
     note_type = np.where(known, etype, -1)
     comments = _comments(rng, note_type, wf, audit["label"], audit["pol"], qa, qa_pol)
     qa_global = _POLICY_OFFSET[wf] + qa_pol
+    disputed_at, resolved_at = _dispute_times(rng, audit["audited_at"], dispute, snapshot_s)
     return pa.table(
         {
             "audit_id": _ids(["AUD-"], None, first_audit + np.arange(n, dtype=np.int64), 10),
@@ -686,10 +687,30 @@ def _audit_table(
             "error_type": _take(ERROR_TYPES, etype, explicit_type),
             "severity": _take(("critical", "major", "minor"), severity, explicit_sev),
             "dispute_status": _take(("none", *outcomes), dispute),
+            "disputed_at": _ts(disputed_at, disputed_at >= 0),
+            "dispute_resolved_at": _ts(resolved_at, resolved_at >= 0),
             "comment": pa.array(comments, type=pa.string()),
         },
         schema=AUDIT_SCHEMA,
     )
+
+
+def _dispute_times(
+    rng: np.random.Generator, audited_at: np.ndarray, dispute: np.ndarray, snapshot_s: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """When each dispute was raised (2-72 h after the audit) and, for upheld and overturned ones,
+    resolved (log-normal, median `DISPUTE_RESOLVE_MEDIAN_DAYS`); -1 = none. Drawn from a
+    generator spawned off `rng`, so every other column keeps the values it had before these
+    columns existed. Times never pass the snapshot."""
+    child = rng.spawn(1)[0]
+    n = len(audited_at)
+    raised = audited_at + child.integers(2 * 3600, 72 * 3600, n)
+    took = np.exp(child.normal(np.log(cat.DISPUTE_RESOLVE_MEDIAN_DAYS * 86_400), 0.8, n))
+    raised = np.minimum(raised, snapshot_s - 60)
+    resolved = np.minimum(raised + took.astype(np.int64), snapshot_s - 30)
+    disputed_at = np.where(dispute > 0, raised, -1)
+    resolved_at = np.where(dispute > 1, resolved, -1)  # 1 = pending
+    return disputed_at, resolved_at
 
 
 def _short(policy: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 
 from bpo_kpi.config import Config, load_config
@@ -59,6 +60,25 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     with engine(args) as gw:
         frame = kpi_table(gw, query, as_of=args.as_of, time_keys=time_keys)
     emit(frame, args.fmt)
+    return EXIT_OK
+
+
+@command
+def cmd_scorecard(args: argparse.Namespace) -> int:
+    from export.tables import csv_bytes
+    from kpi.compare import readable_scorecard, vendor_comparison
+
+    if args.by or args.period:
+        raise UsageError("the scorecard is per vendor over the window: no --by or --period")
+    query = query_from_args(args, args.kpis)
+    with engine(args) as gw:
+        frame = vendor_comparison(gw, query, as_of=args.as_of)
+    if args.fmt == "csv":
+        sys.stdout.write(csv_bytes(frame).decode("utf-8"))
+    elif args.fmt == "json":
+        emit(frame, "json")
+    else:
+        emit(readable_scorecard(frame), "table")
     return EXIT_OK
 
 

@@ -30,6 +30,10 @@ DECISION_COLUMNS = {
 AUDIT_COLUMNS = {
     "vendor_actioning": "list_contains($actioning, decision)",
     "qa_actioning": "list_contains($actioning, qa_decision)",
+    # Disputes (issue 17 item 3): minutes from dispute to resolution, resolved ones only.
+    "resolve_minutes": "CASE WHEN dispute_status IN ('upheld', 'overturned') AND "
+    "dispute_resolved_at >= disputed_at THEN "
+    "(epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END",
 }
 
 

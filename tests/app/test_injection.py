@@ -82,6 +82,7 @@ PAGES = {
     "tat": "app_pages/tat.py",
     "calibration": "app_pages/calibration.py",
     "vendors": "app_pages/vendors.py",
+    "disputes": "app_pages/disputes.py",
     "health": "app_pages/health.py",
     "export": "app_pages/export.py",
 }
@@ -396,6 +397,19 @@ def test_vendor_comparison_shows_hostile_names_as_text(hostile_db):
     texts = check_inert(at)
     assert shown([m.label for m in at.metric], V_BOLD)
     assert shown(texts, W_PHISH)
+
+
+def test_disputes_show_hostile_names_as_text(hostile_db):
+    at = run(PAGES["disputes"])
+    texts = check_inert(at)
+    by_vendor = next(d.value for d in at.dataframe if "Dispute rate" in d.value.columns)
+    assert V_BOLD in set(by_vendor["Vendor"])  # in the table, as plain text
+    pending = [d.value for d in at.dataframe if "Age (days)" in d.value.columns]
+    # (this small database may hold no dispute pending that long; test_disputes.py checks
+    # the list's names on the sample database)
+    for frame in pending:  # the list's summary line names its vendors, escaped
+        for vendor in set(frame["Vendor"]):
+            assert shown(texts, vendor)
 
 
 def test_data_health_shows_hostile_files_and_rows_as_text(hostile_db):

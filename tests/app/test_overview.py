@@ -71,7 +71,8 @@ def check_alert_table(at, alerts: pd.DataFrame) -> None:
     for link, rec in zip(links, alerts.to_dict("records"), strict=True):
         page, _, query = link.partition("?")
         params = parse_qs(query)
-        assert page in ("quality", "tat", "health")
+        assert page in ("quality", "tat", "health", "disputes")
+        assert (page == "disputes") == (rec["kind"] == "dispute_pending")
         if isinstance(rec["vendor"], str):
             assert params["vendor"] == [rec["vendor"]]
         if isinstance(rec["end"], dt.date):

@@ -69,7 +69,14 @@ DECISIONS_STORED = [
 ]  # fmt: skip
 
 AUDITS = [
-    audit("a1", "d1", qa_decision="approve", comment="no violation;\nsee screenshot, 2"),
+    audit(
+        "a1",
+        "d1",
+        qa_decision="approve",
+        comment="no violation;\nsee screenshot, 2",
+        disputed_at="",
+        dispute_resolved_at="",
+    ),
     audit(
         "a2",
         "d3",
@@ -78,14 +85,16 @@ AUDITS = [
         qa_policy="gv_2",
         error_type="wrong_action",
         severity="Critical",
-        dispute_status="pending",
+        dispute_status="overturned",
+        disputed_at="2026-03-04T09:30:00+01:00",
+        dispute_resolved_at="2026-03-06 12:00:00",
     ),
 ]
 AUDITS_STORED = [
-    ("a1", "d1", "qa-1", utc(2026, 3, 3, 9), "approve", None, None, None, "none",
+    ("a1", "d1", "qa-1", utc(2026, 3, 3, 9), "approve", None, None, None, "none", None, None,
      "no violation;\nsee screenshot, 2"),
     ("a2", "d3", "qa-1", utc(2026, 3, 3, 10), "remove", "gv_2", "wrong_action", "critical",
-     "pending", None),
+     "overturned", utc(2026, 3, 4, 8, 30), utc(2026, 3, 6, 12), None),
 ]  # fmt: skip
 
 RATINGS = [

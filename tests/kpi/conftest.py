@@ -283,16 +283,27 @@ def _audit(rng: np.random.Generator, k: int, row: dict[str, Any]) -> dict[str, A
             rng, [None, "none", "pending", "upheld", "overturned"], [0.55, 0.1, 0.1, 0.1, 0.15]
         )
     base = row["decided_at"] or row["enqueued_at"]
+    audited_at = base + dt.timedelta(minutes=int(rng.integers(30, 4000)))
+    # Dispute times from the audit's number, not from `rng` (the other columns keep their
+    # values): some disputes without a time, some "resolved" before they were raised.
+    disputed_at = resolved_at = None
+    if dispute in ("pending", "upheld", "overturned") and k % 11:
+        disputed_at = audited_at + dt.timedelta(hours=2 + (k * 37) % 70)
+        if dispute != "pending":
+            took = dt.timedelta(minutes=(k * 7919) % (10 * 1440))
+            resolved_at = disputed_at - took if k % 13 == 0 else disputed_at + took
     return {
         "audit_id": f"a{k:05d}",
         "decision_id": row["decision_id"],
         "auditor_id": f"qa-{int(rng.integers(1, 7))}",
-        "audited_at": base + dt.timedelta(minutes=int(rng.integers(30, 4000))),
+        "audited_at": audited_at,
         "qa_decision": qa,
         "qa_policy": qa_policy,
         "error_type": explicit,
         "severity": _pick(rng, ["critical", "major", "minor"]) if rng.random() < 0.1 else None,
         "dispute_status": dispute,
+        "disputed_at": disputed_at,
+        "dispute_resolved_at": resolved_at,
         "comment": _pick(rng, [None, "ok", "missed slur", 'reviewer\'s call, "borderline"']),
     }
 
@@ -344,8 +355,8 @@ def write_decisions_csv(path: Path, frame: pd.DataFrame, extra: Sequence[dict] =
 
 def write_audits_parquet(path: Path, frame: pd.DataFrame) -> Path:
     fields = [
-        pa.field(c, pa.timestamp("us", tz="UTC") if c == "audited_at" else pa.string())
-        for c in AUD_COLS
+        pa.field(c, pa.timestamp("us", tz="UTC") if t == "TIMESTAMPTZ" else pa.string())
+        for c, t, _ in AUDIT_COLUMNS
     ]
     data = {c: [None if pd.isna(v) else v for v in frame[c]] for c in AUD_COLS}
     pq.write_table(pa.table(data, schema=pa.schema(fields)), path)

@@ -259,6 +259,13 @@ def oracle_table(
     a["disputed"] = a["typed"] & a["dispute"].isin(["pending", "upheld", "overturned"])
     a["resolved"] = a["dispute"].isin(["upheld", "overturned"])
     a["overturned"] = a["dispute"] == "overturned"
+    a["pending"] = a["dispute"] == "pending"
+    raised, resolved = (
+        pd.to_datetime(a[c], utc=True) for c in ("disputed_at", "dispute_resolved_at")
+    )
+    took = (resolved - raised).dt.total_seconds() / 60
+    a["resolve_minutes"] = took.where(a["resolved"] & (took >= 0))
+    a["timed"] = a["resolve_minutes"].notna()
 
     dstats: dict[tuple, dict[str, float]] = {}
     for key, grp in decided.groupby("key", sort=False):
@@ -289,6 +296,8 @@ def oracle_table(
         "disputed",
         "resolved",
         "overturned",
+        "pending",
+        "timed",
     ]
     astats: dict[tuple, dict[str, float]] = {}
     for key, grp in a.groupby("key", sort=False):
@@ -298,6 +307,7 @@ def oracle_table(
             "audited": grp["decision_id"].nunique(),
             "kappa": _kappa(pairs),
             "kappa_ci": _kappa_interval(pairs),
+            "resolve_p50": _quantile(grp["resolve_minutes"].dropna().to_numpy(), 0.5),
         }
 
     # Backlog at each period's end (or the cut-off for the last one).
@@ -340,6 +350,7 @@ def oracle_table(
     nan_a = dict.fromkeys([*flags, "audits", "audited"], 0) | {
         "kappa": math.nan,
         "kappa_ci": (math.nan, math.nan),
+        "resolve_p50": math.nan,
     }
     for key in keys:
         d = dstats.get(key, nan_d)
@@ -372,6 +383,9 @@ def oracle_table(
             "under_enforcement_rate": _ratio(s["under"], s["qa_act"]),
             "dispute_rate": _ratio(s["disputed"], s["typed"]),
             "overturn_rate": _ratio(s["overturned"], s["resolved"]),
+            "quality_score_before_disputes": 1 - _ratio(s["typed"], n_aud),
+            "disputes_pending": int(s["pending"]),
+            "dispute_resolution_p50": s["resolve_p50"],
         }
         intervals = {
             "sla_attainment": (d["sla_met"], d["sla_known"]),
@@ -380,6 +394,9 @@ def oracle_table(
             "agreement_rate": (s["agree"], n_aud),
             "over_enforcement_rate": (s["over"], s["vendor_act"]),
             "under_enforcement_rate": (s["under"], s["qa_act"]),
+            "dispute_rate": (s["disputed"], s["typed"]),
+            "overturn_rate": (s["overturned"], s["resolved"]),
+            "quality_score_before_disputes": (n_aud - s["typed"], n_aud),
         }
         for name, (x, n) in intervals.items():
             v[f"{name}_low"], v[f"{name}_high"] = _wilson(int(x), int(n))
@@ -396,6 +413,9 @@ ORACLE_INTERVALS = {
     "agreement_rate",
     "over_enforcement_rate",
     "under_enforcement_rate",
+    "dispute_rate",
+    "overturn_rate",
+    "quality_score_before_disputes",
 }
 
 
@@ -480,6 +500,13 @@ def test_generated_data_exercises_the_edge_cases(kpi_data, prepared):
         "wrong_action",
     }
     assert set(aud["dispute"]) == {"none", "pending", "upheld", "overturned"}
+    raised, resolved = (
+        pd.to_datetime(aud[c], utc=True) for c in ("disputed_at", "dispute_resolved_at")
+    )
+    disputed = aud["dispute"] != "none"
+    assert (disputed & raised.isna()).sum() > 3  # disputes without a time
+    assert (resolved < raised).sum() > 3  # "resolved" before raised: no resolution time
+    assert (resolved >= raised).sum() > 30
     assert set(aud["sev"].dropna()) == {"critical", "major", "minor"}
     assert kpi_data.audits["error_type"].notna().sum() > 10
     assert (~kpi_data.audits["decision_id"].isin(d["decision_id"])).sum() == 8  # orphans

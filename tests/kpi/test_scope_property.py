@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from bpo_kpi.config import Config, Role
 from bpo_kpi.db import AUDIT_COLUMNS, CALIBRATION_COLUMNS, DECISION_COLUMNS, connect
 from ingest import IngestError, ingest_files
-from kpi import calibration, compare, gaps, health, monitor, snapshot, tat
+from kpi import calibration, compare, disputes, gaps, health, monitor, snapshot, tat
 from kpi.catalog import DIMENSIONS, GAP_DIMENSIONS, KPIS
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
@@ -465,6 +465,8 @@ def test_kpi_tables_and_comparisons(gateways, role, query, counts, time_keys):
         update={"by": (), "period": query.period or "day", "kpis": ("audits", "quality_score")}
     )
     assert_no_leak(role, "quality_control", monitor.quality_control(gw, trend, AS_OF))
+    assert_no_leak(role, "dispute_table", disputes.dispute_table(gw, query, AS_OF))
+    assert_no_leak(role, "pending_disputes", disputes.pending_disputes(gw, query, AS_OF, 0.5))
 
 
 @roles

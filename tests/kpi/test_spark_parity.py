@@ -371,7 +371,7 @@ def test_every_analysis_is_the_same_on_duckdb_and_spark(
     """Quality gaps and their drill-downs, the daily monitor and its alerts, calibration
     review, vendor comparison, data health and the data summary: each analysis gives the same
     frame on both engines, for the admin and for a scoped role with a pseudonym key."""
-    from kpi import calibration, compare, gaps, health, monitor
+    from kpi import calibration, compare, disputes, gaps, health, monitor
     from kpi.data_summary import database_summary
 
     window = KpiQuery(start=dt.date(2026, 10, 1), end=dt.date(2026, 11, 22))
@@ -387,6 +387,10 @@ def test_every_analysis_is_the_same_on_duckdb_and_spark(
         "calibration_ratings": lambda e: calibration.ratings(e),
         "calibration_sessions": lambda e: calibration.sessions(e),
         "vendor_comparison": lambda e: compare.vendor_comparison(e, window),
+        "dispute_table": lambda e: disputes.dispute_table(
+            e, window.model_copy(update={"by": ("vendor",)}), AS_OF
+        ),
+        "pending_disputes": lambda e: disputes.pending_disputes(e, window, AS_OF, 1.0),
         "ingest_runs": lambda e: health.ingest_runs(e),
         "unfinished_runs": lambda e: health.unfinished_runs(e),
         "rejected_rows": lambda e: health.rejected_rows(e),

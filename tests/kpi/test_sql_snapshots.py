@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 from bpo_kpi.config import Config, Role
-from kpi import calibration, compare, effect, gaps, health, monitor, snapshot, tat
+from kpi import calibration, compare, disputes, effect, gaps, health, monitor, snapshot, tat
 from kpi.actions import Action
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
@@ -86,6 +86,10 @@ ANALYSES: dict[str, Callable[[Any], Any]] = {
     "calibration_ratings": lambda e: calibration.ratings(e, None, "hate_speech"),
     "calibration_sessions": lambda e: calibration.sessions(e),
     "vendor_comparison": lambda e: compare.vendor_comparison(e, WINDOW, AS_OF),
+    "disputes_table": lambda e: disputes.dispute_table(
+        e, WINDOW.model_copy(update={"by": ("vendor",)}), AS_OF
+    ),
+    "disputes_pending": lambda e: disputes.pending_disputes(e, WINDOW, AS_OF),
     "health_ingest_runs": lambda e: health.ingest_runs(e),
     "health_unfinished_runs": lambda e: health.unfinished_runs(e),
     "health_rejected_rows": lambda e: health.rejected_rows(e),

@@ -705,7 +705,9 @@ def test_vendor_exports_round_trip_through_ingest(exports: tuple[SampleData, Pat
     audits = data.qa_audits[data.qa_audits["decision_id"].str.match("(NWD|APX)-")]
     audits = audits.set_index("audit_id")
     ambiguous = (
-        ambiguous_local_times(audits[["audited_at"]], "Europe/Berlin")
+        ambiguous_local_times(
+            audits[["audited_at", "disputed_at", "dispute_resolved_at"]], "Europe/Berlin"
+        )
         & audits["decision_id"].str.startswith("NWD-").to_numpy()
     )
     assert len(got_a) == len(audits)

@@ -143,3 +143,8 @@ GROUP BY 1, 2, 3;
 
 -- query 24
 SELECT vendor, workflow, count(*) AS edits, count(DISTINCT decision_id) AS decisions, sum(audits) AS audits, count(*) FILTER (WHERE old_decision IS DISTINCT FROM new_decision) AS label_changes, list(DISTINCT run_id ORDER BY run_id) AS runs FROM edits_after_audit WHERE true AND recorded_at >= $v0 AND recorded_at < $v1 GROUP BY ALL;
+
+-- query 25
+SELECT audit_id, decision_id, vendor, workflow, market, reviewer_id, auditor_id, error_type, severity, audited_at, coalesce(disputed_at, audited_at) AS raised_at, disputed_at IS NULL AS raised_at_from_audit
+FROM audit_facts WHERE NOT is_orphan AND coalesce(disputed_at, audited_at) < $t0 AND (dispute_status = 'pending' OR (dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= $t0)) AND coalesce(disputed_at, audited_at) < $t1
+ORDER BY raised_at, audit_id;

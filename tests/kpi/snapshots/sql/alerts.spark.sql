@@ -69,3 +69,6 @@ SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_star
 
 -- query 24
 SELECT vendor, workflow, COUNT(*) AS edits, COUNT(DISTINCT decision_id) AS decisions, SUM(audits) AS audits, COUNT(*) FILTER(WHERE old_decision IS DISTINCT FROM new_decision) AS label_changes, ARRAY_SORT(COLLECT_LIST(DISTINCT run_id)) AS runs FROM edits_after_audit WHERE TRUE AND recorded_at >= :v0 AND recorded_at < :v1 GROUP BY ALL;
+
+-- query 25
+SELECT audit_id, decision_id, vendor, workflow, market, reviewer_id, auditor_id, error_type, severity, audited_at, COALESCE(disputed_at, audited_at) AS raised_at, disputed_at IS NULL AS raised_at_from_audit FROM audit_facts WHERE NOT is_orphan AND COALESCE(disputed_at, audited_at) < :t0 AND (dispute_status = 'pending' OR (dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= :t0)) AND COALESCE(disputed_at, audited_at) < :t1 ORDER BY raised_at NULLS LAST, audit_id NULLS LAST;

@@ -27,10 +27,12 @@ SELECT CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlo
 GROUP BY 1;
 
 -- query 4
-SELECT CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+SELECT period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
-GROUP BY 1;
+GROUP BY 1
+);
 
 -- query 5
 WITH a AS (SELECT CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts
@@ -81,10 +83,12 @@ SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 A
 GROUP BY 1, 2;
 
 -- query 8
-SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+SELECT vendor, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
-GROUP BY 1, 2;
+GROUP BY 1, 2
+);
 
 -- query 9
 WITH a AS (SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts
@@ -135,10 +139,12 @@ SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_
 GROUP BY 1, 2, 3;
 
 -- query 12
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+SELECT vendor, workflow, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
-GROUP BY 1, 2, 3;
+GROUP BY 1, 2, 3
+);
 
 -- query 13
 WITH a AS (SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts
@@ -192,12 +198,17 @@ SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 A
 GROUP BY 1, 2;
 
 -- query 17
-SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
-FROM audit_facts
-WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
-GROUP BY 1, 2;
+SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t0 AND decided_at < $t1 AND enqueued_at < $t1;
 
 -- query 18
+SELECT vendor, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2
+);
+
+-- query 19
 WITH a AS (SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, decision, qa_decision FROM audit_facts
                    WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2),
              v AS (SELECT vendor, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),
@@ -220,7 +231,7 @@ WITH a AS (SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decide
                se.kappa_s1_num, se.kappa_s2_num
         FROM se LEFT JOIN pe ON se.vendor IS NOT DISTINCT FROM pe.vendor AND se.period_start IS NOT DISTINCT FROM pe.period_start;
 
--- query 19
+-- query 20
 SELECT vendor, priority, period_start, q_tat_p90[1] AS tat_p90, decisions, sla_met, sla_known FROM (
 SELECT vendor AS vendor, priority AS priority, CAST(NULL AS DATE) AS period_start, quantile_cont(((epoch(decided_at) - epoch(enqueued_at)) / 60.0), [0.9]) AS q_tat_p90, count(*) AS decisions, count(*) FILTER (WHERE due_at IS NOT NULL AND decided_at <= due_at) AS sla_met, count(*) FILTER (WHERE due_at IS NOT NULL) AS sla_known
 FROM decisions
@@ -228,289 +239,289 @@ WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqu
 GROUP BY 1, 2, 3
 );
 
--- query 20
+-- query 21
 SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2;
 
--- query 21
+-- query 22
 SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
 
--- query 22
+-- query 23
 SELECT site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2;
 
--- query 23
+-- query 24
 SELECT site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
 
--- query 24
+-- query 25
 SELECT workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2;
 
--- query 25
+-- query 26
 SELECT workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
 
--- query 26
+-- query 27
 SELECT market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2;
 
--- query 27
+-- query 28
 SELECT market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
 
--- query 28
+-- query 29
 SELECT vendor AS vendor, site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 29
+-- query 30
 SELECT vendor AS vendor, site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 30
+-- query 31
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 31
+-- query 32
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 32
+-- query 33
 SELECT vendor AS vendor, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 33
+-- query 34
 SELECT vendor AS vendor, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 34
+-- query 35
 SELECT site AS site, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 35
+-- query 36
 SELECT site AS site, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 36
+-- query 37
 SELECT site AS site, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 37
+-- query 38
 SELECT site AS site, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 38
+-- query 39
 SELECT workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 39
+-- query 40
 SELECT workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 40
+-- query 41
 SELECT vendor AS vendor, site AS site, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3, 4;
 
--- query 41
+-- query 42
 SELECT vendor AS vendor, site AS site, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3, 4;
 
--- query 42
+-- query 43
 SELECT vendor AS vendor, site AS site, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3, 4;
 
--- query 43
+-- query 44
 SELECT vendor AS vendor, site AS site, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3, 4;
 
--- query 44
+-- query 45
 SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3, 4;
 
--- query 45
+-- query 46
 SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3, 4;
 
--- query 46
+-- query 47
 SELECT site AS site, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3, 4;
 
--- query 47
+-- query 48
 SELECT site AS site, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3, 4;
 
--- query 48
+-- query 49
 SELECT session_id, session_date, workflow, count(DISTINCT item_id) AS items, count(DISTINCT rater_id) FILTER (WHERE NOT coalesce(is_golden, false)) AS raters, list(DISTINCT vendor ORDER BY vendor) FILTER (WHERE NOT coalesce(is_golden, false)) AS rater_vendors FROM calibration_ratings WHERE true AND session_date >= $v0 AND session_date <= $v1 GROUP BY ALL HAVING count(*) FILTER (WHERE NOT coalesce(is_golden, false)) > 0 ORDER BY session_date DESC, session_id;
 
--- query 49
+-- query 50
 SELECT vendor, max(decided_at) AS last_decided_at, max(enqueued_at) AS last_enqueued_at, count(*) FILTER (WHERE decided_at IS NULL) AS pending FROM decisions GROUP BY 1 ORDER BY 1;
 
--- query 50
+-- query 51
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
-GROUP BY 1, 2, 3;
-
--- query 51
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
-FROM audit_facts
-WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
 -- query 52
-SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
-FROM decisions
-WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
-GROUP BY 1, 2, 3, 4;
-
--- query 53
-SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
-FROM audit_facts
-WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
-GROUP BY 1, 2, 3, 4;
-
--- query 54
-SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
-FROM decisions
-WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
-GROUP BY 1, 2, 3, 4;
-
--- query 55
-SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
-FROM audit_facts
-WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
-GROUP BY 1, 2, 3, 4;
-
--- query 56
-SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
-FROM decisions
-WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
-GROUP BY 1, 2, 3, 4;
-
--- query 57
-SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
-FROM audit_facts
-WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
-GROUP BY 1, 2, 3, 4;
-
--- query 58
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
-FROM decisions
-WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
-GROUP BY 1, 2, 3;
-
--- query 59
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 60
+-- query 53
 SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3, 4;
 
--- query 61
+-- query 54
 SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3, 4;
 
--- query 62
+-- query 55
 SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3, 4;
 
--- query 63
+-- query 56
 SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3, 4;
 
--- query 64
+-- query 57
 SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3, 4;
 
--- query 65
+-- query 58
 SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3, 4;
 
+-- query 59
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3;
+
+-- query 60
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3;
+
+-- query 61
+SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3, 4;
+
+-- query 62
+SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3, 4;
+
+-- query 63
+SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3, 4;
+
+-- query 64
+SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3, 4;
+
+-- query 65
+SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3, 4;
+
 -- query 66
+SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3, 4;
+
+-- query 67
 SELECT vendor AS vendor, CAST(date_trunc('day', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) FILTER (WHERE is_error) AS errors, count(*) AS audits
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
 
--- query 67
+-- query 68
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) FILTER (WHERE due_at IS NOT NULL AND decided_at <= due_at) AS sla_met, count(*) FILTER (WHERE due_at IS NOT NULL) AS sla_known
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 68
+-- query 69
 WITH combos AS (
 SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
@@ -527,39 +538,44 @@ SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_
 )
 GROUP BY 1, 2, 3;
 
--- query 69
+-- query 70
 SELECT max(audited_at) AS newest FROM audit_facts;
 
--- query 70
+-- query 71
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(DISTINCT decision_id) AS audited_decisions
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 71
+-- query 72
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 72
+-- query 73
 SELECT vendor, workflow, count(*) AS edits, count(DISTINCT decision_id) AS decisions, sum(audits) AS audits, count(*) FILTER (WHERE old_decision IS DISTINCT FROM new_decision) AS label_changes, list(DISTINCT run_id ORDER BY run_id) AS runs FROM edits_after_audit WHERE true AND recorded_at >= $v0 AND recorded_at < $v1 GROUP BY ALL;
 
--- query 73
+-- query 74
+SELECT audit_id, decision_id, vendor, workflow, market, reviewer_id, auditor_id, error_type, severity, audited_at, coalesce(disputed_at, audited_at) AS raised_at, disputed_at IS NULL AS raised_at_from_audit
+FROM audit_facts WHERE NOT is_orphan AND coalesce(disputed_at, audited_at) < $t0 AND (dispute_status = 'pending' OR (dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= $t0)) AND coalesce(disputed_at, audited_at) < $t1
+ORDER BY raised_at, audit_id;
+
+-- query 75
 SELECT error_type, count(*) AS errors, count(*) FILTER (WHERE severity = 'critical') AS critical FROM audit_facts WHERE is_error AND decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t0 AND decided_at < $t1 AND enqueued_at < $t1 AND workflow = $v2 GROUP BY 1 ORDER BY 2 DESC, 1;
 
--- query 74
+-- query 76
 SELECT policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3 AND workflow = $v4
 GROUP BY 1, 2;
 
--- query 75
+-- query 77
 SELECT run_id, kind, vendor, file, sha256, finished_at, status FROM ingest_runs WHERE run_id IN (
 SELECT run_id FROM decisions WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 UNION SELECT run_id FROM qa_audits WHERE audit_id IN (SELECT audit_id FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t3 AND decided_at < $t4 AND enqueued_at < $t4)
 UNION SELECT run_id FROM calibration_ratings WHERE true AND session_date >= $v5 AND session_date <= $v6
 ) ORDER BY run_id;
 
--- query 76
+-- query 78
 SELECT vendor, max(decided_at) AS last_decided_at, max(enqueued_at) AS last_enqueued_at FROM decisions GROUP BY 1 ORDER BY 1;

@@ -27,12 +27,17 @@ SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_
 GROUP BY 1, 2, 3;
 
 -- query 4
-SELECT vendor AS vendor, workflow AS workflow, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
-FROM audit_facts
-WHERE decided_at IS NOT NULL AND NOT is_orphan
-GROUP BY 1, 2, 3;
+SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan;
 
 -- query 5
+SELECT vendor, workflow, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT vendor AS vendor, workflow AS workflow, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan
+GROUP BY 1, 2, 3
+);
+
+-- query 6
 WITH a AS (SELECT vendor AS vendor, workflow AS workflow, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, decision, qa_decision FROM audit_facts
                    WHERE decided_at IS NOT NULL AND NOT is_orphan),
              v AS (SELECT vendor, workflow, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),

@@ -24,10 +24,12 @@ SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 A
 GROUP BY 1, 2;
 
 -- query 3
-SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+SELECT vendor, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
-GROUP BY 1, 2;
+GROUP BY 1, 2
+);
 
 -- query 4
 WITH a AS (SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts
@@ -51,3 +53,38 @@ WITH a AS (SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, decision
         SELECT se.vendor, se.period_start, coalesce(pe.kappa_pe_num, 0) AS kappa_pe_num,
                se.kappa_s1_num, se.kappa_s2_num
         FROM se LEFT JOIN pe ON se.vendor IS NOT DISTINCT FROM pe.vendor AND se.period_start IS NOT DISTINCT FROM pe.period_start;
+
+-- query 5
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) FILTER (WHERE due_at IS NOT NULL AND decided_at <= due_at) AS sla_met, count(*) FILTER (WHERE due_at IS NOT NULL) AS sla_known, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3;
+
+-- query 6
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) AS audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3;
+
+-- query 7
+WITH a AS (SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, decision, qa_decision FROM audit_facts
+                   WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2),
+             v AS (SELECT vendor, workflow, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),
+             q AS (SELECT vendor, workflow, period_start, qa_decision AS label, count(*) AS c FROM a
+                   GROUP BY ALL),
+             cells AS (SELECT vendor, workflow, period_start, decision AS vl, qa_decision AS ql, count(*) AS c
+                       FROM a GROUP BY ALL),
+             pe AS (SELECT v.vendor, v.workflow, v.period_start, sum(v.c * q.c) AS kappa_pe_num
+                    FROM v JOIN q ON v.vendor IS NOT DISTINCT FROM q.vendor AND v.workflow IS NOT DISTINCT FROM q.workflow AND v.period_start IS NOT DISTINCT FROM q.period_start AND v.label = q.label
+                    GROUP BY 1, 2, 3),
+             se AS (SELECT cells.vendor, cells.workflow, cells.period_start,
+                           sum(CASE WHEN cells.vl = cells.ql THEN cells.c * (coalesce(qi.c, 0) + coalesce(vj.c, 0))
+                               ELSE 0 END) AS kappa_s1_num,
+                           sum(cells.c * power(CAST(coalesce(qi.c, 0) + coalesce(vj.c, 0) AS DOUBLE), 2)) AS kappa_s2_num
+                    FROM cells
+                    LEFT JOIN q AS qi ON qi.vendor IS NOT DISTINCT FROM cells.vendor AND qi.workflow IS NOT DISTINCT FROM cells.workflow AND qi.period_start IS NOT DISTINCT FROM cells.period_start AND qi.label = cells.vl
+                    LEFT JOIN v AS vj ON vj.vendor IS NOT DISTINCT FROM cells.vendor AND vj.workflow IS NOT DISTINCT FROM cells.workflow AND vj.period_start IS NOT DISTINCT FROM cells.period_start AND vj.label = cells.ql
+                    GROUP BY 1, 2, 3)
+        SELECT se.vendor, se.workflow, se.period_start, coalesce(pe.kappa_pe_num, 0) AS kappa_pe_num,
+               se.kappa_s1_num, se.kappa_s2_num
+        FROM se LEFT JOIN pe ON se.vendor IS NOT DISTINCT FROM pe.vendor AND se.workflow IS NOT DISTINCT FROM pe.workflow AND se.period_start IS NOT DISTINCT FROM pe.period_start;
