@@ -20,7 +20,7 @@ import duckdb
 
 DB_ENV = "BPO_KPI_DB"
 DEFAULT_DB = "bpo_kpi.duckdb"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4  # 4: audits' dispute times (disputed_at, dispute_resolved_at)
 
 # Canonical columns per fact table: (name, type, required). Order is the table's column order.
 DECISION_COLUMNS: list[tuple[str, str, bool]] = [

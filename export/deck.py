@@ -28,7 +28,7 @@ from export.safety import csv_text, xml_text
 from export.slides import GREY, MARGIN, WIDTH, Cell, SlideDeck, fitting_size, optional_float
 from kpi.catalog import KPIS
 from kpi.snapshot import Snapshot, restated_cells
-from kpi.targets import format_value
+from kpi.targets import format_value, interval_text
 
 GREEN, RED = RGBColor(0x1B, 0x7F, 0x3B), RGBColor(0xB0, 0x1E, 0x23)
 SCORECARD_KPIS = ("quality_score", "sla_attainment", "qa_coverage", "cohen_kappa")
@@ -163,15 +163,24 @@ class Deck(SlideDeck):
                         continue
                     rec = cells.loc[key]
                     mark = {"met": " ✔", "missed": " ✘"}.get(str(rec["status"]), "")
-                    text = format_value(kpi, optional_float(rec["value"])) + mark
+                    value, n_ = optional_float(rec["value"]), optional_float(rec["n"])
+                    if rec["status"] == "too few":
+                        text = f"too few (n={int(n_ or 0):,})"
+                    elif KPIS[kpi].unit == "kappa":  # its basis matters: interval and n
+                        low, high = optional_float(rec["low"]), optional_float(rec["high"])
+                        text = interval_text(kpi, value, low, high, n_).removeprefix("κ ")
+                    else:
+                        text = format_value(kpi, value)
+                    text += mark
                     row.append(self.mark("scorecard", key, "value", text))
                     color.append({"met": GREEN, "missed": RED}.get(str(rec["status"])))
                 rows.append(row)
                 colors.append(color)
-            self.grid(slide, header, rows, [2.2, 2.6, 1.9, 1.9, 1.9, 1.8], colors=colors,
+            self.grid(slide, header, rows, [2.2, 2.0, 1.8, 1.8, 1.8, 2.6], colors=colors,
                        text_cols=2)  # fmt: skip
             legend = ("✔ meets / ✘ misses its target (the workflow's, with the vendor's "
-                      "overrides); – no data. Definitions in the appendix.")  # fmt: skip
+                      "overrides); – no data; kappa with its 95% interval and n (audits), too few "
+                      "under the configured minimum. Definitions in the appendix.")  # fmt: skip
             self.text_box(slide, [legend], top=6.5, height=0.4, size=11, color=GREY)
 
     def quality_trend_slide(self) -> None:

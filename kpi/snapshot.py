@@ -35,7 +35,7 @@ from kpi.engines import Engine
 from kpi.periods import ReportPeriod
 from kpi.query import KpiQuery
 from kpi.sql import lineage
-from kpi.targets import STATUS_WORDS, margin, status, target_for
+from kpi.targets import STATUS_WORDS, margin, min_shown, status, target_for
 
 TREND_WEEKS = 8
 TOP_GAPS = 10
@@ -149,7 +149,8 @@ def definitions() -> pd.DataFrame:
 
 def scorecard(table: pd.DataFrame, gw: Engine) -> pd.DataFrame:
     """One row per vendor x workflow x KPI that has a target: value, interval, basis count,
-    target (per-vendor overrides honoured), status and margin (positive: better than target)."""
+    target (per-vendor overrides honoured), status and margin (positive: better than target).
+    A kappa on fewer than `monitor.min_kappa_audits` audits is `too few`, not judged."""
     rows = []
     for rec in table.to_dict("records"):
         vendor, workflow = rec["vendor"], rec["workflow"]
@@ -159,7 +160,9 @@ def scorecard(table: pd.DataFrame, gw: Engine) -> pd.DataFrame:
             value = rec[name]
             value = None if value is None or pd.isna(value) else float(value)
             tgt = target_for(gw.config, name, workflow, vendor)
-            state = status(name, value, tgt)
+            n = int(rec[kpi.denominator]) if kpi.denominator in rec else None
+            few = n is not None and n < min_shown(gw.config, name)
+            state = "too few" if few else status(name, value, tgt)
             rows.append(
                 {
                     "vendor": vendor,
@@ -169,7 +172,7 @@ def scorecard(table: pd.DataFrame, gw: Engine) -> pd.DataFrame:
                     "value": value,
                     "low": rec.get(f"{name}_low"),
                     "high": rec.get(f"{name}_high"),
-                    "n": int(rec[kpi.denominator]) if kpi.denominator in rec else None,
+                    "n": n,
                     "target": tgt,
                     "status": state,
                     "status_text": STATUS_WORDS[state],

@@ -14,7 +14,7 @@ import numpy as np
 from bpo_kpi.config import Config
 from kpi.catalog import KPIS, MEASURES
 
-Status = Literal["met", "missed", "no target", "no data"]
+Status = Literal["met", "missed", "too few", "no target", "no data"]
 
 
 def target_for(
@@ -84,6 +84,7 @@ def confidence_words(kpi: str, low: float | None, high: float | None, target: fl
 STATUS_WORDS: dict[str, str] = {
     "met": "✔ meets target",
     "missed": "✘ misses target",
+    "too few": "too few to judge",
     "no data": "no data",
     "no target": "",
 }

@@ -1,5 +1,6 @@
-"""A database written by an older bpo-kpi (schema 2) is upgraded on its next writable open or by
-`bpo-kpi upgrade`; until then readers say what to do instead of failing on a missing table."""
+"""A database written by an older bpo-kpi (schema 2 or 3) is upgraded on its next writable open
+or by `bpo-kpi upgrade`; until then readers say what to do instead of failing on a missing
+table or column."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ V3_COLUMNS = {
     "calibration_ratings": ("updated_at", "version_run"),
     "audit_facts": ("error_category", "error_counts", "edited_after_audit"),
 }
+# What schema 4 added: the audits' dispute times.
+V4_COLUMNS = {
+    table: ("disputed_at", "dispute_resolved_at")
+    for table in ("qa_audits", "qa_audits_history", "audit_facts")
+}
 
 
 def schema2_database(tmp_path: Path) -> Path:
@@ -38,6 +44,9 @@ def schema2_database(tmp_path: Path) -> Path:
                      config=Config())  # fmt: skip
         ingest_files(con, "audits", [write_csv(tmp_path / "a.csv", [
             audit("a1", "d1", qa_decision="approve")])], config=Config())  # fmt: skip
+        for table, columns in V4_COLUMNS.items():
+            for column in columns:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
         for table in V3_TABLES:
             con.execute(f"DROP TABLE {table}")
         for table, columns in V3_COLUMNS.items():
@@ -52,17 +61,17 @@ def schema2_database(tmp_path: Path) -> Path:
 
 def test_readers_ask_for_an_upgrade_and_upgrade_brings_the_schema(tmp_path, capsys):
     db = schema2_database(tmp_path)
-    with pytest.raises(ValueError, match=r"older bpo-kpi \(schema 2, now 3\); `bpo-kpi upgrade"):
+    with pytest.raises(ValueError, match=r"older bpo-kpi \(schema 2, now 4\); `bpo-kpi upgrade"):
         Gateway(db, config=Config())
     assert main(["kpis", "--db", str(db)]) == 1
     assert "bpo-kpi upgrade" in capsys.readouterr().err
 
     assert main(["upgrade", "--db", str(db)]) == 0
     out = capsys.readouterr().out
-    assert "schema 3 (current: 3)" in out and "stored times: all plausible" in out
+    assert "schema 4 (current: 4)" in out and "stored times: all plausible" in out
     con = connect(db, read_only=True)
     try:
-        assert schema_version(con) == 3
+        assert schema_version(con) == 4
         assert get_meta(con, TIMES_CHECKED) == "upgrade"
         # The existing audit is pinned to the decision as it stood (backfill).
         assert con.execute(
@@ -87,3 +96,29 @@ def test_an_ingest_upgrades_too_and_audit_facts_are_derived_again(tmp_path):
         assert con.execute("SELECT count(*) FROM edits_after_audit").fetchone() == (1,)
     finally:
         con.close()
+
+
+def test_a_schema_3_database_gets_the_dispute_times(tmp_path, capsys):
+    """Schema 4 added the audits' dispute times: a reader of a schema-3 database is told to
+    upgrade (not a binder error on a missing column), and the upgrade adds them, empty."""
+    db = tmp_path / "v3.duckdb"
+    con = connect(db)
+    try:
+        ingest_files(con, "decisions", [write_csv(tmp_path / "d.csv", [decision("d1")])],
+                     config=Config())  # fmt: skip
+        ingest_files(con, "audits", [write_csv(tmp_path / "a.csv", [
+            audit("a1", "d1", qa_decision="approve")])], config=Config())  # fmt: skip
+        for table, columns in V4_COLUMNS.items():
+            for column in columns:
+                con.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    finally:
+        con.close()
+    assert main(["kpis", "--db", str(db)]) == 1
+    assert "schema 3, now 4" in capsys.readouterr().err
+    assert main(["upgrade", "--db", str(db)]) == 0
+    with Gateway(db, config=Config()) as gw:
+        assert gw.scalar("SELECT count(*) FROM qa_audits WHERE disputed_at IS NULL") == 1
+    capsys.readouterr()
+    assert main(["kpis", "--db", str(db), "--kpis", "audits,dispute_rate", "--format", "json"]) == 0
+    assert '"audits": 1' in capsys.readouterr().out.replace('"audits":1', '"audits": 1')

@@ -19,6 +19,7 @@ import pytest
 from export_testkit import END, PERIOD, START, kpis_json
 from pptx import Presentation
 
+from bpo_kpi.config import Config
 from kpi.catalog import KPIS, output_columns
 from kpi.targets import format_value
 
@@ -189,7 +190,17 @@ def test_deck_numbers_equal_the_cli(cli: Cli, export_db: Path, tmp_path: Path) -
         ref = cells[(row[0], row[1])]
         for text, kpi in zip(row[2:], ("quality_score", "sla_attainment", "qa_coverage",
                                        "cohen_kappa"), strict=True):  # fmt: skip
-            assert text.split(" ")[0] == format_value(kpi, ref[kpi]).split(" ")[0], (row, kpi)
+            if kpi != "cohen_kappa":
+                assert text.split(" ")[0] == format_value(kpi, ref[kpi]).split(" ")[0], (row, kpi)
+                continue
+            # A kappa shows its basis: interval and n, or "too few" under the minimum.
+            n = int(ref["audits"])
+            if n < Config().monitor.min_kappa_audits:
+                assert text == f"too few (n={n:,})", row
+            else:
+                low, high = ref["cohen_kappa_low"], ref["cohen_kappa_high"]
+                shown = f"{ref[kpi]:.2f} ({low:.2f}–{high:.2f}, n={n:,})"
+                assert text.removesuffix(" ✔").removesuffix(" ✘") == shown, row
 
     summary = " ".join(texts)
     overall = kpis_json(export_db)[0]
