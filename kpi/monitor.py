@@ -206,7 +206,7 @@ def window_table(
 def _counts(kpi: str) -> tuple[str, str] | None:
     """(numerator, denominator) of a share KPI, or None when its change cannot be tested."""
     k = KPIS[kpi]
-    if k.unit == "share" and k.numerator and k.denominator:
+    if k.unit == "share" and k.kind in ("ratio", "complement") and k.numerator and k.denominator:
         return k.numerator, k.denominator
     return None
 

@@ -26,6 +26,7 @@ __all__ = [
     "audit_sample_size",
     "clustered_share_interval",
     "kappa_interval_arrays",
+    "mean_interval_arrays",
     "p_chart",
     "two_proportion_test",
     "wilson_interval",
@@ -212,6 +213,44 @@ def kappa_interval_arrays(
     low = np.clip(kappa - z * se, -1.0, 1.0)
     high = np.clip(kappa + z * se, -1.0, 1.0)
     return kappa, se, low, high
+
+
+def mean_interval_arrays(
+    total: ArrayLike, squares: ArrayLike, n: ArrayLike, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Element-wise mean of per-unit values in [0, 1] and its Student t interval, from the
+    group's sum of values (``total``), sum of squared values (``squares``) and ``n``.
+
+    The interval is mean +- t(n - 1) * s / sqrt(n) with s the sample standard deviation
+    (``scipy.stats.t.interval`` / statsmodels' ``DescrStatsW.tconfint_mean`` on the values),
+    clipped to [0, 1]. Where every unit has the same value (s = 0: e.g. no audit has an
+    error) that interval has zero width, which 40 clean audits do not warrant; there the
+    interval is Wilson's for ``total`` successes of ``n`` (a value in [0, 1] with mean m has at
+    most the variance m(1 - m) of a 0/1 value, so this is the widest it can need). Returns
+    (mean, low, high): NaN where n == 0, bounds NaN where n == 1.
+
+    >>> m, lo, hi = mean_interval_arrays([3.5], [3.25], [4])  # values 1, 1, 1, 0.5
+    >>> [round(float(v[0]), 4) for v in (m, lo, hi)]
+    [0.875, 0.4772, 1.0]
+    """
+    _check_confidence(confidence)
+    s1, s2, count = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(total, squares, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(count > 0, s1 / count, np.nan)
+        # sum of squared deviations; rounding can take it a hair below 0
+        ss = np.maximum(s2 - s1 * mean, 0.0)
+        var = ss / (count - 1)
+        half = student_t.ppf(1.0 - (1.0 - confidence) / 2.0, count - 1) * np.sqrt(var / count)
+    ok = count > 1
+    low = np.where(ok, np.clip(mean - half, 0.0, 1.0), np.nan)
+    high = np.where(ok, np.clip(mean + half, 0.0, 1.0), np.nan)
+    alike = ok & (var < _ZERO_VARIANCE)
+    if alike.any():
+        w_low, w_high = wilson_interval_arrays(
+            np.clip(s1[alike], 0.0, count[alike]), count[alike], confidence
+        )
+        low[alike], high[alike] = w_low, w_high
+    return mean, low, high
 
 
 @dataclass(frozen=True)
