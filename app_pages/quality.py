@@ -238,10 +238,19 @@ def enforcement_figure(cells: pd.DataFrame) -> go.Figure:
                 f"{ENFORCEMENT_BASIS[kpi]}<extra></extra>"
             ),
         )  # fmt: skip
+    # Shares near 100% on a 0-100% axis would crowd into its last fifth: start the axis a
+    # little below the lowest interval bound (in steps of 5 pp), never below 0.
+    lows = cells[[f"{k}_low" for k in ENFORCEMENT_KPIS]].to_numpy(dtype=float)
+    lowest = float(np.nanmin(lows)) if np.isfinite(lows).any() else 0.0
+    start = max(0.0, np.floor((lowest - 0.01) * 20) / 20)
     fig.update_layout(
         title="Precision and recall of enforcement by vendor and workflow",
         scattermode="group",
-        xaxis={"tickformat": ".0%", "title": "share (95% Wilson interval)"},
+        xaxis={
+            "tickformat": ".0%",
+            "title": "share (95% Wilson interval)",
+            "range": [start, 1.01],
+        },
         yaxis={"autorange": "reversed", "type": "category"},
         legend={"orientation": "h", "y": -0.12},
     )
