@@ -8,7 +8,8 @@ and code dispatches on the kind, never on a KPI's name:
 - `complement`: `1 - numerator / denominator` (the quality score: 1 - errors / audits);
 - `mean`: a mean per unit, `numerator / denominator` where the numerator sums a per-unit value
   in [0, 1] (the weighted quality score: the points of the audits / audits), optionally with a
-  Student t interval from the sum of squares (`squares`; `kpi.stats.mean_interval_arrays`);
+  Wilson interval at the effective n from the sum of squares (`squares`;
+  `kpi.stats.mean_interval_arrays`);
 - `agreement`: Cohen's kappa of two labellings, `(po - pe) / (1 - pe)`, where the observed
   agreement `po` is `numerator / denominator` and the chance agreement `pe` comes from the
   labels' marginal counts (the engine's `kappa_sql` query), optionally with a 95% interval
@@ -76,8 +77,7 @@ INTERVAL_METHODS: dict[Kind, str] = {
     "ratio": "Wilson 95%",
     "complement": "Wilson 95%",
     "agreement": "95%, kappa ± 1.96 large-sample standard errors, Fleiss, Cohen & Everitt 1969",
-    "mean": "Student t 95% of the mean per audit (Wilson of the points when all audits score "
-    "alike)",
+    "mean": "Wilson 95% at the effective n = n·m(1−m)/s² of the per-audit scores",
 }
 
 # Neutral column vocabulary (see kpi.sql.measures): tat_minutes, handle_minutes, is_decided, ...

@@ -217,19 +217,19 @@ def _kappa_interval(pairs: tuple[tuple[str, str], ...]) -> tuple[float, float]:
 
 
 def _mean_interval(scores: tuple[float, ...]) -> tuple[float, float, float]:
-    """The mean audit score and its Student t 95% interval (statsmodels' DescrStatsW), clipped
-    to [0, 1]; where every audit scores alike, Wilson's interval of the points (kpi.stats'
-    documented choice)."""
+    """The mean audit score and its 95% interval: statsmodels' Wilson interval at the effective
+    number of audits n m(1 - m) / s**2 (s**2: DescrStatsW's sample variance; n itself where
+    s = 0, m(1 - m) = 0 or the effect exceeds 1), kpi.stats' documented choice."""
     x = np.asarray(scores, dtype=float)
     if len(x) == 0:
         return math.nan, math.nan, math.nan
     mean = float(x.mean())
-    if len(x) == 1:
-        return mean, math.nan, math.nan
-    if np.ptp(x) == 0:
-        low, high = proportion_confint(x.sum(), len(x), alpha=0.05, method="wilson")
-        return mean, max(0.0, float(low)), min(1.0, float(high))
-    low, high = DescrStatsW(x).tconfint_mean(alpha=0.05)
+    n_eff = float(len(x))
+    if len(x) > 1:
+        var = float(DescrStatsW(x).var * len(x) / (len(x) - 1))
+        if var > 1e-12 and 0 < mean < 1:
+            n_eff = len(x) / min(1.0, var / (mean * (1 - mean)))
+    low, high = proportion_confint(mean * n_eff, n_eff, alpha=0.05, method="wilson")
     return mean, max(0.0, float(low)), min(1.0, float(high))
 
 
