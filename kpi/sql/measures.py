@@ -82,9 +82,10 @@ def source_sql(
     columns = DECISION_COLUMNS if source == "decisions" else AUDIT_COLUMNS
     if source == "audits":
         params.values["actioning"] = actioning
+    where = window_filters(source, query, scope, b, params)
+    if source == "audits":  # named after the window's bound values, so their names stay
         for severity, points in (penalties or {}).items():
             params.values[f"penalty_{severity}"] = float(points)
-    where = window_filters(source, query, scope, b, params)
     select = list(dims)
     select.append(f"{period_expr(query.period, 'decided_at', params)} AS period_start")
     quantiles = [MEASURES[m] for m in measures if MEASURES[m].agg == "quantile"]

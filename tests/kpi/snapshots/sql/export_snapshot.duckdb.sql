@@ -27,7 +27,7 @@ SELECT CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlo
 GROUP BY 1;
 
 -- query 4
-SELECT CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+SELECT CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1;
@@ -81,7 +81,7 @@ SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 A
 GROUP BY 1, 2;
 
 -- query 8
-SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
@@ -135,7 +135,7 @@ SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_
 GROUP BY 1, 2, 3;
 
 -- query 12
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
@@ -192,7 +192,7 @@ SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 A
 GROUP BY 1, 2;
 
 -- query 17
-SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
+SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
@@ -499,18 +499,42 @@ WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided
 GROUP BY 1, 2, 3, 4;
 
 -- query 66
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3;
+
+-- query 67
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3;
+
+-- query 68
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3;
+
+-- query 69
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3;
+
+-- query 70
 SELECT vendor AS vendor, CAST(date_trunc('day', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) FILTER (WHERE is_error) AS errors, count(*) AS audits
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
 
--- query 67
+-- query 71
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) FILTER (WHERE due_at IS NOT NULL AND decided_at <= due_at) AS sla_met, count(*) FILTER (WHERE due_at IS NOT NULL) AS sla_known
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 68
+-- query 72
 WITH combos AS (
 SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
@@ -527,39 +551,39 @@ SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_
 )
 GROUP BY 1, 2, 3;
 
--- query 69
+-- query 73
 SELECT max(audited_at) AS newest FROM audit_facts;
 
--- query 70
+-- query 74
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(DISTINCT decision_id) AS audited_decisions
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 71
+-- query 75
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 72
+-- query 76
 SELECT vendor, workflow, count(*) AS edits, count(DISTINCT decision_id) AS decisions, sum(audits) AS audits, count(*) FILTER (WHERE old_decision IS DISTINCT FROM new_decision) AS label_changes, list(DISTINCT run_id ORDER BY run_id) AS runs FROM edits_after_audit WHERE true AND recorded_at >= $v0 AND recorded_at < $v1 GROUP BY ALL;
 
--- query 73
+-- query 77
 SELECT error_type, count(*) AS errors, count(*) FILTER (WHERE severity = 'critical') AS critical FROM audit_facts WHERE is_error AND decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t0 AND decided_at < $t1 AND enqueued_at < $t1 AND workflow = $v2 GROUP BY 1 ORDER BY 2 DESC, 1;
 
--- query 74
+-- query 78
 SELECT policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3 AND workflow = $v4
 GROUP BY 1, 2;
 
--- query 75
+-- query 79
 SELECT run_id, kind, vendor, file, sha256, finished_at, status FROM ingest_runs WHERE run_id IN (
 SELECT run_id FROM decisions WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 UNION SELECT run_id FROM qa_audits WHERE audit_id IN (SELECT audit_id FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t3 AND decided_at < $t4 AND enqueued_at < $t4)
 UNION SELECT run_id FROM calibration_ratings WHERE true AND session_date >= $v5 AND session_date <= $v6
 ) ORDER BY run_id;
 
--- query 76
+-- query 80
 SELECT vendor, max(decided_at) AS last_decided_at, max(enqueued_at) AS last_enqueued_at FROM decisions GROUP BY 1 ORDER BY 1;
