@@ -610,6 +610,13 @@ class Config(_Strict):
                 )
         return self
 
+    def severity_penalties(self) -> dict[str, float]:
+        """Points an error of each severity takes off its audit's score of 1
+        (`weighted_quality_score`), and under `default` those of `default_severity` (for a
+        severity the rules do not know; ingest gives none)."""
+        penalties = self.quality_weights.penalties()
+        return {**penalties, "default": penalties[self.default_severity]}
+
     def error_types_in(self, category: str) -> list[str]:
         """Configured error type names of one category."""
         return [n for n, t in self.error_types.items() if t.category == category]

@@ -79,8 +79,7 @@ def kpi_table(
         raise ValueError(f"{', '.join(backlog)} cannot be cut by time keys (a state, not events)")
 
     # Points an error of each severity takes off its audit (weighted_quality_score).
-    penalties = cfg.quality_weights.penalties()
-    penalties["default"] = penalties[cfg.default_severity]
+    penalties = cfg.severity_penalties()
     frames = []
     for source, measures in by_source.items():
         quantiles = any(MEASURES[m].agg == "quantile" for m in measures)
