@@ -345,3 +345,21 @@ def test_mean_interval_where_every_audit_scores_alike_is_wilson() -> None:
     np.testing.assert_allclose(high[:3], np.minimum(w_high, 1.0), rtol=1e-12)
     assert low[0] < 0.92 and high[0] == 1.0 and mean[2] == 1.0
     assert math.isnan(mean[3]) and math.isnan(low[3]) and math.isnan(high[3])
+
+
+def test_mean_interval_covers_about_95_percent_where_student_t_does_not() -> None:
+    """The README's argument for the effective-n Wilson interval, re-measured: 4,000 groups of
+    100 audit scores (1 / 0.75 / 0.5 / 0 at 95 / 2 / 2 / 1 %, true mean 0.975)."""
+    from scipy import stats as sps
+
+    rng = np.random.default_rng(2026)
+    values, p = np.array([1.0, 0.75, 0.5, 0.0]), np.array([0.95, 0.02, 0.02, 0.01])
+    mu = float(values @ p)
+    x = rng.choice(values, size=(4000, 100), p=p)
+    _, low, high = mean_interval_arrays(x.sum(1), (x**2).sum(1), np.full(4000, 100))
+    ours = float(np.mean((low <= mu) & (mu <= high)))
+    sem = x.std(axis=1, ddof=1) / 10
+    t_low, t_high = sps.t.interval(0.95, 99, loc=x.mean(1), scale=np.where(sem > 0, sem, np.nan))
+    student = float(np.mean((t_low <= mu) & (mu <= t_high)))
+    assert 0.92 <= ours <= 0.97
+    assert student < 0.90 < ours
