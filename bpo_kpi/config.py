@@ -123,6 +123,13 @@ class Targets(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _merge_default(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("default"), TargetValues):
+            # built in code: a target it leaves empty takes its default (so a target added
+            # later, such as critical_error_rate, keeps such code valid); sla_minutes as given
+            given_values = data["default"]
+            missing = {n: _DEFAULT_TARGETS[n] for n in TARGET_FIELDS
+                       if getattr(given_values, n) is None}  # fmt: skip
+            data = {**data, "default": given_values.model_copy(update=missing)}
         if isinstance(data, dict) and isinstance(data.get("default"), dict):
             given = data["default"]
             merged = {**_DEFAULT_TARGETS, **given}
