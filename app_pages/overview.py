@@ -54,7 +54,7 @@ def alert_link(rec: dict[str, Any], f: common.Filters) -> str:
             where[dim] = [segment[dim]]
     start = rec["start"] if isinstance(rec["start"], dt.date) else f.start
     end = rec["end"] if isinstance(rec["end"], dt.date) else f.end
-    if rec["kind"] in ("quality_gap", "out_of_control"):
+    if rec["kind"] in ("quality_gap", "critical_errors", "out_of_control"):
         drill = []
         if "vendor" in segment and "workflow" in segment:
             drill = [("cell", f"{segment['vendor']}|{segment['workflow']}")]
@@ -240,7 +240,9 @@ st.caption(
     "or policies, whose error rate over the last "
     f"{' or '.join(str(d) for d in monitor.quality_windows(common.config()))} days is above "
     "target with confidence (exact test; the narrowest segment that explains it is named); "
-    "out of control = a day's error rate outside its vendor's p-chart limits; SLA "
+    "critical error rate above target = the same test on a vendor × workflow's critical errors "
+    "against its critical-error target; out of control = a day's error rate outside its "
+    "vendor's p-chart limits; SLA "
     "breach = a vendor × workflow below its SLA target on the day beyond day-to-day noise; "
     "backlog past due = a vendor's pending items past their due time at the day's end; QA "
     "coverage = a vendor's workflows audited below target"

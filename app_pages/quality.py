@@ -1,6 +1,7 @@
 """Quality & gaps page: quality and agreement trends with Wilson bands, a p-chart of the error
-rate, the ranked quality-gap list, and a drill-down from a vendor x workflow heatmap to policies,
-error types, reviewers and the audited decisions with auditor comments.
+rate, precision and recall of enforcement per vendor and workflow, the ranked quality-gap
+list, and a drill-down from a vendor x workflow heatmap to policies, error types, reviewers
+and the audited decisions with auditor comments.
 
 The drill path lives in the URL as repeated `drill` parameters (see `app_pages.common`), in this
 order, so a copied link reproduces the view:
@@ -53,8 +54,16 @@ SHARE_COLUMNS = {
     "quality_score", "quality_score_low", "quality_score_high", "agreement_rate",
     "agreement_rate_low", "agreement_rate_high", "error_rate", "error_rate_low",
     "error_rate_high", "target_error_rate", "peer_error_rate", "target", "center", "lcl", "ucl",
-    "share", "cumulative_share",
+    "share", "cumulative_share", "enforcement_precision", "enforcement_precision_low",
+    "enforcement_precision_high", "enforcement_recall", "enforcement_recall_low",
+    "enforcement_recall_high",
 }  # fmt: skip
+ENFORCEMENT_KPIS = ("enforcement_precision", "enforcement_recall")
+# What each enforcement KPI's n counts (its denominator), in words for the hover and the table.
+ENFORCEMENT_BASIS = {
+    "enforcement_precision": "audits the vendor actioned",
+    "enforcement_recall": "audits where the truth actions",
+}
 AUDIT_COLUMNS = [
     "audit_id", "decided_at", "decision", "policy", "qa_decision", "qa_policy", "error_type",
     "severity", "dispute_status", "auditor_id", "comment", "decision_id", "item_id", "site",
@@ -85,6 +94,13 @@ def mark(value: Any, target: float) -> str:
     """A cell's value with its status as a symbol, so status never rests on colour alone."""
     v = None if value is None or pd.isna(value) else float(value)
     return f"{pct(value)} {'✘' if status('quality_score', v, target) == 'missed' else '✔'}"
+
+
+def weights_text(config: Any) -> str:
+    """The severity weights behind the weighted quality score, in words."""
+    w = config.quality_weights
+    critical = "fails the audit" if w.critical_fails_audit else f"−{w.critical:g}"
+    return f"critical {critical}, major −{w.major:g}, minor −{w.minor:g}"
 
 
 def quality_target(workflow: str | None, vendor: str | None) -> float:
@@ -188,6 +204,55 @@ def trend_figure(trend: pd.DataFrame, target: float, period: str) -> go.Figure:
         title=f"Quality score and agreement rate by {period}",
         yaxis_tickformat=".0%",
         legend={"orientation": "h", "y": -0.15},
+    )
+    return fig
+
+
+def segment_name(vendor: Any, workflow: Any) -> str:
+    return f"{monitor.group_label(vendor)} · {'–' if pd.isna(workflow) else workflow}"
+
+
+def enforcement_figure(cells: pd.DataFrame) -> go.Figure:
+    """Precision and recall of enforcement per vendor x workflow (one row each, the worse of
+    the two at the top), 95% Wilson intervals as error bars, counts in the hover."""
+    fig = go.Figure()
+    y = [plot_text(segment_name(v, w)) for v, w in zip(cells["vendor"], cells["workflow"],
+                                                        strict=True)]  # fmt: skip
+    tp = cells["enforcement_true_positives"]
+    for kpi, den, colour, symbol in (
+        ("enforcement_precision", "actioning_audits", BLUE, "circle"),
+        ("enforcement_recall", "truth_actioning_audits", ORANGE, "diamond"),
+    ):
+        name = common.label(kpi)
+        value = cells[kpi]
+        fig.add_scatter(
+            x=value, y=y, mode="markers", name=name, orientation="h",
+            marker={"color": colour, "symbol": symbol, "size": 9},
+            error_x={"type": "data", "symmetric": False, "array": cells[f"{kpi}_high"] - value,
+                     "arrayminus": value - cells[f"{kpi}_low"], "color": colour, "thickness": 1.5},
+            customdata=np.column_stack([cells[f"{kpi}_low"], cells[f"{kpi}_high"], tp,
+                                        cells[den]]),
+            hovertemplate=(
+                f"%{{y}}<br>{name} %{{x:.1%}} (95%: %{{customdata[0]:.1%}}–"
+                "%{customdata[1]:.1%})<br>%{customdata[2]:,} both action of n=%{customdata[3]:,} "
+                f"{ENFORCEMENT_BASIS[kpi]}<extra></extra>"
+            ),
+        )  # fmt: skip
+    # Shares near 100% on a 0-100% axis would crowd into its last fifth: start the axis a
+    # little below the lowest interval bound (in steps of 5 pp), never below 0.
+    lows = cells[[f"{k}_low" for k in ENFORCEMENT_KPIS]].to_numpy(dtype=float)
+    lowest = float(np.nanmin(lows)) if np.isfinite(lows).any() else 0.0
+    start = max(0.0, np.floor((lowest - 0.01) * 20) / 20)
+    fig.update_layout(
+        title="Precision and recall of enforcement by vendor and workflow",
+        scattermode="group",
+        xaxis={
+            "tickformat": ".0%",
+            "title": "share (95% Wilson interval)",
+            "range": [start, 1.01],
+        },
+        yaxis={"autorange": "reversed", "type": "category"},
+        legend={"orientation": "h", "y": -0.12},
     )
     return fig
 
@@ -367,15 +432,27 @@ def reviewer_figure(top: pd.DataFrame, rate: float, what: str) -> go.Figure:
 
 
 def headline(f: common.Filters, target: float) -> None:
-    totals = common.call(kpi_table, f.query(kpis=(*TREND_KPIS, "cohen_kappa")))
+    kpis = (*TREND_KPIS, "cohen_kappa", "weighted_quality_score")
+    totals = common.call(kpi_table, f.query(kpis=kpis))
     row = totals.iloc[0] if len(totals) else pd.Series(dtype=object)
-    c1, c2, c4, c3 = st.columns(4)
+    c1, c5, c2, c4, c3 = st.columns(5)
     quality, agreement = row.get("quality_score"), row.get("agreement_rate")
     c1.metric(common.label("quality_score"), common.fmt("quality_score", quality))
     c1.markdown(
         f"95% interval {pct(row.get('quality_score_low'))} – "
         f"{pct(row.get('quality_score_high'))}  \n"
         + common.status_text("quality_score", quality, target)
+    )
+    weighted = row.get("weighted_quality_score")
+    c5.metric(
+        common.label("weighted_quality_score"),
+        common.fmt("weighted_quality_score", weighted),
+        help=KPIS["weighted_quality_score"].definition,
+    )
+    c5.markdown(
+        f"95% interval {pct(row.get('weighted_quality_score_low'))} – "
+        f"{pct(row.get('weighted_quality_score_high'))}  \n"
+        f":gray[{weights_text(common.config())}]"
     )
     c2.metric(common.label("agreement_rate"), common.fmt("agreement_rate", agreement))
     c2.markdown(
@@ -434,6 +511,43 @@ def trends(f: common.Filters, target: float) -> None:
         )
     with st.expander("Numbers behind the trend charts"):
         table(numbers, "quality_trend_table")
+
+
+def enforcement(f: common.Filters) -> None:
+    """Precision and recall of enforcement per vendor x workflow, chart and table."""
+    st.subheader("Precision and recall of enforcement")
+    cells = common.call(
+        kpi_table, f.query(by=("vendor", "workflow"), kpis=("audits", *ENFORCEMENT_KPIS)),
+        counts=True,
+    )  # fmt: skip
+    cells = cells[cells["audits"] > 0]
+    if cells.empty:
+        common.empty_state("No QA audits in this view, so no precision or recall to show.")
+        return
+    # The weakest first: the lower of the two, then the segment's name.
+    cells = cells.assign(_worst=cells[list(ENFORCEMENT_KPIS)].min(axis=1, skipna=True))
+    cells = cells.sort_values(["_worst", "vendor", "workflow"], na_position="last")
+    cells = cells.drop(columns="_worst").reset_index(drop=True)
+    chart(enforcement_figure(cells), "quality_enforcement_chart", height=120 + 28 * len(cells))
+    actioning = ", ".join(common.config().actioning_labels)
+    st.caption(
+        "Precision: of the audits where the vendor's label actions, the share where the truth "
+        "actions too (low: over-enforcement). Recall: of the audits where the truth actions, "
+        "the share the vendor actioned (low: under-enforcement). The truth is QA's label, or "
+        "the vendor's own where a dispute overturned QA; actioning labels: "
+        f"{md(actioning)}. Bars: 95% Wilson intervals; n in the hover and the table."
+    )
+    shown = cells[["vendor", "workflow", "audits", "enforcement_true_positives",
+                   "actioning_audits", "enforcement_precision", "enforcement_precision_low",
+                   "enforcement_precision_high", "truth_actioning_audits", "enforcement_recall",
+                   "enforcement_recall_low", "enforcement_recall_high"]]  # fmt: skip
+    with st.expander("Numbers behind the precision and recall chart"):
+        table(
+            shown, "quality_enforcement_table",
+            enforcement_true_positives=st.column_config.NumberColumn("both action"),
+            actioning_audits=st.column_config.NumberColumn("vendor actioned (precision n)"),
+            truth_actioning_audits=st.column_config.NumberColumn("truth actions (recall n)"),
+        )  # fmt: skip
 
 
 def gap_list(f: common.Filters) -> None:
@@ -824,6 +938,8 @@ with st.container(key="quality_headline"):
     headline(filters, overall_target)
 with st.container(key="quality_trends"):
     trends(filters, overall_target)
+with st.container(key="quality_enforcement"):
+    enforcement(filters)
 with st.container(key="quality_gaps"):
     gap_list(filters)
 with st.container(key="quality_drill"):

@@ -165,7 +165,9 @@ def profile_sources(gw: Any, query: Any) -> dict[str, Any]:
     for name in measures_for(query.kpi_list()):
         by_source.setdefault(MEASURES[name].source, []).append(name)
     sqls = {
-        s: source_sql(s, ms, query, gw.scope, tz, cfg.actioning_labels, b)
+        s: source_sql(
+            s, ms, query, gw.scope, tz, cfg.actioning_labels, b, (), cfg.severity_penalties()
+        )
         for s, ms in by_source.items()
     }
     sqls["kappa"] = kappa_sql(query, gw.scope, tz, b)
@@ -267,8 +269,16 @@ def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
         return (num.astype(float) / den.astype(float)).where(den > 0)
 
 
-def pandas_kpis(dec: pd.DataFrame, aud: pd.DataFrame, tz: str, actioning: list[str]) -> Any:
-    """The KPI table computed the way a pandas user would write it."""
+def pandas_kpis(
+    dec: pd.DataFrame,
+    aud: pd.DataFrame,
+    tz: str,
+    actioning: list[str],
+    penalties: dict[str, float] | None = None,
+) -> Any:
+    """The KPI table computed the way a pandas user would write it; `penalties`: points an
+    error of each severity costs (`Config.severity_penalties`, default the defaults)."""
+    penalties = penalties or Config().severity_penalties()
     keys = [*BY, "period_start"]
 
     # Decisions: counts, TAT quantiles and mean, SLA, handle time.
@@ -299,6 +309,7 @@ def pandas_kpis(dec: pd.DataFrame, aud: pd.DataFrame, tz: str, actioning: list[s
 
     # Audits (of decided, non-orphan decisions; they belong to their decision's week).
     a = aud[aud["decided_at"].notna() & ~aud["is_orphan"].fillna(False).astype(bool)]
+    a_src = a
     err = a["is_error"].fillna(False).astype(bool)
     typed = a["error_type"].notna()
     a = pd.DataFrame(
@@ -322,6 +333,14 @@ def pandas_kpis(dec: pd.DataFrame, aud: pd.DataFrame, tz: str, actioning: list[s
             "overturned": a["dispute_status"].eq("overturned").fillna(False),
         }
     )
+    # weighted_quality_score's points and precision / recall of enforcement (issue 17)
+    penalty = a_src["severity"].map(penalties).fillna(penalties["default"])
+    a["quality_points"] = 1.0 - penalty.where(err, 0.0)
+    a["quality_points_sq"] = a["quality_points"] ** 2
+    overturned = a["overturned"].to_numpy()
+    truth = np.where(overturned, a["actioning_audits"], a["qa_actioning_audits"])
+    a["truth_actioning_audits"] = truth
+    a["enforcement_true_positives"] = a["actioning_audits"] & truth
     ga = a.groupby(keys, observed=True, sort=False)
     flags = [c for c in a.columns if c not in (*keys, "decision_id", "decision", "qa_decision")]
     audits = ga[flags].sum()
@@ -374,8 +393,10 @@ def pandas_kpis(dec: pd.DataFrame, aud: pd.DataFrame, tz: str, actioning: list[s
     backlog = backlog[(backlog["backlog"] != 0) | (backlog["backlog_over_sla"] != 0)]
 
     table = out.join(audits, how="outer").join(backlog, how="outer").reset_index()
-    counts = ["decisions", "sla_known", "sla_met", "audits", "audited_decisions", *flags,
-              "backlog", "backlog_over_sla"]  # fmt: skip
+    points = ["quality_points", "quality_points_sq"]
+    table[points] = table[points].fillna(0.0)
+    counts = ["decisions", "sla_known", "sla_met", "audits", "audited_decisions",
+              *[f for f in flags if f not in points], "backlog", "backlog_over_sla"]  # fmt: skip
     for c in counts:
         table[c] = table[c].fillna(0).astype("int64")
     r = table
@@ -389,6 +410,8 @@ def pandas_kpis(dec: pd.DataFrame, aud: pd.DataFrame, tz: str, actioning: list[s
         ("under_enforcement_rate", "under_enforcement_errors", "qa_actioning_audits", True, False),
         ("dispute_rate", "disputed", "error_typed", False, False),
         ("overturn_rate", "overturned", "dispute_resolved", False, False),
+        ("enforcement_precision", "enforcement_true_positives", "actioning_audits", True, False),
+        ("enforcement_recall", "enforcement_true_positives", "truth_actioning_audits", True, False),
     ):
         value = _ratio(r[num], r[den])
         r[name] = 1 - value if comp else value
@@ -396,6 +419,14 @@ def pandas_kpis(dec: pd.DataFrame, aud: pd.DataFrame, tz: str, actioning: list[s
             succ = r[den] - r[num] if comp else r[num]
             r[f"{name}_low"], r[f"{name}_high"] = _wilson(succ, r[den])
     n = r["audits"].astype(float)
+    # the mean score per audit; Wilson's interval at the effective n = n m(1 - m) / s**2
+    m = _ratio(r["quality_points"], r["audits"])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        var = ((r["quality_points_sq"] - r["quality_points"] * m) / (n - 1)).clip(lower=0)
+        effect = (var / (m * (1 - m))).where((n > 1) & (m * (1 - m) > 0) & (var >= 1e-12), 1.0)
+    n_eff = n / effect.clip(upper=1.0)
+    r["weighted_quality_score"] = m
+    r["weighted_quality_score_low"], r["weighted_quality_score_high"] = _wilson(m * n_eff, n_eff)
     po = _ratio(r["agreements"], r["audits"])
     with np.errstate(divide="ignore", invalid="ignore"):
         pe = r["kappa_pe_num"].fillna(0) / n**2
@@ -424,7 +455,8 @@ def pandas_worker(db: Path, out: Path) -> dict[str, Any]:
         (dec.memory_usage(deep=True).sum() + aud.memory_usage(deep=True).sum()) / 2**20
     )
     start = time.perf_counter()
-    table = pandas_kpis(dec, aud, config.reporting_timezone, config.actioning_labels)
+    table = pandas_kpis(dec, aud, config.reporting_timezone, config.actioning_labels,
+                        config.severity_penalties())  # fmt: skip
     res["compute_s"] = time.perf_counter() - start
     res["peak_rss_mb"] = round(_maxrss_bytes() / 2**20)
     res["groups"] = len(table)

@@ -63,6 +63,11 @@ class TargetValues(_Strict):
     qa_coverage: float | None = Field(
         None, ge=0, le=1, description="Share of decided decisions that QA audits."
     )
+    critical_error_rate: float | None = Field(
+        None, ge=0, le=1,
+        description="Highest acceptable critical error rate (critical errors / audits); shown "
+        "on the Overview tiles and alerted by the daily monitor (`critical_errors`).",
+    )  # fmt: skip
     sla_minutes: dict[str, float] = Field(
         default_factory=dict,
         description="SLA in minutes per priority (e.g. p0 = 60); used when a row has no due_at.",
@@ -88,14 +93,19 @@ class ResolvedTargets(_Strict):
     kappa: float
     sla_attainment: float
     qa_coverage: float
+    critical_error_rate: float
     sla_minutes: dict[str, float]
 
+
+# The targets that are single numbers (every one but sla_minutes), resolved field by field.
+TARGET_FIELDS = ("quality", "kappa", "sla_attainment", "qa_coverage", "critical_error_rate")
 
 _DEFAULT_TARGETS = {
     "quality": 0.95,
     "kappa": 0.70,
     "sla_attainment": 0.95,
     "qa_coverage": 0.05,
+    "critical_error_rate": 0.01,
     "sla_minutes": {"p0": 60, "p1": 240, "p2": 1440, "p3": 4320},
 }
 
@@ -113,6 +123,13 @@ class Targets(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _merge_default(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("default"), TargetValues):
+            # built in code: a target it leaves empty takes its default (so a target added
+            # later, such as critical_error_rate, keeps such code valid); sla_minutes as given
+            given_values = data["default"]
+            missing = {n: _DEFAULT_TARGETS[n] for n in TARGET_FIELDS
+                       if getattr(given_values, n) is None}  # fmt: skip
+            data = {**data, "default": given_values.model_copy(update=missing)}
         if isinstance(data, dict) and isinstance(data.get("default"), dict):
             given = data["default"]
             merged = {**_DEFAULT_TARGETS, **given}
@@ -123,11 +140,7 @@ class Targets(_Strict):
 
     @model_validator(mode="after")
     def _default_complete(self) -> Targets:
-        missing = [
-            name
-            for name in ("quality", "kappa", "sla_attainment", "qa_coverage")
-            if getattr(self.default, name) is None
-        ]
+        missing = [name for name in TARGET_FIELDS if getattr(self.default, name) is None]
         if missing:
             raise ValueError(f"targets.default must set {', '.join(missing)}")
         return self
@@ -144,7 +157,7 @@ class Targets(_Strict):
         sla: dict[str, float] = {}
         for scope in scopes:
             sla.update(scope.sla_minutes)
-            for name in ("quality", "kappa", "sla_attainment", "qa_coverage"):
+            for name in TARGET_FIELDS:
                 if getattr(scope, name) is not None:
                     values[name] = getattr(scope, name)
         return ResolvedTargets(sla_minutes=sla, **values)
@@ -353,6 +366,29 @@ class SeverityRule(_Strict):
     policy: str | None = Field(None, description="Match this policy (QA's, else the vendor's).")
 
 
+class QualityWeights(_Strict):
+    """How `weighted_quality_score` scores an audit: 1 without an error (or with an error whose
+    dispute overturned it), else 1 - the weight of its error's severity."""
+
+    critical: float = Field(
+        0.75, ge=0, le=1,
+        description="Weight (points lost, of 1) of a critical error; unused while "
+        "`critical_fails_audit` is true.",
+    )  # fmt: skip
+    major: float = Field(0.5, ge=0, le=1, description="Weight of a major error.")
+    minor: float = Field(0.25, ge=0, le=1, description="Weight of a minor error.")
+    critical_fails_audit: bool = Field(
+        True,
+        description="A critical error scores the audit 0 whatever its weight (an auto-fail, "
+        "as Zendesk QA's); false: it loses `critical`.",
+    )
+
+    def penalties(self) -> dict[str, float]:
+        """Points an error of each severity takes off its audit's score of 1."""
+        critical = 1.0 if self.critical_fails_audit else self.critical
+        return {"critical": critical, "major": self.major, "minor": self.minor}
+
+
 class Role(_Strict):
     """What a viewer in this role may see; empty lists mean no restriction on that dimension."""
 
@@ -459,6 +495,11 @@ class Config(_Strict):
             SeverityRule(severity="minor", error_type="wrong_policy"),
         ],
         description="Rules giving a severity to errors whose audit has none; first match wins.",
+    )
+    quality_weights: QualityWeights = Field(
+        default_factory=QualityWeights,
+        description="Weights per error severity of `weighted_quality_score`; read when a "
+        "number is computed (no recompute needed).",
     )
     error_types: dict[str, ErrorType] = Field(
         default_factory=_default_error_types,
@@ -582,6 +623,13 @@ class Config(_Strict):
                 )
         return self
 
+    def severity_penalties(self) -> dict[str, float]:
+        """Points an error of each severity takes off its audit's score of 1
+        (`weighted_quality_score`), and under `default` those of `default_severity` (for a
+        severity the rules do not know; ingest gives none)."""
+        penalties = self.quality_weights.penalties()
+        return {**penalties, "default": penalties[self.default_severity]}
+
     def error_types_in(self, category: str) -> list[str]:
         """Configured error type names of one category."""
         return [n for n, t in self.error_types.items() if t.category == category]
@@ -687,6 +735,7 @@ def config_reference() -> str:
     walk(Config, "")
     walk(TargetValues, "targets.<scope>.")
     walk(SeverityRule, "severity_rules[].")
+    walk(QualityWeights, "quality_weights.")
     walk(ErrorType, "error_types.<name>.")
     walk(IngestSettings, "ingest.")
     walk(QuerySettings, "queries.")

@@ -6,6 +6,10 @@ and code dispatches on the kind, never on a KPI's name:
 - `ratio`: `numerator / denominator` of two measures, computed after aggregation (empty when
   the denominator is 0), optionally with a Wilson interval;
 - `complement`: `1 - numerator / denominator` (the quality score: 1 - errors / audits);
+- `mean`: a mean per unit, `numerator / denominator` where the numerator sums a per-unit value
+  in [0, 1] (the weighted quality score: the points of the audits / audits), optionally with a
+  Wilson interval at the effective n from the sum of squares (`squares`;
+  `kpi.stats.mean_interval_arrays`);
 - `agreement`: Cohen's kappa of two labellings, `(po - pe) / (1 - pe)`, where the observed
   agreement `po` is `numerator / denominator` and the chance agreement `pe` comes from the
   labels' marginal counts (the engine's `kappa_sql` query), optionally with a 95% interval
@@ -23,7 +27,7 @@ from typing import Literal
 
 Source = Literal["decisions", "audits", "backlog"]
 Direction = Literal["higher", "lower", "neutral"]
-Kind = Literal["measure", "ratio", "complement", "agreement"]
+Kind = Literal["measure", "ratio", "complement", "agreement", "mean"]
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,9 @@ class Measure:
 
     name: str
     source: Source
-    agg: Literal["count", "sum", "mean", "quantile", "count_distinct"]
-    expr: str = "1"  # for count/sum: a boolean condition; for mean/quantile: a numeric expression
+    # fsum: the sum of a real-valued expression (kept as a float; sum is of whole numbers)
+    agg: Literal["count", "sum", "fsum", "mean", "quantile", "count_distinct"]
+    expr: str = "1"  # count: a boolean condition; sum/fsum/mean/quantile: a numeric expression
     quantile: float | None = None
 
 
@@ -49,6 +54,7 @@ class KPI:
     measure: str | None = None  # a measure shown as is (kind `measure`)
     numerator: str | None = None  # ratio KPIs
     denominator: str | None = None  # also a measure KPI's n, when it has one (a count)
+    squares: str | None = None  # a mean KPI's sum of squared per-unit values (its interval)
     interval: bool = False  # 95% interval as `<name>_low` / `<name>_high` (`interval_method`)
     target: str | None = None  # key in the configuration's targets
 
@@ -62,6 +68,8 @@ class KPI:
             raise ValueError(f"{self.name}: a KPI names a measure if and only if of kind measure")
         if self.kind != "measure" and not (self.numerator and self.denominator):
             raise ValueError(f"{self.name}: a {self.kind} KPI names its numerator and denominator")
+        if self.kind == "mean" and self.interval and not self.squares:
+            raise ValueError(f"{self.name}: a mean KPI's interval needs its sum of squares")
 
 
 INTERVAL_METHODS: dict[Kind, str] = {
@@ -69,6 +77,7 @@ INTERVAL_METHODS: dict[Kind, str] = {
     "ratio": "Wilson 95%",
     "complement": "Wilson 95%",
     "agreement": "95%, kappa ± 1.96 large-sample standard errors, Fleiss, Cohen & Everitt 1969",
+    "mean": "Wilson 95% at the effective n = n·m(1−m)/s² of the per-audit scores",
 }
 
 # Neutral column vocabulary (see kpi.sql.measures): tat_minutes, handle_minutes, is_decided, ...
@@ -89,6 +98,13 @@ MEASURES: dict[str, Measure] = {
         Measure("audited_decisions", "audits", "count_distinct", "decision_id"),
         Measure("errors", "audits", "count", "is_error"),
         Measure("critical_errors", "audits", "count", "is_error AND severity = 'critical'"),
+        # issue 17 items 1-2: severity-weighted quality, precision and recall of enforcement
+        Measure("quality_points", "audits", "fsum", "audit_score"),
+        Measure("quality_points_sq", "audits", "fsum", "audit_score * audit_score"),
+        Measure("truth_actioning_audits", "audits", "count", "truth_actioning"),
+        Measure(
+            "enforcement_true_positives", "audits", "count", "vendor_actioning AND truth_actioning"
+        ),
         Measure("agreements", "audits", "count", "decision = qa_decision"),
         Measure("actioning_audits", "audits", "count", "vendor_actioning"),
         Measure("qa_actioning_audits", "audits", "count", "qa_actioning"),
@@ -168,7 +184,25 @@ KPIS: dict[str, KPI] = {
             "interval.", numerator="errors", denominator="audits",
             interval=True, target="quality"),
         KPI("critical_error_rate", "Critical error rate", "share", "lower", "ratio",
-            "Critical errors / audits.", numerator="critical_errors", denominator="audits",
+            "Critical errors / audits (severity: QA's, else the configuration's severity rules; "
+            "overturned disputes are no errors).", numerator="critical_errors",
+            denominator="audits", interval=True, target="critical_error_rate"),
+        KPI("weighted_quality_score", "Weighted quality score", "share", "higher", "mean",
+            "Mean score per audit: 1 without an error, else 1 - the weight of its severity "
+            "(configuration: quality_weights; a critical error scores 0 while "
+            "critical_fails_audit); overturned disputes are no errors.",
+            numerator="quality_points", denominator="audits", squares="quality_points_sq",
+            interval=True),
+        KPI("enforcement_precision", "Enforcement precision", "share", "higher", "ratio",
+            "Audits where the vendor's label and the truth both action / audits where the "
+            "vendor's label actions. Truth: QA's label, or the vendor's own where a dispute "
+            "overturned QA; actioning: configuration's actioning_labels.",
+            numerator="enforcement_true_positives", denominator="actioning_audits",
+            interval=True),
+        KPI("enforcement_recall", "Enforcement recall", "share", "higher", "ratio",
+            "Audits where the vendor's label and the truth both action / audits where the "
+            "truth actions (truth as for precision).",
+            numerator="enforcement_true_positives", denominator="truth_actioning_audits",
             interval=True),
         KPI("agreement_rate", "Agreement rate", "share", "higher", "ratio",
             "Audits where decision == qa_decision / audits.", numerator="agreements",
@@ -282,7 +316,7 @@ def measures_for(kpis: list[str]) -> list[str]:
     needed: list[str] = []
     for name in kpis:
         kpi = KPIS[name]
-        for m in (kpi.measure, kpi.numerator, kpi.denominator):
+        for m in (kpi.measure, kpi.numerator, kpi.denominator, kpi.squares):
             if m and m not in needed:
                 needed.append(m)
     return needed

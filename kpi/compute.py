@@ -23,7 +23,7 @@ from kpi.sql import (
     source_sql,
     window_extent_sql,
 )
-from kpi.stats import kappa_interval_arrays, wilson_interval_arrays
+from kpi.stats import kappa_interval_arrays, mean_interval_arrays, wilson_interval_arrays
 
 COUNT_AGGS = ("count", "sum", "count_distinct")
 # The label-count sums of `kpi.sql.kappa_sql` behind an agreement KPI and its interval.
@@ -78,14 +78,17 @@ def kpi_table(
         backlog = [k for k in kpis if KPIS[k].measure in by_source["backlog"]]
         raise ValueError(f"{', '.join(backlog)} cannot be cut by time keys (a state, not events)")
 
+    # Points an error of each severity takes off its audit (weighted_quality_score).
+    penalties = cfg.severity_penalties()
     frames = []
     for source, measures in by_source.items():
         quantiles = any(MEASURES[m].agg == "quantile" for m in measures)
         parts = []
         for part in _period_slices(gw, source, query, b) if quantiles else [b]:
             sql, params = source_sql(
-                source, measures, query, gw.scope, tz, cfg.actioning_labels, part, time_keys
-            )
+                source, measures, query, gw.scope, tz, cfg.actioning_labels, part, time_keys,
+                penalties,
+            )  # fmt: skip
             parts.append(gw.frame(sql, params))
         frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
         if source == "backlog":
@@ -100,6 +103,8 @@ def kpi_table(
     for name in needed:
         if MEASURES[name].agg in COUNT_AGGS:
             out[name] = out[name].fillna(0).astype("int64") if name in out else 0
+        elif MEASURES[name].agg == "fsum":
+            out[name] = out[name].fillna(0.0).astype("float64") if name in out else 0.0
     _derive(out, kpis)
     if query.period is None:
         out = out.drop(columns=["period_start"])
@@ -214,6 +219,16 @@ def _derive(out: pd.DataFrame, kpis: list[str]) -> None:
                 *sums,
             )
             out[name] = kappa
+            if kpi.interval:
+                out[f"{name}_low"], out[f"{name}_high"] = low, high
+            continue
+        if kpi.kind == "mean":
+            mean, low, high = mean_interval_arrays(
+                out[kpi.numerator].to_numpy(dtype="float64"),
+                out[kpi.squares].to_numpy(dtype="float64") if kpi.squares else np.nan,
+                out[kpi.denominator].to_numpy(dtype="float64"),
+            )
+            out[name] = mean
             if kpi.interval:
                 out[f"{name}_low"], out[f"{name}_high"] = low, high
             continue

@@ -21,6 +21,11 @@ about one "significant" change in 20 tests by chance alone.
 - `stale_data` (critical): a vendor's newest decision or enqueue is older than the
   configuration's `freshness_hours` at `as_of` (now). The vendor filter applies, the other
   filters do not: freshness is a property of the vendor's feed.
+- `critical_errors`: a vendor x workflow whose critical error rate (critical errors / audits)
+  over a rolling window is above its target (`targets.*.critical_error_rate`, per workflow and
+  vendor) with confidence: the quality alerts' rule (windows, exact one-sided test at the
+  false-alarm rate, `monitor.min_audits`, `monitor.min_impact` decisions with a critical error
+  beyond target; critical when the test is strong and the impact 10x), on critical errors.
 - `out_of_control`: a day of the window whose error rate (errors / audits, per vendor) lies
   outside its p-chart limits p̄ ± 3·sqrt(p̄(1-p̄)/n_day), p̄ over the window
   (`kpi.stats.p_chart`). Critical above the upper limit (more errors than day-to-day variation
@@ -81,6 +86,7 @@ DEFAULT_WINDOW_DAYS = 28  # the dashboard's default window (app_pages.common)
 QA_LAG_DAYS = 3  # audits arrive up to ~72 h after the decision
 TILE_KPIS = (
     "quality_score",
+    "critical_error_rate",
     "sla_attainment",
     "tat_p90",
     "qa_coverage",
@@ -95,6 +101,7 @@ SEVERITIES = ("critical", "warning", "info")
 ALERT_KINDS = {
     "stale_data": "Data not fresh",
     "quality_gap": "Error rate above target",
+    "critical_errors": "Critical error rate above target",
     "out_of_control": "Error rate out of control",
     "sla_breach": "SLA breach",
     "backlog_past_due": "Backlog past due",
@@ -210,7 +217,7 @@ def window_table(
 def _counts(kpi: str) -> tuple[str, str] | None:
     """(numerator, denominator) of a share KPI, or None when its change cannot be tested."""
     k = KPIS[kpi]
-    if k.unit == "share" and k.numerator and k.denominator:
+    if k.unit == "share" and k.kind in ("ratio", "complement") and k.numerator and k.denominator:
         return k.numerator, k.denominator
     return None
 
@@ -499,6 +506,7 @@ def alerts(
     rows = [
         *_stale_alerts(gw, base, as_of),
         *_quality_alerts(gw, base, day, as_of),
+        *_critical_error_alerts(gw, base, day, as_of),
         *_out_of_control_alerts(gw, base, start, day),
         *_sla_and_backlog_alerts(gw, base, day, as_of),
         *_qa_coverage_alerts(gw, base, start, day, as_of, qa_lag_days),
@@ -575,18 +583,28 @@ def quality_windows(config: Config) -> tuple[int, ...]:
 
 
 def _window_counts(
-    gw: Engine, base: KpiQuery, day: dt.date, days: int, as_of: dt.datetime | None
+    gw: Engine,
+    base: KpiQuery,
+    day: dt.date,
+    days: int,
+    as_of: dt.datetime | None,
+    kpi: str = "quality_score",
+    gap_dimensions: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
-    """Decisions, audits and errors per vendor x workflow (and each cut by the gap dimensions)
+    """Decisions, audits and errors (the numerator of `kpi`: errors, or critical errors) per
+    vendor x workflow (and each cut by the gap dimensions, default `monitor.gap_dimensions`)
     over the `days` days up to `day`, segments with at least `min_audits` audits."""
     settings = gw.config.monitor
     start = day - dt.timedelta(days=days - 1)
     window = base.model_copy(
         update={"start": max(start, base.start) if base.start and base.start > start else start,
-                "end": day, "period": None, "kpis": ("decisions", "audits", "quality_score")}
+                "end": day, "period": None, "kpis": ("decisions", "audits", kpi)}
     )  # fmt: skip
+    errors = KPIS[kpi].numerator
+    assert errors is not None
+    dims = settings.gap_dimensions if gap_dimensions is None else gap_dimensions
     frames = []
-    for dim in (None, *settings.gap_dimensions):
+    for dim in (None, *dims):
         by = ("vendor", "workflow") if dim is None else ("vendor", "workflow", dim)
         table = kpi_table(gw, window.model_copy(update={"by": by}), as_of=as_of, counts=True)
         table = table[table[list(by)].notna().all(axis=1)]
@@ -600,7 +618,7 @@ def _window_counts(
                     "value": table[dim].astype(str) if dim else "",
                     "decisions": table["decisions"].astype("int64"),
                     "audits": table["audits"].astype("int64"),
-                    "errors": table["errors"].astype("int64"),
+                    "errors": table[errors].astype("int64"),
                 }
             )
         )
@@ -677,6 +695,64 @@ def _quality_alerts(
                 f"bound {lead['low']:.1%}), about {lead['excess_errors']:,.0f} decisions wrong "
                 f"beyond target.{also} Drill into the segment on Quality & gaps.",
                 float(lead["excess_errors"]), segment,
+            )
+        )  # fmt: skip
+    return rows
+
+
+def critical_error_findings(
+    gw: Engine, base: KpiQuery, day: dt.date, as_of: dt.datetime | None = None
+) -> pd.DataFrame:
+    """Vendor x workflow segments whose critical error rate is above its target with
+    confidence: `quality_findings`' windows and rule (`classify_findings`) on critical errors,
+    against `targets.*.critical_error_rate` of the segment's workflow and vendor."""
+    settings = gw.config.monitor
+    windows = quality_windows(gw.config)
+    alpha = settings.false_alarm_rate / len(windows)
+    findings = []
+    for days in windows:
+        counts = _window_counts(gw, base, day, days, as_of, "critical_error_rate", ())
+        if counts.empty:
+            continue
+        counts["target_error_rate"] = [
+            target_for(gw.config, "critical_error_rate", w, v)
+            for v, w in zip(counts["vendor"], counts["workflow"], strict=True)
+        ]
+        found = classify_findings(counts, alpha, settings.min_impact)
+        findings.append(found.assign(window_days=days))
+    if not findings:
+        return pd.DataFrame(columns=[*FINDING_COLUMNS, "window_days"])
+    out = pd.concat(findings, ignore_index=True)
+    out = out.sort_values(["segment", "p_value", "window_days"]).drop_duplicates("segment")
+    out = out.sort_values(["excess_errors", "segment"], ascending=[False, True])
+    return out.reset_index(drop=True)
+
+
+def _critical_error_alerts(
+    gw: Engine, base: KpiQuery, day: dt.date, as_of: dt.datetime
+) -> list[dict[str, Any]]:
+    """One alert per vendor x workflow in `critical_error_findings`; critical when the test is
+    strong (p below a tenth of the false-alarm rate) and at least 10 x `min_impact` decisions
+    have a critical error beyond target, else warning."""
+    settings = gw.config.monitor
+    rows = []
+    for rec in critical_error_findings(gw, base, day, as_of).to_dict("records"):
+        start = day - dt.timedelta(days=int(rec["window_days"]) - 1)
+        strong = float(rec["p_value"]) < settings.false_alarm_rate / 10
+        big = float(rec["excess_errors"]) >= 10 * settings.min_impact
+        vendor, workflow = rec["vendor"], rec["workflow"]
+        rows.append(
+            _alert(
+                "critical" if strong and big else "warning", "critical_errors", vendor,
+                workflow, start, day, "critical_error_rate", float(rec["error_rate"]),
+                float(rec["target_error_rate"]), int(rec["audits"]),
+                f"{vendor} / {workflow}: critical error rate {rec['error_rate']:.1%} "
+                f"({int(rec['errors'])} critical errors in {int(rec['audits'])} audits, "
+                f"{start:%d %b} – {day:%d %b}) against a {rec['target_error_rate']:.1%} target; "
+                f"above it with confidence (exact test, p = {rec['p_value']:.2g}; lower bound "
+                f"{rec['low']:.1%}), about {rec['excess_errors']:,.0f} decisions with a "
+                "critical error beyond target. Drill into the segment on Quality & gaps.",
+                float(rec["excess_errors"]),
             )
         )  # fmt: skip
     return rows

@@ -26,6 +26,7 @@ __all__ = [
     "audit_sample_size",
     "clustered_share_interval",
     "kappa_interval_arrays",
+    "mean_interval_arrays",
     "p_chart",
     "two_proportion_test",
     "wilson_interval",
@@ -212,6 +213,42 @@ def kappa_interval_arrays(
     low = np.clip(kappa - z * se, -1.0, 1.0)
     high = np.clip(kappa + z * se, -1.0, 1.0)
     return kappa, se, low, high
+
+
+def mean_interval_arrays(
+    total: ArrayLike, squares: ArrayLike, n: ArrayLike, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Element-wise mean of per-unit values in [0, 1] and its interval, from the group's sum
+    of values (``total``), sum of squared values (``squares``) and ``n``.
+
+    The interval is Wilson's at the *effective* number of units: a value in [0, 1] with mean
+    m has at most the variance m(1 - m) of a 0/1 value; with s**2 the sample variance, the
+    mean is as precise as a share of n_eff = n m(1 - m) / s**2 0/1 units (Kish's design
+    effect s**2 / (m(1 - m)), at most 1), so the interval is ``wilson(m n_eff, n_eff)``. It
+    stays in [0, 1], is Wilson's itself for 0/1 values, and where every unit scores the same
+    (s = 0: e.g. no audit has an error) it takes n_eff = n instead of a zero width. In
+    simulation (audit scores 1 / 0.75 / 0.5 / 0 at 95/2/2/1 % and 85/6/6/3 %, 20,000 groups
+    of 30, 100, 400) it covered 92-96 % where Student's t interval covered as little as 86 %
+    (README, "Weighted quality score"). Returns (mean, low, high): NaN where n == 0.
+
+    >>> m, lo, hi = mean_interval_arrays([3.5], [3.25], [4])  # values 1, 1, 1, 0.5
+    >>> [round(float(v[0]), 4) for v in (m, lo, hi)]
+    [0.875, 0.5046, 0.9796]
+    """
+    _check_confidence(confidence)
+    s1, s2, count = (np.asarray(v, dtype=float) for v in np.broadcast_arrays(total, squares, n))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(count > 0, s1 / count, np.nan)
+        # sample variance; rounding can take the sum of squared deviations a hair below 0
+        var = np.maximum(s2 - s1 * mean, 0.0) / (count - 1)
+        bound = mean * (1 - mean)  # the variance of a 0/1 value with this mean
+        effect = np.where((count > 1) & (bound > 0) & (var >= _ZERO_VARIANCE), var / bound, 1.0)
+        n_eff = count / np.clip(effect, None, 1.0)
+    n_eff = np.where(count > 0, n_eff, 0.0)
+    low, high = wilson_interval_arrays(
+        np.clip(np.nan_to_num(mean) * n_eff, 0.0, n_eff), n_eff, confidence
+    )
+    return mean, low, high
 
 
 @dataclass(frozen=True)

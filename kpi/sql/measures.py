@@ -34,6 +34,13 @@ AUDIT_COLUMNS = {
     "resolve_minutes": "CASE WHEN dispute_status IN ('upheld', 'overturned') AND "
     "dispute_resolved_at >= disputed_at THEN "
     "(epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END",
+    # The truth of enforcement: QA's label, except where a dispute overturned QA (the vendor's).
+    "truth_actioning": "CASE WHEN dispute_status = 'overturned' "
+    "THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END",
+    # An audit's points (weighted_quality_score): 1, less its error's severity weight.
+    "audit_score": "1.0 - CASE WHEN is_error THEN CASE severity "
+    "WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major "
+    "WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END",
 }
 
 
@@ -43,7 +50,7 @@ def _aggregate(m: Measure, columns: dict[str, str]) -> str:
         expr = expr.replace(name, f"({sql})")
     if m.agg == "count":
         return "count(*)" if expr == "1" else f"count(*) FILTER (WHERE {expr})"
-    if m.agg == "sum":
+    if m.agg in ("sum", "fsum"):
         return f"sum({expr})"
     if m.agg == "mean":
         return f"avg({expr})"
@@ -61,9 +68,12 @@ def source_sql(
     actioning: list[str],
     b: Bounds,
     time_keys: tuple[str, ...] = (),
+    penalties: dict[str, float] | None = None,
 ) -> Statement:
     """One aggregate query for the measures of `source`, grouped by dimensions, time keys
-    (`TIME_KEYS` of enqueued_at; decisions and audits only) and period."""
+    (`TIME_KEYS` of enqueued_at; decisions and audits only) and period. `penalties`: the points
+    an error of each severity (critical, major, minor, and `default` for any other) takes off
+    an audit's score (`Config.quality_weights`; needed by `audit_score` only)."""
     params = Params()
     params.values["tz"] = tz
     dims = [f"{dim_expr(source, d)} AS {d}" for d in query.by]
@@ -77,6 +87,9 @@ def source_sql(
     if source == "audits":
         params.values["actioning"] = actioning
     where = window_filters(source, query, scope, b, params)
+    if source == "audits":  # named after the window's bound values, so their names stay
+        for severity, points in (penalties or {}).items():
+            params.values[f"penalty_{severity}"] = float(points)
     select = list(dims)
     select.append(f"{period_expr(query.period, 'decided_at', params)} AS period_start")
     quantiles = [MEASURES[m] for m in measures if MEASURES[m].agg == "quantile"]

@@ -31,7 +31,7 @@ quality = 0.90
 # Counts ranked relative to volume (per 1,000), and the n that weighs a workflow's target.
 RELATIVE = {"backlog": "decisions", "backlog_over_sla": "decisions", "disputes_pending": "audits"}
 WEIGHT = {"quality_score": "audits", "cohen_kappa": "audits", "sla_attainment": "sla_known",
-          "qa_coverage": "decisions"}  # fmt: skip
+          "qa_coverage": "decisions", "critical_error_rate": "audits"}  # fmt: skip
 
 
 def window(db) -> tuple[dt.date, dt.date]:
@@ -89,7 +89,7 @@ def status(kpi: str, value: float, target: float | None, enough: bool) -> str:
 MIN_KAPPA_AUDITS = Config().monitor.min_kappa_audits
 
 DEFAULT_TARGETS = {"quality_score": 0.95, "cohen_kappa": 0.70, "sla_attainment": 0.95,
-                   "qa_coverage": 0.05}  # fmt: skip
+                   "qa_coverage": 0.05, "critical_error_rate": 0.01}  # fmt: skip
 STATUS_TEXT = {"met": "✔ meets target", "missed": "✘ misses target", "too few": "too few to judge",
                "no data": "no data", "no target": ""}  # fmt: skip
 

@@ -52,7 +52,13 @@ def hand_target(kpi: str, workflow: str | None, vendor: str) -> float | None:
     key = KPIS[kpi].target
     if key is None:
         return None
-    value = {"quality": 0.95, "kappa": 0.7, "sla_attainment": 0.9, "qa_coverage": 0.05}[key]
+    value = {
+        "quality": 0.95,
+        "kappa": 0.7,
+        "sla_attainment": 0.9,
+        "qa_coverage": 0.05,
+        "critical_error_rate": 0.01,
+    }[key]  # the last one not set: its default
     if workflow == "hate_speech":
         value = {"quality": 0.97}.get(key, value)
         if vendor == "meridian" and key == "quality":
@@ -83,7 +89,7 @@ def gw(kpi_data):
 RELATIVE = {"backlog": "decisions", "backlog_over_sla": "decisions", "disputes_pending": "audits"}
 # The count that weighs each workflow's target (the KPI's n), by hand.
 WEIGHT = {"quality_score": "audits", "cohen_kappa": "audits", "sla_attainment": "sla_known",
-          "qa_coverage": "decisions"}  # fmt: skip
+          "qa_coverage": "decisions", "critical_error_rate": "audits"}  # fmt: skip
 
 
 def weighted_targets(gw, kpi_data, where) -> dict[tuple[str, str], float]:

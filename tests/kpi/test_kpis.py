@@ -39,8 +39,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
+from statsmodels.stats.weightstats import DescrStatsW
 
-from bpo_kpi.config import Config
+from bpo_kpi.config import Config, QualityWeights
 from kpi import compute
 from kpi.catalog import DIMENSIONS, KPIS
 from kpi.compute import kpi_table
@@ -215,6 +216,33 @@ def _kappa_interval(pairs: tuple[tuple[str, str], ...]) -> tuple[float, float]:
     return max(-1.0, float(res.kappa_low)), min(1.0, float(res.kappa_upp))
 
 
+def _mean_interval(scores: tuple[float, ...]) -> tuple[float, float, float]:
+    """The mean audit score and its 95% interval: statsmodels' Wilson interval at the effective
+    number of audits n m(1 - m) / s**2 (s**2: DescrStatsW's sample variance; n itself where
+    s = 0, m(1 - m) = 0 or the effect exceeds 1), kpi.stats' documented choice."""
+    x = np.asarray(scores, dtype=float)
+    if len(x) == 0:
+        return math.nan, math.nan, math.nan
+    mean = float(x.mean())
+    n_eff = float(len(x))
+    if len(x) > 1:
+        var = float(DescrStatsW(x).var * len(x) / (len(x) - 1))
+        if var > 1e-12 and 0 < mean < 1:
+            n_eff = len(x) / min(1.0, var / (mean * (1 - mean)))
+    low, high = proportion_confint(mean * n_eff, n_eff, alpha=0.05, method="wilson")
+    return mean, max(0.0, float(low)), min(1.0, float(high))
+
+
+def oracle_points(weights: QualityWeights) -> dict[str, float]:
+    """An audit's score by its error's severity: 1 - the severity's weight; 0 for a critical
+    error while critical_fails_audit."""
+    return {
+        "critical": 0.0 if weights.critical_fails_audit else 1.0 - weights.critical,
+        "major": 1.0 - weights.major,
+        "minor": 1.0 - weights.minor,
+    }
+
+
 def _key(row: Any, by: Sequence[str]) -> tuple:
     return tuple(_none(getattr(row, d)) for d in by)
 
@@ -230,8 +258,10 @@ def oracle_table(
     tz: str = NY,
     as_of: dt.datetime,
     actioning: Sequence[str],
+    weights: QualityWeights | None = None,
 ) -> dict[tuple, dict[str, float]]:
-    """KPI values per group key `(*by values, period start or None)`."""
+    """KPI values per group key `(*by values, period start or None)`; `weights`: the
+    configuration's quality_weights (default: the defaults)."""
     dec, aud = prepared
     act = set(actioning)
     for dim, values in (where or {}).items():
@@ -266,6 +296,14 @@ def oracle_table(
     took = (resolved - raised).dt.total_seconds() / 60
     a["resolve_minutes"] = took.where(a["resolved"] & (took >= 0))
     a["timed"] = a["resolve_minutes"].notna()
+    # weighted_quality_score: each audit scores 1, or its error's severity's points
+    points = oracle_points(weights or QualityWeights())
+    a["score"] = [points[sev] if err else 1.0 for err, sev in zip(a["is_error"], a["sev"],
+                                                                  strict=True)]  # fmt: skip
+    # precision / recall of enforcement: the truth is QA's label unless a dispute overturned it
+    a["truth_act"] = [v if o else q for v, q, o in zip(a["vendor_act"], a["qa_act"],
+                                                       a["overturned"], strict=True)]  # fmt: skip
+    a["both_act"] = a["vendor_act"] & a["truth_act"]
 
     dstats: dict[tuple, dict[str, float]] = {}
     for key, grp in decided.groupby("key", sort=False):
@@ -298,6 +336,8 @@ def oracle_table(
         "overturned",
         "pending",
         "timed",
+        "truth_act",
+        "both_act",
     ]
     astats: dict[tuple, dict[str, float]] = {}
     for key, grp in a.groupby("key", sort=False):
@@ -308,6 +348,7 @@ def oracle_table(
             "kappa": _kappa(pairs),
             "kappa_ci": _kappa_interval(pairs),
             "resolve_p50": _quantile(grp["resolve_minutes"].dropna().to_numpy(), 0.5),
+            "score": _mean_interval(tuple(grp["score"])),
         }
 
     # Backlog at each period's end (or the cut-off for the last one).
@@ -351,6 +392,7 @@ def oracle_table(
         "kappa": math.nan,
         "kappa_ci": (math.nan, math.nan),
         "resolve_p50": math.nan,
+        "score": (math.nan, math.nan, math.nan),
     }
     for key in keys:
         d = dstats.get(key, nan_d)
@@ -386,6 +428,9 @@ def oracle_table(
             "quality_score_before_disputes": 1 - _ratio(s["typed"], n_aud),
             "disputes_pending": int(s["pending"]),
             "dispute_resolution_p50": s["resolve_p50"],
+            "weighted_quality_score": s["score"][0],
+            "enforcement_precision": _ratio(s["both_act"], s["vendor_act"]),
+            "enforcement_recall": _ratio(s["both_act"], s["truth_act"]),
         }
         intervals = {
             "sla_attainment": (d["sla_met"], d["sla_known"]),
@@ -397,10 +442,13 @@ def oracle_table(
             "dispute_rate": (s["disputed"], s["typed"]),
             "overturn_rate": (s["overturned"], s["resolved"]),
             "quality_score_before_disputes": (n_aud - s["typed"], n_aud),
+            "enforcement_precision": (s["both_act"], s["vendor_act"]),
+            "enforcement_recall": (s["both_act"], s["truth_act"]),
         }
         for name, (x, n) in intervals.items():
             v[f"{name}_low"], v[f"{name}_high"] = _wilson(int(x), int(n))
         v["cohen_kappa_low"], v["cohen_kappa_high"] = s["kappa_ci"]
+        v["weighted_quality_score_low"], v["weighted_quality_score_high"] = s["score"][1:]
         out[key] = v
     return out
 
@@ -416,6 +464,9 @@ ORACLE_INTERVALS = {
     "dispute_rate",
     "overturn_rate",
     "quality_score_before_disputes",
+    "weighted_quality_score",
+    "enforcement_precision",
+    "enforcement_recall",
 }
 
 
@@ -508,6 +559,11 @@ def test_generated_data_exercises_the_edge_cases(kpi_data, prepared):
     assert (resolved < raised).sum() > 3  # "resolved" before raised: no resolution time
     assert (resolved >= raised).sum() > 30
     assert set(aud["sev"].dropna()) == {"critical", "major", "minor"}
+    # Overturned disputes where the truth (the vendor's label) differs from QA's on actioning:
+    # precision and recall would differ if QA were the truth.
+    act = set(kpi_data.config.actioning_labels)
+    overturned = aud[aud["dispute"] == "overturned"]
+    assert (overturned["decision"].isin(act) != overturned["qa_decision"].isin(act)).sum() >= 5
     assert kpi_data.audits["error_type"].notna().sum() > 10
     assert (~kpi_data.audits["decision_id"].isin(d["decision_id"])).sum() == 8  # orphans
     assert (aud.groupby("decision_id").size() > 1).any()  # decisions audited twice
@@ -956,3 +1012,36 @@ def test_result_does_not_depend_on_ingest_order(seed, n_dec, n_aud, kpi_data, or
         shutil.rmtree(root, ignore_errors=True)
     for got, want in zip(tables, baseline, strict=True):
         pd.testing.assert_frame_equal(got, want, check_exact=False, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        QualityWeights(critical=0.6, major=0.3, minor=0.1, critical_fails_audit=False),
+        QualityWeights(critical=0.2, major=0.2, minor=0.0, critical_fails_audit=True),
+    ],
+)
+def test_weighted_quality_score_follows_the_configured_weights(weights, kpi_data, prepared):
+    """Other severity weights, with and without the critical auto-fail: the weighted quality
+    score and its interval per vendor and week equal the oracle's on the same audits (read at
+    query time: no recompute)."""
+    config = kpi_data.config.model_copy(update={"quality_weights": weights})
+    kpis = ("weighted_quality_score",)
+    with Gateway(kpi_data.db, config=config) as gateway:
+        frame = kpi_table(gateway, KpiQuery(by=("vendor",), period="week", kpis=kpis),
+                          kpi_data.as_of)  # fmt: skip
+    expected = oracle_table(prepared, by=("vendor",), period="week", as_of=kpi_data.as_of,
+                            actioning=config.actioning_labels, weights=weights)  # fmt: skip
+    names = ["weighted_quality_score", "weighted_quality_score_low", "weighted_quality_score_high"]
+    only = {k: {n: v[n] for n in names} for k, v in expected.items() if v["audits"]}
+    got = result_map(frame, ("vendor",), "week")
+    assert set(got) == set(only)
+    bad = [(k, n) for k in only for n in names if not _same(got[k][n], only[k][n])]
+    assert not bad, bad[:10]
+    # the weights matter: these differ from the default-weighted score
+    default = oracle_table(prepared, by=("vendor",), period="week", as_of=kpi_data.as_of,
+                           actioning=config.actioning_labels)  # fmt: skip
+    assert any(
+        not _same(default[k]["weighted_quality_score"], only[k]["weighted_quality_score"])
+        for k in only
+    )

@@ -355,13 +355,15 @@ def test_alerts_are_ordered_by_severity_then_kind_then_impact(gw):
     assert list(alerts.columns) == monitor.ALERT_COLUMNS
     assert alerts[["severity", "kind", "vendor", "workflow"]].fillna("-").values.tolist() == [
         ["critical", "stale_data", "v3", "-"],
+        # every error of this data is critical (under-enforcement): 8.2% against 1%
+        ["critical", "critical_errors", "v1", "hate_speech"],
         ["critical", "out_of_control", "v1", "-"],
         ["critical", "sla_breach", "v1", "hate_speech"],
         ["warning", "backlog_past_due", "v1", "-"],
         ["warning", "qa_coverage", "v1", "-"],  # 10 audits short
         ["warning", "qa_coverage", "v3", "-"],  # 3 audits short
     ]
-    assert monitor.alert_counts(alerts) == {"critical": 3, "warning": 3, "info": 0}
+    assert monitor.alert_counts(alerts) == {"critical": 4, "warning": 3, "info": 0}
     assert alerts["key"].is_unique
 
 
@@ -521,7 +523,8 @@ def test_cli_json_equals_the_library(db, gw, capsys):
     assert explicit == expected
     # Defaults: the newest day with data and the 28 days up to it (not before the data).
     assert json.loads(_cli(capsys, db, "--format", "json")) == expected
-    assert [r["kind"] for r in expected][:3] == ["stale_data", "out_of_control", "sla_breach"]
+    assert [r["kind"] for r in expected][:4] == ["stale_data", "critical_errors", "out_of_control",
+                                                 "sla_breach"]  # fmt: skip
 
 
 def test_cli_filters_match_the_library(db, gw, capsys):
@@ -540,7 +543,7 @@ def test_cli_table_and_csv(db, gw, capsys):
     out = _cli(capsys, db, "--day", str(D))
     lines = out.splitlines()
     assert lines[0] == "alerts for Sat 14 Mar 2026 (window 2026-03-01 – 2026-03-14)"
-    assert lines[1] == "3 critical, 3 warning"
+    assert lines[1] == "4 critical, 3 warning"
     assert lines[2].split() == ["severity", "alert", "vendor", "workflow", "when", "value",
                                 "limit", "details"]  # fmt: skip
     assert len(lines) == 3 + len(alerts)
@@ -555,3 +558,44 @@ def test_cli_rejects_bad_input(db, capsys):
     assert main(["alerts", "--db", str(db), "--day", "2026-03-01", "--from", "2026-03-05"]) == 1
     assert "after --day" in capsys.readouterr().err
     assert main(["alerts", "--db", str(db), "--where", "vendor"]) == 1
+
+
+def test_critical_error_alerts_follow_the_exact_test_and_the_per_vendor_target(db, gw):
+    """`critical_errors`: every vendor x workflow whose critical errors (here every error:
+    approve -> remove is under-enforcement, critical by the default severity rules) over the
+    window are above its critical-error target by scipy's one-sided exact binomial test (at
+    half the false-alarm rate: two windows) with enough excess; a per-vendor target in the
+    workflow silences it."""
+    alerts = _by_kind(monitor.alerts(gw, BASE, D, as_of=AS_OF), "critical_errors")
+    a = _audited()
+    a = a[a["day"] >= START]
+    target = Config().targets.default.critical_error_rate
+    assert target is not None
+    alpha = CONFIG.monitor.false_alarm_rate / 2
+    want = []
+    for (vendor, workflow), grp in a.groupby(["vendor", "workflow"]):
+        k, n = int(grp["error"].sum()), len(grp)
+        decisions = len(_decided(vendor, workflow).query("day >= @START"))
+        p = binomtest(k, n, target, alternative="greater").pvalue
+        if p < alpha and decisions * (k / n - target) >= CONFIG.monitor.min_impact:
+            want.append((vendor, workflow, k / n, n))
+    assert want == [("v1", "hate_speech", 23 / 280, 280)]  # 13 days x 1 + 10 on OOC_DAY
+    got = [(r["vendor"], r["workflow"], r["value"], r["n"]) for r in alerts.to_dict("records")]
+    assert got == want
+    (rec,) = alerts.to_dict("records")
+    assert rec["threshold"] == target and rec["measure"] == "critical_error_rate"
+    assert rec["severity"] == "critical"  # p far below 0.001 and 280 x (8.2% - 1%) >= 5
+    assert "23 critical errors in 280 audits" in rec["message"]
+
+    lenient = CONFIG.model_copy(
+        update={"targets": Targets(workflows={"hate_speech": WorkflowTargets(
+            vendors={"v1": TargetValues(critical_error_rate=0.10)})})}
+    )  # fmt: skip
+    with Gateway(db, config=lenient) as other:
+        quiet = _by_kind(monitor.alerts(other, BASE, D, as_of=AS_OF), "critical_errors")
+        assert quiet.empty
+        tiles = monitor.tiles(monitor.daily(other, BASE, D), D, lenient, "hate_speech")
+    v1 = tiles[(tiles["vendor"] == "v1") & (tiles["kpi"] == "critical_error_rate")].iloc[0]
+    on_d = _audited("v1").query("day == @D")  # hate_speech's 20 audits and spam's 1
+    assert v1["target"] == 0.10 and v1["value"] == on_d["error"].mean() and v1["status"] == "met"
+    assert v1["n"] == len(on_d) == 21

@@ -98,18 +98,42 @@ WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided
 GROUP BY 1, 2, 3, 4;
 
 -- query 18
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3;
+
+-- query 19
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3;
+
+-- query 20
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3;
+
+-- query 21
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3;
+
+-- query 22
 SELECT vendor AS vendor, CAST(date_trunc('day', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) FILTER (WHERE is_error) AS errors, count(*) AS audits
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
 
--- query 19
+-- query 23
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) FILTER (WHERE due_at IS NOT NULL AND decided_at <= due_at) AS sla_met, count(*) FILTER (WHERE due_at IS NOT NULL) AS sla_known
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 20
+-- query 24
 WITH combos AS (
 SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
@@ -126,25 +150,25 @@ SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_
 )
 GROUP BY 1, 2, 3;
 
--- query 21
+-- query 25
 SELECT max(audited_at) AS newest FROM audit_facts;
 
--- query 22
+-- query 26
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(DISTINCT decision_id) AS audited_decisions
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 23
+-- query 27
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 24
+-- query 28
 SELECT vendor, workflow, count(*) AS edits, count(DISTINCT decision_id) AS decisions, sum(audits) AS audits, count(*) FILTER (WHERE old_decision IS DISTINCT FROM new_decision) AS label_changes, list(DISTINCT run_id ORDER BY run_id) AS runs FROM edits_after_audit WHERE true AND recorded_at >= $v0 AND recorded_at < $v1 GROUP BY ALL;
 
--- query 25
+-- query 29
 SELECT audit_id, decision_id, vendor, workflow, market, reviewer_id, auditor_id, error_type, severity, audited_at, coalesce(disputed_at, audited_at) AS raised_at, disputed_at IS NULL AS raised_at_from_audit
 FROM audit_facts WHERE NOT is_orphan AND coalesce(disputed_at, audited_at) < $t0 AND (dispute_status = 'pending' OR (dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= $t0)) AND coalesce(disputed_at, audited_at) < $t1
 ORDER BY raised_at, audit_id;

@@ -27,8 +27,8 @@ SELECT CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlo
 GROUP BY 1;
 
 -- query 4
-SELECT period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
-SELECT CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
+SELECT period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1
@@ -83,8 +83,8 @@ SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 A
 GROUP BY 1, 2;
 
 -- query 8
-SELECT vendor, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
-SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
+SELECT vendor, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2
@@ -139,8 +139,8 @@ SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_
 GROUP BY 1, 2, 3;
 
 -- query 12
-SELECT vendor, workflow, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
+SELECT vendor, workflow, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3
@@ -201,8 +201,8 @@ GROUP BY 1, 2;
 SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t0 AND decided_at < $t1 AND enqueued_at < $t1;
 
 -- query 18
-SELECT vendor, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, agreements, over_enforcement_errors, actioning_audits, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
-SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
+SELECT vendor, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
+SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2
@@ -510,18 +510,42 @@ WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided
 GROUP BY 1, 2, 3, 4;
 
 -- query 67
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3;
+
+-- query 68
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3;
+
+-- query 69
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
+FROM decisions
+WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
+GROUP BY 1, 2, 3;
+
+-- query 70
+SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors
+FROM audit_facts
+WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
+GROUP BY 1, 2, 3;
+
+-- query 71
 SELECT vendor AS vendor, CAST(date_trunc('day', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) FILTER (WHERE is_error) AS errors, count(*) AS audits
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
 
--- query 68
+-- query 72
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) FILTER (WHERE due_at IS NOT NULL AND decided_at <= due_at) AS sla_met, count(*) FILTER (WHERE due_at IS NOT NULL) AS sla_known
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 69
+-- query 73
 WITH combos AS (
 SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
@@ -538,44 +562,44 @@ SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_
 )
 GROUP BY 1, 2, 3;
 
--- query 70
+-- query 74
 SELECT max(audited_at) AS newest FROM audit_facts;
 
--- query 71
+-- query 75
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(DISTINCT decision_id) AS audited_decisions
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2, 3;
 
--- query 72
+-- query 76
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS decisions
 FROM decisions
 WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 GROUP BY 1, 2, 3;
 
--- query 73
+-- query 77
 SELECT vendor, workflow, count(*) AS edits, count(DISTINCT decision_id) AS decisions, sum(audits) AS audits, count(*) FILTER (WHERE old_decision IS DISTINCT FROM new_decision) AS label_changes, list(DISTINCT run_id ORDER BY run_id) AS runs FROM edits_after_audit WHERE true AND recorded_at >= $v0 AND recorded_at < $v1 GROUP BY ALL;
 
--- query 74
+-- query 78
 SELECT audit_id, decision_id, vendor, workflow, market, reviewer_id, auditor_id, error_type, severity, audited_at, coalesce(disputed_at, audited_at) AS raised_at, disputed_at IS NULL AS raised_at_from_audit
 FROM audit_facts WHERE NOT is_orphan AND coalesce(disputed_at, audited_at) < $t0 AND (dispute_status = 'pending' OR (dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= $t0)) AND coalesce(disputed_at, audited_at) < $t1
 ORDER BY raised_at, audit_id;
 
--- query 75
+-- query 79
 SELECT error_type, count(*) AS errors, count(*) FILTER (WHERE severity = 'critical') AS critical FROM audit_facts WHERE is_error AND decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t0 AND decided_at < $t1 AND enqueued_at < $t1 AND workflow = $v2 GROUP BY 1 ORDER BY 2 DESC, 1;
 
--- query 76
+-- query 80
 SELECT policy AS policy, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3 AND workflow = $v4
 GROUP BY 1, 2;
 
--- query 77
+-- query 81
 SELECT run_id, kind, vendor, file, sha256, finished_at, status FROM ingest_runs WHERE run_id IN (
 SELECT run_id FROM decisions WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqueued_at < $t2
 UNION SELECT run_id FROM qa_audits WHERE audit_id IN (SELECT audit_id FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t3 AND decided_at < $t4 AND enqueued_at < $t4)
 UNION SELECT run_id FROM calibration_ratings WHERE true AND session_date >= $v5 AND session_date <= $v6
 ) ORDER BY run_id;
 
--- query 78
+-- query 82
 SELECT vendor, max(decided_at) AS last_decided_at, max(enqueued_at) AS last_enqueued_at FROM decisions GROUP BY 1 ORDER BY 1;

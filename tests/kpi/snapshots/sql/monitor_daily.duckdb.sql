@@ -10,7 +10,7 @@ GROUP BY 1, 2
 );
 
 -- query 3
-SELECT vendor AS vendor, CAST(date_trunc('day', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE decision = qa_decision) AS agreements
+SELECT vendor AS vendor, CAST(date_trunc('day', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) AS audits, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE decision = qa_decision) AS agreements
 FROM audit_facts
 WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t2 AND decided_at < $t3 AND enqueued_at < $t3
 GROUP BY 1, 2;
