@@ -45,7 +45,7 @@ COMMANDS = {
     "rejects": "read:cmd_rejects",
     "kpis": "read:cmd_kpis",
     "gaps": "read:cmd_gaps",
-    "alerts": "read:cmd_alerts",
+    "alerts": "alerts:cmd_alerts",
     "calibration": "read:cmd_calibration",
     "meeting": "meeting:cmd_meeting",
     "publish": "read:cmd_publish",
