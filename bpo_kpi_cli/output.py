@@ -1,10 +1,10 @@
-"""What the shell prints and returns: tables, reconciliations, alerts, progress, errors and exit
-codes. Commands compute nothing here; they hand over what the library returned."""
+"""What the shell prints and returns: tables, reconciliations, progress, errors and exit
+codes (the alert list is printed by `commands.alerts`). Commands compute nothing here; they
+hand over what the library returned."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import functools
 import json
 import sys
@@ -151,27 +151,3 @@ def print_reconciliation(results: Sequence[FileResult]) -> None:
         if r.edits_after_audit:
             print(f"  {r.edits_after_audit:,} decisions QA had audited changed label or policy: "
                   "their audits stay scored against the version QA saw (Data health)")  # fmt: skip
-
-
-def print_alerts(
-    frame: pd.DataFrame, start: dt.date, day: dt.date, status: Sequence[str] | None = None
-) -> None:
-    """The alert list as the dashboard's Overview words it: counts per severity, then a table;
-    with `status` (one per alert: new, acknowledged..., snoozed...), a status column before the
-    details."""
-    from kpi import monitor  # only the alert commands need it (start-up of the others)
-
-    print(f"alerts for {day:%a %d %b %Y} (window {start} – {day})")
-    if frame.empty:
-        print("(no alerts)")
-        return
-    counts = monitor.alert_counts(frame)
-    print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
-    table = monitor.readable_alerts(frame)
-    if status is not None:
-        table.insert(len(table.columns) - 1, "status", list(status))
-    widths = {c: max(len(c), *(len(str(v)) for v in table[c])) for c in table.columns}
-    print("  ".join(c.ljust(widths[c]) for c in table.columns).rstrip())
-    for row in table.itertuples(index=False):
-        cells = (str(v).ljust(widths[c]) for c, v in zip(table.columns, row, strict=True))
-        print("  ".join(cells).rstrip())

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
+
+import pandas as pd
 
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
 from bpo_kpi.state import StateStore, check_key, check_status, open_state
 from bpo_kpi_cli.commands.read import engine
-from bpo_kpi_cli.output import EXIT_OK, UsageError, command, emit, note, print_alerts
+from bpo_kpi_cli.output import EXIT_OK, UsageError, command, emit, note
 from export import notify
 from kpi import monitor
 from kpi.query import KpiQuery, parse_where
@@ -118,3 +121,25 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         for line in delivery.lines():
             note(line)
     return notify.delivery_status(deliveries, status)
+
+
+def print_alerts(
+    frame: pd.DataFrame, start: dt.date, day: dt.date, status: Sequence[str] | None = None
+) -> None:
+    """The alert list as the dashboard's Overview words it: counts per severity, then a table;
+    with `status` (one per alert: new, acknowledged..., snoozed...), a status column before the
+    details."""
+    print(f"alerts for {day:%a %d %b %Y} (window {start} – {day})")
+    if frame.empty:
+        print("(no alerts)")
+        return
+    counts = monitor.alert_counts(frame)
+    print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
+    table = monitor.readable_alerts(frame)
+    if status is not None:
+        table.insert(len(table.columns) - 1, "status", list(status))
+    widths = {c: max(len(c), *(len(str(v)) for v in table[c])) for c in table.columns}
+    print("  ".join(c.ljust(widths[c]) for c in table.columns).rstrip())
+    for row in table.itertuples(index=False):
+        cells = (str(v).ljust(widths[c]) for c, v in zip(table.columns, row, strict=True))
+        print("  ".join(cells).rstrip())
