@@ -564,10 +564,13 @@ def compare_all(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 inproc = json.loads(out.read_text())
         medians = {t: float(np.median([x["wall_s"] for x in runs[t]])) for t in tools}
+        # CPU seconds (user + system) too: on a shared machine they drift less than wall time.
+        cpu = {t: float(np.median([x["cpu_s"] for x in runs[t]])) for t in tools}
         size: dict[str, Any] = {
             "rows": rows,
             "data": data,
             "median_s": medians,
+            "median_cpu_s": cpu,
             "runs": runs,
             "checks": checks,
             "in_process": inproc,
@@ -580,7 +583,7 @@ def compare_all(args: argparse.Namespace) -> dict[str, Any]:
             ratio = ""
             if "bpo-kpi" in tools and tool != "bpo-kpi":
                 ratio = f"  {_ratio_text(medians[tool], medians['bpo-kpi'])} than bpo-kpi"
-            print(f"    {LABELS[tool]:<33} {medians[tool]:6.2f}s{ratio}")
+            print(f"    {LABELS[tool]:<33} {medians[tool]:6.2f}s (cpu {cpu[tool]:.2f}s){ratio}")
         for tool, c in checks.items():
             print(
                 f"  check {tool} vs bpo-kpi: {c['rows_duckdb']:,} vs {c['rows_pandas']:,} rows, "
