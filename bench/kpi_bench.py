@@ -613,9 +613,9 @@ def compare_all(args: argparse.Namespace) -> dict[str, Any]:
                 + " ".join(f"{c:>18}" for c in cells)
                 + (f" {inp['ratio']:>10.2f}x" if inp else "")
             )
-    OUT.mkdir(exist_ok=True)
-    (OUT / "kpi_compare.json").write_text(json.dumps(report, indent=2, default=str))
-    print(f"\nwritten: {OUT / 'kpi_compare.json'}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nwritten: {args.out}")
     return report
 
 
@@ -630,6 +630,12 @@ def main() -> int:
         "--only",
         default=",".join(TOOLS),
         help=f"whole-process contenders, comma-separated (default: all of {','.join(TOOLS)})",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=OUT / "kpi_compare.json",
+        help="where the comparison's JSON goes (default: bench/out/kpi_compare.json)",
     )
     parser.add_argument(
         "--details",
