@@ -12,7 +12,7 @@ closed formula statsmodels' `proportion_confint(method="wilson")` evaluates, ter
 (tests/kpi/test_stats.py checks both against SciPy and statsmodels). The functions that need
 SciPy or statsmodels themselves (the cluster-robust interval, the exact binomial test) import
 them when called, so `import kpi.compute` (the `bpo-kpi kpis` path) imports neither
-(tests/test_static.py checks it).
+(tests/kpi/test_start_up.py checks it in a fresh process).
 """
 
 from __future__ import annotations
