@@ -1,27 +1,30 @@
-"""KPI benchmark: the vendor x workflow x week KPI table on DuckDB against plain pandas.
+"""KPI benchmark: the vendor x workflow x week KPI table, bpo-kpi against pandas, polars and a
+hand-written DuckDB query (issue 16).
 
-For each size N (decisions; 52 weeks of generated data, cached under bench/out/data/) it
-builds the database with the real ingest, then measures in fresh subprocesses:
+For each size N (decisions; 52 weeks of generated data, built with the real ingest and cached
+under bench/out/kpidata/) it runs, as whole processes (interpreter start, imports, loading,
+computing and writing the table: what a user waits for), alternated A B C D A B C D ... for
+--rounds rounds, and keeps the median of each:
 
-- `kpi.compute.kpi_table` for vendor x workflow x week, every KPI (backlog included): cold
-  (first query of a new process; the OS file cache is warm) and warm (best of --repeat), and
-  the process's peak RSS;
-- a straightforward pandas implementation of the same KPIs: load `decisions` and `audit_facts`
-  into pandas (timed, and included: a pandas user has to), then groupby vendor/workflow/week.
-  Its numbers are checked against kpi_table's (max abs difference per KPI), and its peak RSS;
-- the drill-down to audited decision rows (`kpi.gaps.audited_decisions`) for one segment, last
-  week and whole year, warm (best of --drill-repeat);
-- a dashboard window (last 8 of 52 weeks): rows of `decisions` the scan reads (DuckDB's JSON
-  profiler on the SQL `kpi.sql.source_sql` renders) against the table's rows, and its time
-  against the full-year table.
+- `bpo-kpi kpis --by vendor,workflow --period week --format json` (the real command line);
+- `kpi_scripts/pandas_script.py`: the straightforward pandas script (load the two tables into
+  pandas, group by vendor, workflow and week);
+- `kpi_scripts/polars_lazy.py`: the same with polars' lazy API (`pip install -e '.[bench]'`);
+- `kpi_scripts/duckdb_sql.py`: one hand-written DuckDB query of the same KPIs.
 
-Goals: DuckDB >= 5x faster than pandas, < 2 GiB peak at 50M, drill-down < 50 ms, and a
-dashboard window that reads only its weeks.
+The three scripts compute the same KPIs as bpo-kpi's table (counts, exact quantiles, SLA, QA
+rates with Wilson intervals, Cohen's kappa, the backlog at each week's end): their numbers are
+checked against bpo-kpi's output (rows on one side only, max |difference| per KPI). Then, in
+one fresh process, `kpi.compute.kpi_table` against the hand-written query on the same database
+(cold, then --repeat alternated warm runs; medians and their ratio).
 
-    python bench/kpi_bench.py --sizes 10000000,50000000
+Printed, and written to bench/out/kpi_compare.json (machine, versions, every run). --details
+adds the older per-size details (kpi_table cold/warm and peak RSS, the drill-down, the 8-week
+dashboard window and the rows its scans read, pandas in process; bench/out/kpis.json).
 
-Figures, not assertions: nothing here fails on a slow machine. Results also go to
-bench/out/kpis.json.
+    bpo-kpi bench kpi --sizes 3000000,10000000        # or: python bench/kpi_bench.py ...
+
+Figures, not assertions: nothing here fails on a slow machine.
 """
 
 from __future__ import annotations
@@ -49,7 +52,13 @@ from bpo_kpi.db import connect
 from ingest import ingest_files
 from sample_data.generate import DEFAULT_END, write_parquet_chunks
 
-OUT = Path(__file__).resolve().parent / "out"
+HERE = Path(__file__).resolve().parent
+SCRIPTS = HERE / "kpi_scripts"
+sys.path.insert(0, str(SCRIPTS))
+from duckdb_sql import kpis as hand_written_kpis  # noqa: E402
+from pandas_script import pandas_kpis  # noqa: E402
+
+OUT = HERE / "out"
 SEED, WEEKS, CHUNK_ROWS = 42, 52, 5_000_000
 BY = ("vendor", "workflow")
 END = DEFAULT_END  # last day of the generated data (a Sunday)
@@ -248,192 +257,6 @@ def duckdb_worker(db: Path, out: Path, repeat: int, drill_repeat: int) -> dict[s
 # --- pandas side (subprocess) ----------------------------------------------------------------
 
 
-def _week(ts: pd.Series, tz: str) -> pd.Series:
-    """Monday (local midnight, naive) of the ISO week containing each instant."""
-    local = ts.dt.tz_convert(tz).dt.tz_localize(None)
-    return local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")
-
-
-def _wilson(x: pd.Series, n: pd.Series, z: float = 1.959963984540054) -> tuple[Any, Any]:
-    x, n = x.astype(float), n.astype(float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = x / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    ok = n > 0
-    return (centre - half).where(ok), (centre + half).where(ok)
-
-
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return (num.astype(float) / den.astype(float)).where(den > 0)
-
-
-def pandas_kpis(
-    dec: pd.DataFrame,
-    aud: pd.DataFrame,
-    tz: str,
-    actioning: list[str],
-    penalties: dict[str, float] | None = None,
-) -> Any:
-    """The KPI table computed the way a pandas user would write it; `penalties`: points an
-    error of each severity costs (`Config.severity_penalties`, default the defaults)."""
-    penalties = penalties or Config().severity_penalties()
-    keys = [*BY, "period_start"]
-
-    # Decisions: counts, TAT quantiles and mean, SLA, handle time.
-    d = dec[dec["decided_at"].notna()]
-    d = pd.DataFrame(
-        {
-            "vendor": d["vendor"],
-            "workflow": d["workflow"],
-            "period_start": _week(d["decided_at"], tz),
-            "tat": (d["decided_at"] - d["enqueued_at"]).dt.total_seconds() / 60.0,
-            "handle": (d["decided_at"] - d["claimed_at"]).dt.total_seconds() / 60.0,
-            "sla_known": d["due_at"].notna(),
-            "sla_met": d["due_at"].notna() & (d["decided_at"] <= d["due_at"]),
-        }
-    )
-    g = d.groupby(keys, observed=True, sort=False)
-    out = g.agg(
-        decisions=("tat", "size"),
-        tat_mean=("tat", "mean"),
-        handle_minutes_mean=("handle", "mean"),
-        sla_known=("sla_known", "sum"),
-        sla_met=("sla_met", "sum"),
-    )
-    tq = g["tat"].quantile([0.5, 0.9, 0.95, 0.99]).unstack()
-    tq.columns = ["tat_p50", "tat_p90", "tat_p95", "tat_p99"]
-    out = out.join(tq).join(g["handle"].quantile(0.9).rename("handle_minutes_p90"))
-    del d, g
-
-    # Audits (of decided, non-orphan decisions; they belong to their decision's week).
-    a = aud[aud["decided_at"].notna() & ~aud["is_orphan"].fillna(False).astype(bool)]
-    a_src = a
-    err = a["is_error"].fillna(False).astype(bool)
-    typed = a["error_type"].notna()
-    a = pd.DataFrame(
-        {
-            "vendor": a["vendor"],
-            "workflow": a["workflow"],
-            "period_start": _week(a["decided_at"], tz),
-            "decision_id": a["decision_id"],
-            "decision": a["decision"],
-            "qa_decision": a["qa_decision"],
-            "errors": err,
-            "critical_errors": err & a["severity"].eq("critical").fillna(False),
-            "agreements": a["decision"].eq(a["qa_decision"]).fillna(False).astype(bool),
-            "actioning_audits": a["decision"].isin(actioning),
-            "qa_actioning_audits": a["qa_decision"].isin(actioning),
-            "over_enforcement_errors": err & a["error_type"].eq("over_enforcement").fillna(False),
-            "under_enforcement_errors": err & a["error_type"].eq("under_enforcement").fillna(False),
-            "error_typed": typed,
-            "disputed": typed & a["dispute_status"].isin(["pending", "upheld", "overturned"]),
-            "dispute_resolved": a["dispute_status"].isin(["upheld", "overturned"]),
-            "overturned": a["dispute_status"].eq("overturned").fillna(False),
-        }
-    )
-    # weighted_quality_score's points and precision / recall of enforcement (issue 17)
-    penalty = a_src["severity"].map(penalties).fillna(penalties["default"])
-    a["quality_points"] = 1.0 - penalty.where(err, 0.0)
-    a["quality_points_sq"] = a["quality_points"] ** 2
-    overturned = a["overturned"].to_numpy()
-    truth = np.where(overturned, a["actioning_audits"], a["qa_actioning_audits"])
-    a["truth_actioning_audits"] = truth
-    a["enforcement_true_positives"] = a["actioning_audits"] & truth
-    ga = a.groupby(keys, observed=True, sort=False)
-    flags = [c for c in a.columns if c not in (*keys, "decision_id", "decision", "qa_decision")]
-    audits = ga[flags].sum()
-    audits["audits"] = ga.size()
-    audits["audited_decisions"] = ga["decision_id"].nunique()
-    # Cohen's kappa: expected agreement from the two label distributions per group.
-    v = a.groupby([*keys, "decision"], observed=True).size().rename("cv")
-    q = a.groupby([*keys, "qa_decision"], observed=True).size().rename("cq")
-    v.index = v.index.set_names([*keys, "label"])
-    q.index = q.index.set_names([*keys, "label"])
-    pe = pd.concat([v, q], axis=1, join="inner").eval("cv * cq").groupby(level=keys).sum()
-    audits["kappa_pe_num"] = pe
-    del a, ga
-
-    # Backlog at each week's end: running sums of enqueue / decide / due events.
-    cut = pd.Timestamp(AS_OF)
-    events = []
-    greatest = (
-        dec[["due_at", "decided_at"]]
-        .max(axis=1)
-        .where(dec["due_at"].notna() & dec["decided_at"].notna())
-    )
-    for column, d_backlog, d_over in (
-        (dec["enqueued_at"], 1, 0),
-        (dec["decided_at"], -1, 0),
-        (dec["due_at"], 0, 1),
-        (greatest, 0, -1),
-    ):
-        hit = column < cut
-        events.append(
-            pd.DataFrame(
-                {
-                    "vendor": dec["vendor"][hit],
-                    "workflow": dec["workflow"][hit],
-                    "period_start": _week(column[hit], tz),
-                    "backlog": d_backlog,
-                    "backlog_over_sla": d_over,
-                }
-            )
-        )
-    ev = pd.concat(events, ignore_index=True)
-    del events, greatest
-    inc = ev.groupby(keys, observed=True).sum()
-    del ev
-    last = _week(pd.Series([cut]), tz).iloc[0]  # kpi_table: up to the period holding as_of
-    grid = pd.date_range(inc.index.get_level_values("period_start").min(), last, freq="7D")
-    groups = inc.index.droplevel("period_start").unique()
-    dense = pd.MultiIndex.from_tuples([(*gk, p) for gk in groups for p in grid], names=keys)
-    backlog = inc.reindex(dense, fill_value=0).groupby(level=list(BY)).cumsum()
-    backlog = backlog[(backlog["backlog"] != 0) | (backlog["backlog_over_sla"] != 0)]
-
-    table = out.join(audits, how="outer").join(backlog, how="outer").reset_index()
-    points = ["quality_points", "quality_points_sq"]
-    table[points] = table[points].fillna(0.0)
-    counts = ["decisions", "sla_known", "sla_met", "audits", "audited_decisions",
-              *[f for f in flags if f not in points], "backlog", "backlog_over_sla"]  # fmt: skip
-    for c in counts:
-        table[c] = table[c].fillna(0).astype("int64")
-    r = table
-    for name, num, den, ci, comp in (
-        ("sla_attainment", "sla_met", "sla_known", True, False),
-        ("qa_coverage", "audited_decisions", "decisions", False, False),
-        ("quality_score", "errors", "audits", True, True),
-        ("critical_error_rate", "critical_errors", "audits", True, False),
-        ("agreement_rate", "agreements", "audits", True, False),
-        ("over_enforcement_rate", "over_enforcement_errors", "actioning_audits", True, False),
-        ("under_enforcement_rate", "under_enforcement_errors", "qa_actioning_audits", True, False),
-        ("dispute_rate", "disputed", "error_typed", False, False),
-        ("overturn_rate", "overturned", "dispute_resolved", False, False),
-        ("enforcement_precision", "enforcement_true_positives", "actioning_audits", True, False),
-        ("enforcement_recall", "enforcement_true_positives", "truth_actioning_audits", True, False),
-    ):
-        value = _ratio(r[num], r[den])
-        r[name] = 1 - value if comp else value
-        if ci:
-            succ = r[den] - r[num] if comp else r[num]
-            r[f"{name}_low"], r[f"{name}_high"] = _wilson(succ, r[den])
-    n = r["audits"].astype(float)
-    # the mean score per audit; Wilson's interval at the effective n = n m(1 - m) / s**2
-    m = _ratio(r["quality_points"], r["audits"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        var = ((r["quality_points_sq"] - r["quality_points"] * m) / (n - 1)).clip(lower=0)
-        effect = (var / (m * (1 - m))).where((n > 1) & (m * (1 - m) > 0) & (var >= 1e-12), 1.0)
-    n_eff = n / effect.clip(upper=1.0)
-    r["weighted_quality_score"] = m
-    r["weighted_quality_score_low"], r["weighted_quality_score_high"] = _wilson(m * n_eff, n_eff)
-    po = _ratio(r["agreements"], r["audits"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        pe = r["kappa_pe_num"].fillna(0) / n**2
-        r["cohen_kappa"] = ((po - pe) / (1 - pe)).where((n > 0) & (pe < 1))
-    return r
-
-
 def pandas_worker(db: Path, out: Path) -> dict[str, Any]:
     res: dict[str, Any] = {"rss_after_imports_mb": round(_maxrss_bytes() / 2**20)}
     config = Config()
@@ -455,8 +278,7 @@ def pandas_worker(db: Path, out: Path) -> dict[str, Any]:
         (dec.memory_usage(deep=True).sum() + aud.memory_usage(deep=True).sum()) / 2**20
     )
     start = time.perf_counter()
-    table = pandas_kpis(dec, aud, config.reporting_timezone, config.actioning_labels,
-                        config.severity_penalties())  # fmt: skip
+    table = pandas_kpis(dec, aud, config.reporting_timezone, config.actioning_labels, AS_OF)
     res["compute_s"] = time.perf_counter() - start
     res["peak_rss_mb"] = round(_maxrss_bytes() / 2**20)
     res["groups"] = len(table)
@@ -506,10 +328,323 @@ def compare(duck: pd.DataFrame, pand: pd.DataFrame) -> dict[str, Any]:
     }
 
 
+# --- the comparison: whole processes, alternated -----------------------------------------------
+
+ROOT = HERE.parent
+# Contenders in the order of each round (A B C D A B C D ...).
+TOOLS = ("bpo-kpi", "pandas", "polars", "duckdb-sql")
+LABELS = {
+    "bpo-kpi": "bpo-kpi kpis",
+    "pandas": "pandas (straightforward script)",
+    "polars": "polars (lazy)",
+    "duckdb-sql": "hand-written DuckDB query",
+}
+# The KPIs all four compute (kpi_table's other columns, the kappa interval, are bpo-kpi's own).
+COMPARED = ("decisions", "tat_p50", "tat_p90", "tat_p95", "tat_p99", "tat_mean",
+            "sla_attainment", "sla_attainment_low", "sla_attainment_high", "handle_minutes_mean",
+            "handle_minutes_p90", "backlog", "backlog_over_sla", "audits", "qa_coverage",
+            "quality_score", "quality_score_low", "quality_score_high", "critical_error_rate",
+            "critical_error_rate_low", "critical_error_rate_high", "agreement_rate",
+            "agreement_rate_low", "agreement_rate_high", "cohen_kappa", "over_enforcement_rate",
+            "over_enforcement_rate_low", "over_enforcement_rate_high", "under_enforcement_rate",
+            "under_enforcement_rate_low", "under_enforcement_rate_high", "dispute_rate",
+            "overturn_rate")  # fmt: skip
+
+
+def tool_command(tool: str, db: Path, out: Path) -> list[str]:
+    """The whole process of `tool` for the vendor x workflow x week table of `db`."""
+    config = Config()
+    common = [
+        "--tz",
+        config.reporting_timezone,
+        "--as-of",
+        AS_OF.isoformat(),
+        "--actioning",
+        ",".join(config.actioning_labels),
+    ]
+    if tool == "bpo-kpi":  # the real command line; its JSON goes to `out` (stdout)
+        return [
+            sys.executable,
+            "-m",
+            "bpo_kpi_cli",
+            "kpis",
+            "--by",
+            ",".join(BY),
+            "--period",
+            "week",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--db",
+            str(db),
+            "--format",
+            "json",
+        ]
+    script = {"pandas": "pandas_script", "polars": "polars_lazy", "duckdb-sql": "duckdb_sql"}[tool]
+    return [sys.executable, str(SCRIPTS / f"{script}.py"), str(db), str(out), *common]
+
+
+def run_process(cmd: list[str], stdout: Path) -> dict[str, Any]:
+    """Run `cmd` to completion: its wall time, CPU time and peak RSS (os.wait4: this child's
+    own, not the largest child's so far)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    with open(stdout, "wb") as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed:\n{err.read().decode()[-2000:]}")
+    return {
+        "wall_s": wall,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+    }
+
+
+def read_result(tool: str, path: Path) -> pd.DataFrame:
+    if tool == "bpo-kpi":
+        return pd.DataFrame(json.loads(path.read_text()))
+    return pd.read_parquet(path)
+
+
+def check(reference: pd.DataFrame, other: pd.DataFrame) -> dict[str, Any]:
+    """`other`'s numbers against bpo-kpi's, on the compared KPIs: rows on one side only and
+    the largest absolute difference per KPI (both empty counts as equal)."""
+    got = compare(reference[[*BY, "period_start", *COMPARED]], other)
+    diffs = {k: v for k, v in got["max_abs_diff"].items() if k in COMPARED}
+    missing = sorted(set(COMPARED) - set(diffs))
+    return {
+        **got,
+        "max_abs_diff": diffs,
+        "max_abs_diff_all": max(diffs.values()),
+        "missing_kpis": missing,
+    }
+
+
+def inprocess_worker(db: Path, repeat: int) -> dict[str, Any]:
+    """kpi_table against the hand-written query in one process on one connection: the first
+    (cold) run of each, then `repeat` alternated warm runs; medians."""
+    from kpi.compute import kpi_table
+    from kpi.gateway import Gateway
+    from kpi.query import KpiQuery
+
+    config = Config()
+    gw = Gateway(db, config=config)
+    query = KpiQuery(by=BY, period="week")
+    con = duckdb.connect(str(db), read_only=True)
+
+    def ours() -> Any:
+        return kpi_table(gw, query, as_of=AS_OF)
+
+    def hand() -> Any:
+        return hand_written_kpis(
+            con, config.reporting_timezone, AS_OF, config.actioning_labels
+        ).fetchall()
+
+    res: dict[str, Any] = {}
+    for name, fn in (("kpi_table", ours), ("hand_written", hand)):
+        start = time.perf_counter()
+        fn()
+        res[f"{name}_cold_s"] = time.perf_counter() - start
+    times: dict[str, list[float]] = {"kpi_table": [], "hand_written": []}
+    for _ in range(repeat):
+        for name, fn in (("kpi_table", ours), ("hand_written", hand)):
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    res["kpi_table_s"] = float(np.median(times["kpi_table"]))
+    res["hand_written_s"] = float(np.median(times["hand_written"]))
+    res["ratio"] = res["kpi_table_s"] / res["hand_written_s"]
+    res["runs"] = times
+    gw.close()
+    con.close()
+    return res
+
+
+def versions() -> dict[str, str]:
+    found = {
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+    }
+    try:
+        import polars
+
+        found["polars"] = polars.__version__
+    except ImportError:
+        found["polars"] = "not installed (pip install -e '.[bench]')"
+    return found
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / GIB),
+        "system": platform.platform(),
+    }
+
+
+def _ratio_text(seconds: float, reference: float) -> str:
+    """`seconds` against bpo-kpi's `reference`: "2.7x slower" (than bpo-kpi) or "1.7x faster"."""
+    r = seconds / reference
+    return f"{r:.1f}x slower" if r >= 1 else f"{1 / r:.1f}x faster"
+
+
+def compare_all(args: argparse.Namespace) -> dict[str, Any]:
+    """For each size: the whole processes of `TOOLS`, alternated for --rounds rounds (medians),
+    their numbers checked against bpo-kpi's, and kpi_table against the hand-written query in
+    process. Printed, and written to bench/out/kpi_compare.json."""
+    tools = [t for t in TOOLS if t in args.only.split(",")]
+    if "polars" in tools and "not installed" in versions()["polars"]:
+        print("polars is not installed (pip install -e '.[bench]'): skipping it")
+        tools.remove("polars")
+    report: dict[str, Any] = {
+        "what": "vendor x workflow x week KPI table, whole processes alternated, medians",
+        "machine": machine(),
+        "versions": versions(),
+        "as_of": AS_OF.isoformat(),
+        "rounds": args.rounds,
+        "compared_kpis": list(COMPARED),
+        "sizes": [],
+    }
+    m = report["machine"]
+    print(
+        f"machine: {m['cores']} cores, {m['memory_gib']} GiB; "
+        + ", ".join(f"{k} {v}" for k, v in report["versions"].items())
+        + f"; {_load()}"
+    )
+    for rows in (int(s) for s in args.sizes.split(",")):
+        print(f"\n== {rows:,} decisions, {WEEKS} weeks: " + " / ".join(tools), flush=True)
+        data = build_db(rows, args.work, args.keep_files)
+        db = Path(data["db"])
+        runs: dict[str, list[dict[str, Any]]] = {t: [] for t in tools}
+        checks: dict[str, Any] = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            outs = {t: Path(tmp) / f"{t}.{'json' if t == 'bpo-kpi' else 'parquet'}" for t in tools}
+            for r in range(args.rounds):
+                for tool in tools:
+                    # bpo-kpi prints its table; the scripts write theirs and print a line
+                    stdout = outs[tool] if tool == "bpo-kpi" else outs[tool].with_suffix(".log")
+                    res = run_process(tool_command(tool, db, outs[tool]), stdout)
+                    res["during"] = _load()
+                    runs[tool].append(res)
+                    print(
+                        f"  round {r + 1} {tool:<11} {res['wall_s']:6.2f}s "
+                        f"(cpu {res['cpu_s']:.2f}s, peak {res['peak_rss_mb']:,} MB; "
+                        f"{res['during']})",
+                        flush=True,
+                    )
+            if "bpo-kpi" in tools:
+                ref = read_result("bpo-kpi", outs["bpo-kpi"])
+                for tool in tools[1:]:
+                    checks[tool] = check(ref, read_result(tool, outs[tool]))
+        inproc = None
+        if "bpo-kpi" in tools and "duckdb-sql" in tools:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "inprocess.json"
+                subprocess.run(
+                    [
+                        sys.executable,
+                        str(Path(__file__).resolve()),
+                        "--worker",
+                        "inprocess",
+                        "--db",
+                        str(db),
+                        "--result",
+                        str(out),
+                        "--repeat",
+                        str(args.repeat),
+                    ],
+                    check=True,
+                )
+                inproc = json.loads(out.read_text())
+        medians = {t: float(np.median([x["wall_s"] for x in runs[t]])) for t in tools}
+        # CPU seconds (user + system) too: on a shared machine they drift less than wall time.
+        cpu = {t: float(np.median([x["cpu_s"] for x in runs[t]])) for t in tools}
+        size: dict[str, Any] = {
+            "rows": rows,
+            "data": data,
+            "median_s": medians,
+            "median_cpu_s": cpu,
+            "runs": runs,
+            "checks": checks,
+            "in_process": inproc,
+        }
+        if "bpo-kpi" in tools:
+            size["ratio_to_bpo_kpi"] = {t: medians[t] / medians["bpo-kpi"] for t in tools}
+        report["sizes"].append(size)
+        print(f"  medians of {args.rounds}:")
+        for tool in tools:
+            ratio = ""
+            if "bpo-kpi" in tools and tool != "bpo-kpi":
+                ratio = f"  {_ratio_text(medians[tool], medians['bpo-kpi'])} than bpo-kpi"
+            print(f"    {LABELS[tool]:<33} {medians[tool]:6.2f}s (cpu {cpu[tool]:.2f}s){ratio}")
+        for tool, c in checks.items():
+            print(
+                f"  check {tool} vs bpo-kpi: {c['rows_duckdb']:,} vs {c['rows_pandas']:,} rows, "
+                f"{c['rows_unmatched']} unmatched, max |diff| over {len(c['max_abs_diff'])} "
+                f"KPIs {c['max_abs_diff_all']:.2g}"
+                + (f" (missing: {', '.join(c['missing_kpis'])})" if c["missing_kpis"] else "")
+            )
+        if inproc:
+            print(
+                f"  in process (median of {args.repeat} alternated warm runs): kpi_table "
+                f"{inproc['kpi_table_s']:.2f}s vs hand-written query "
+                f"{inproc['hand_written_s']:.2f}s = {inproc['ratio']:.2f}x (cold: "
+                f"{inproc['kpi_table_cold_s']:.2f}s vs {inproc['hand_written_cold_s']:.2f}s)"
+            )
+    if report["sizes"] and "bpo-kpi" in tools:
+        print("\nsummary (whole process, median seconds; x = time / bpo-kpi's)")
+        print(f"{'size':>12} " + " ".join(f"{t:>18}" for t in tools) + f" {'in process':>11}")
+        for size in report["sizes"]:
+            cells = [
+                f"{size['median_s'][t]:6.2f}s"
+                + (f" ({size['ratio_to_bpo_kpi'][t]:.2f}x)" if t != "bpo-kpi" else "")
+                for t in tools
+            ]
+            inp = size["in_process"]
+            print(
+                f"{size['rows']:>12,} "
+                + " ".join(f"{c:>18}" for c in cells)
+                + (f" {inp['ratio']:>10.2f}x" if inp else "")
+            )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nwritten: {args.out}")
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10000000,50000000")
-    parser.add_argument("--work", type=Path, default=OUT / "data")
+    parser.add_argument("--sizes", default="3000000,10000000")
+    parser.add_argument("--work", type=Path, default=OUT / "kpidata")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="whole-process rounds (A B C D each); median kept"
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(TOOLS),
+        help=f"whole-process contenders, comma-separated (default: all of {','.join(TOOLS)})",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=OUT / "kpi_compare.json",
+        help="where the comparison's JSON goes (default: bench/out/kpi_compare.json)",
+    )
+    parser.add_argument(
+        "--details",
+        action="store_true",
+        help="also the older per-size details: cold/warm kpi_table, drill-down, dashboard "
+        "window and its scans, the pandas comparison in process (bench/out/kpis.json)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="warm KPI runs; best is kept")
     parser.add_argument("--drill-repeat", type=int, default=5, help="warm drill-down runs")
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas comparison")
@@ -520,7 +655,9 @@ def main() -> int:
         help="skip pandas at a size whose peak, extrapolated from a smaller size, exceeds this",
     )
     parser.add_argument("--keep-files", action="store_true", help="keep the generated Parquet")
-    parser.add_argument("--worker", choices=["duckdb", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--worker", choices=["duckdb", "pandas", "inprocess"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -528,12 +665,23 @@ def main() -> int:
     if args.worker:
         if args.worker == "duckdb":
             res = duckdb_worker(args.db, args.result, args.repeat, args.drill_repeat)
+        elif args.worker == "inprocess":
+            res = inprocess_worker(args.db, args.repeat)
         else:
             res = pandas_worker(args.db, args.result)
         args.result.write_text(json.dumps(res, indent=2, default=str))
         return 0
 
     args.work.mkdir(parents=True, exist_ok=True)
+    compare_all(args)
+    if not args.details:
+        return 0
+    return details(args)
+
+
+def details(args: argparse.Namespace) -> int:
+    """The per-size details (--details): kpi_table cold and warm, drill-down, dashboard window
+    and its scans, pandas in process; bench/out/kpis.json."""
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GIB:.0f} GiB, "

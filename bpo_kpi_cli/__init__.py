@@ -6,9 +6,11 @@ Layout:
 
 - `main`: the parser and the dispatch of a command to its module (`main.COMMANDS`);
 - `args`: the arguments several commands share and the parsers of their values;
-- `output`: printing (tables, reconciliations, alerts, progress), exit codes, and
+- `output`: printing (tables, reconciliations, progress), exit codes, and
   `output.command`, which turns a user's error into one line on stderr and an exit code;
-- `commands.read`, `commands.write`, `commands.serve`, `commands.bench`: the commands by area;
+- `commands.read`, `commands.alerts`, `commands.write`, `commands.actions`, `commands.meeting`,
+  `commands.export`, `commands.serve`, `commands.bench`: the commands by area (a command's
+  module imports only what its commands use: start-up time);
 - `docs`: `python -m bpo_kpi_cli.docs` regenerates the README's reference tables.
 
 Two changes to the layout first proposed (issue 11): the error handling is a decorator on each

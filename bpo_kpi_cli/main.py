@@ -46,7 +46,7 @@ COMMANDS = {
     "kpis": "read:cmd_kpis",
     "scorecard": "read:cmd_scorecard",
     "gaps": "read:cmd_gaps",
-    "alerts": "read:cmd_alerts",
+    "alerts": "alerts:cmd_alerts",
     "calibration": "read:cmd_calibration",
     "meeting": "meeting:cmd_meeting",
     "publish": "read:cmd_publish",

@@ -47,8 +47,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from scipy import stats
 
 from kpi.actions import REVIEWER, Action, ActionError, load, segment_text, touching, visible
 from kpi.catalog import DIMENSION_CATALOG, KPIS, RATE_KPIS
@@ -242,6 +240,11 @@ def estimate(
     `after`, `day`, `reviewer`, `hits`, `n`), with its interval and p-value: a WLS fit on the
     cells' shares, weighted by their counts, with a cluster-robust covariance by day and, with
     `two_way` and at least two reviewers, by reviewer (see the module docstring)."""
+    # SciPy and statsmodels only here: `bpo-kpi actions list` and the pages that only list
+    # actions start without them (kpi.stats' docstring on start-up).
+    from scipy.stats import t as student_t
+    from statsmodels.regression.linear_model import WLS
+
     data = data[data["n"] > 0]
     after = data["after"].to_numpy(dtype=float)
     if did:
@@ -257,7 +260,7 @@ def estimate(
     x = np.column_stack(columns)
     y = (data["hits"] / data["n"]).to_numpy(dtype=float)
     w = data["n"].to_numpy(dtype=float)
-    model = sm.WLS(y, x, weights=w)
+    model = WLS(y, x, weights=w)
     value = float(model.fit().params[-1])
     day_codes = pd.factorize(data["day"])[0]
     groups: np.ndarray = day_codes
@@ -273,8 +276,8 @@ def estimate(
     se_cluster = float(np.sqrt(max(float(fit.cov_params()[-1, -1]), 0.0)))
     se = max(se_cluster, math.sqrt(_floor_variance(parts)))
     df = min(n_groups) - 1
-    quantile = float(stats.t.ppf(0.5 + confidence / 2, df))
-    p_value = float(2 * stats.t.sf(abs(value) / se, df)) if se > 0 else None
+    quantile = float(student_t.ppf(0.5 + confidence / 2, df))
+    p_value = float(2 * student_t.sf(abs(value) / se, df)) if se > 0 else None
     return Estimate(value, value - quantile * se, value + quantile * se, p_value, se, df)
 
 

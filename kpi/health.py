@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from kpi.compute import kpi_table
 from kpi.engines import Engine
@@ -129,7 +129,7 @@ def achieved_margin(
     if audits <= 0 or decisions <= 0:
         return math.nan
     n = min(audits, decisions)
-    z = float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+    z = NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)  # SciPy's norm.ppf, without SciPy
     fpc = (decisions - n) / (decisions - 1) if decisions > 1 else 0.0
     return z * math.sqrt(error_rate * (1.0 - error_rate) / n * fpc)
 

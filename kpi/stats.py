@@ -4,6 +4,15 @@ two-proportion tests, p-charts and audit sample sizes.
 Every function here is pure (numbers and arrays in, numbers and frames out) and knows nothing of
 the engine that produced the counts. Rates are shares in [0, 1]; counts are numbers of decisions
 or audits. An empty denominator gives NaN, never 0 and never an exception.
+
+Start-up: SciPy and statsmodels take 0.6-1 s to import (SciPy parses its docstrings), and the
+KPI table needs neither: its normal quantile is the standard library's `NormalDist.inv_cdf`
+(Wichura's AS241, accurate to double precision, as SciPy's `ndtri`), its Wilson interval the
+closed formula statsmodels' `proportion_confint(method="wilson")` evaluates, term for term
+(tests/kpi/test_stats.py checks both against SciPy and statsmodels). The functions that need
+SciPy or statsmodels themselves (the cluster-robust interval, the exact binomial test) import
+them when called, so `import kpi.compute` (the `bpo-kpi kpis` path) imports neither
+(tests/kpi/test_start_up.py checks it in a fresh process).
 """
 
 from __future__ import annotations
@@ -11,15 +20,11 @@ from __future__ import annotations
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy.stats import beta, binom, norm
-from scipy.stats import t as student_t
-from statsmodels.regression.linear_model import OLS
-from statsmodels.stats.proportion import proportion_confint
-from statsmodels.stats.sandwich_covariance import cov_cluster, cov_cluster_2groups
 
 __all__ = [
     "TwoProportionResult",
@@ -40,8 +45,9 @@ def _check_confidence(confidence: float) -> None:
 
 
 def _two_sided_z(confidence: float) -> float:
-    """Exact standard-normal quantile for a two-sided interval (1.959964 for 95 %)."""
-    return float(norm.ppf(1.0 - (1.0 - confidence) / 2.0))
+    """Exact standard-normal quantile for a two-sided interval (1.959964 for 95 %); equal to
+    SciPy's ``norm.ppf`` to within a few units in the last place."""
+    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)
 
 
 def wilson_interval_arrays(
@@ -68,12 +74,19 @@ def wilson_interval_arrays(
     lower = np.full(x.shape, np.nan)
     upper = np.full(x.shape, np.nan)
     if defined.any():
-        lo, hi = proportion_confint(
-            x[defined], total[defined], alpha=1.0 - confidence, method="wilson"
-        )
+        # statsmodels' proportion_confint(method="wilson"), term for term (without importing
+        # it: see the module docstring); the tests compare the two.
+        count, nobs = x[defined], total[defined]
+        q = count / nobs
+        crit = _two_sided_z(confidence)
+        crit2 = crit**2
+        denom = 1 + crit2 / nobs
+        center = (q + crit2 / (2 * nobs)) / denom
+        dist = crit * np.sqrt(q * (1.0 - q) / nobs + crit2 / (4.0 * nobs**2))
+        dist /= denom
         # Rounding can put a bound a hair outside [0, 1] when successes is 0 or n.
-        lower[defined] = np.clip(lo, 0.0, 1.0)
-        upper[defined] = np.clip(hi, 0.0, 1.0)
+        lower[defined] = np.clip(center - dist, 0.0, 1.0)
+        upper[defined] = np.clip(center + dist, 0.0, 1.0)
     return lower, upper
 
 
@@ -139,6 +152,10 @@ def clustered_share_interval(
     low, high = wilson_interval(float(y.sum()), float(len(y)), confidence)
     if not codes:  # a single cluster in every clustering: nothing but the binomial share
         return low, high
+    from scipy.stats import t as student_t  # slow imports, only here (module docstring)
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.stats.sandwich_covariance import cov_cluster, cov_cluster_2groups
+
     fit = OLS(y, np.ones((len(y), 1))).fit()
     if len(codes) == 1:
         variance = float(cov_cluster(fit, codes[0])[0, 0])
@@ -296,7 +313,9 @@ def two_proportion_test(
         variance = pooled * (1.0 - pooled) * (1.0 / n1 + 1.0 / n2)
         if variance > 0.0:
             z = diff / math.sqrt(variance)
-            p_value = float(2.0 * norm.sf(abs(z)))
+            # 2 * (1 - Phi(|z|)) = erfc(|z| / sqrt 2): no cancellation in the tail (SciPy's
+            # norm.sf is the same erfc).
+            p_value = math.erfc(abs(z) / math.sqrt(2.0))
     significant = bool(p_value < alpha)  # False for NaN
     return TwoProportionResult(
         p1=p1, p2=p2, diff=diff, z=z, p_value=p_value, significant=significant, alpha=alpha
@@ -317,6 +336,8 @@ def exact_excess_test(
     """
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    from scipy.stats import beta, binom  # slow import, only here (module docstring)
+
     x = np.asarray(errors, dtype=float)
     total = np.asarray(n, dtype=float)
     rate = np.asarray(p0, dtype=float)

@@ -64,6 +64,31 @@ def test_wilson_matches_statsmodels_at_other_confidence_levels(confidence: float
         )
 
 
+@given(
+    n=st.integers(min_value=1, max_value=10**9),
+    share=st.floats(min_value=0, max_value=1),
+    confidence=st.floats(min_value=0.5, max_value=0.9999),
+)
+def test_wilson_equals_statsmodels_without_importing_it(
+    n: int, share: float, confidence: float
+) -> None:
+    """kpi.stats evaluates statsmodels' Wilson formula itself (start-up: statsmodels and SciPy
+    take ~1 s to import); the normal quantile is the standard library's. Same values to the
+    last bits, over counts up to 1e9 and any confidence."""
+    successes = round(share * n)
+    lo, hi = wilson_interval(successes, n, confidence)
+    ref_lo, ref_hi = proportion_confint(successes, n, alpha=1 - confidence, method="wilson")
+    assert lo == pytest.approx(float(np.clip(ref_lo, 0, 1)), rel=1e-13, abs=1e-15)
+    assert hi == pytest.approx(float(np.clip(ref_hi, 0, 1)), rel=1e-13, abs=1e-15)
+
+
+@pytest.mark.parametrize("confidence", [0.5, 0.8, 0.9, 0.95, 0.99, 0.999, 0.999999])
+def test_the_normal_quantile_equals_scipys(confidence: float) -> None:
+    from kpi.stats import _two_sided_z
+
+    assert _two_sided_z(confidence) == pytest.approx(norm.ppf(0.5 + confidence / 2), rel=1e-15)
+
+
 @pytest.mark.filterwarnings("error")
 def test_wilson_with_no_trials_is_nan_without_warnings() -> None:
     lo, hi = wilson_interval(0, 0)
@@ -129,6 +154,19 @@ def test_two_proportion_test_matches_statsmodels() -> None:
         assert result.z == pytest.approx(-ref_z, rel=1e-10)  # statsmodels tests p1 - p2
         assert result.p_value == pytest.approx(ref_p, rel=1e-10)
         assert result.significant == (ref_p < 0.05)
+
+
+@pytest.mark.parametrize(
+    ("x1", "n1", "x2", "n2"),
+    [(10, 100, 25, 100), (500, 1000, 505, 1000), (1, 10**6, 900, 10**6), (0, 5000, 2000, 5000)],
+)
+def test_two_proportion_p_value_equals_scipys_normal_tail(
+    x1: int, n1: int, x2: int, n2: int
+) -> None:
+    """The p-value is erfc(|z| / sqrt 2) (no SciPy import): SciPy's 2 * norm.sf(|z|), to
+    relative precision even far in the tail (z of 30 and 40 here, p ~ 1e-200)."""
+    result = two_proportion_test(x1, n1, x2, n2)
+    assert result.p_value == pytest.approx(2 * norm.sf(abs(result.z)), rel=1e-13)
 
 
 def test_two_proportion_test_alpha_controls_significance() -> None:

@@ -1,0 +1,99 @@
+"""What a CLI query imports (issue 16 item 1): `bpo-kpi kpis`, the gap table and the decision
+drill-down import no SciPy, statsmodels or other slow library they do not use (SciPy and
+statsmodels alone took 0.8-1 s of a 2 s command). A structural check on a fresh process, not
+a timing: the timings are in bench/ and the README's Performance section.
+
+Each command also prints what the library returns for the same query (into a pipe: compact
+JSON, one line), so the check cannot pass on a command that failed or printed nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kpi import gaps
+from kpi.compute import kpi_table, records
+from kpi.gateway import Gateway
+from kpi.query import KpiQuery
+
+ROOT = Path(__file__).resolve().parents[2]
+# Imported only where they are used: the statistics of a reviewer drill, calibration and
+# action effects (SciPy, statsmodels), the dashboard, decks, workbooks, notifications, Spark.
+SLOW = ("scipy", "statsmodels", "sklearn", "formulaic", "patsy", "plotly", "streamlit",
+        "pptx", "openpyxl", "matplotlib", "apprise", "pyspark", "sqlglot")  # fmt: skip
+
+PROBE = """
+import contextlib, io, json, sys
+from bpo_kpi_cli.main import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    code = main(sys.argv[1:])
+loaded = sorted({m.partition(".")[0] for m in sys.modules} & set(%r))
+print(json.dumps({"code": code, "stdout": out.getvalue(), "slow": loaded}))
+""" % (SLOW,)  # noqa: UP031
+
+
+def run_cli(*argv: str) -> dict:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def common(kpi_data) -> list[str]:
+    return ["--db", str(kpi_data.db), "--config", str(kpi_data.config_file)]
+
+
+def test_kpis_imports_no_slow_library_and_prints_the_table(kpi_data, common) -> None:
+    as_of = kpi_data.as_of.isoformat()
+    got = run_cli("kpis", "--by", "vendor,workflow", "--as-of", as_of, "--format", "json", *common)
+    assert got["code"] == 0
+    assert got["slow"] == []
+    # Not a terminal: one compact line, the records the library computes.
+    assert got["stdout"].count("\n") == 1 and ", " not in got["stdout"]
+    with Gateway(kpi_data.db, config=kpi_data.config) as gw:
+        want = records(kpi_table(gw, KpiQuery(by=("vendor", "workflow")), as_of=kpi_data.as_of))
+    assert len(want) > 3
+    assert json.loads(got["stdout"]) == json.loads(json.dumps(want))
+
+
+def test_gaps_and_the_decision_drill_import_no_slow_library(kpi_data, common) -> None:
+    table = run_cli("gaps", "--format", "json", *common)
+    assert table["code"] == 0 and table["slow"] == []
+    with Gateway(kpi_data.db, config=kpi_data.config) as gw:
+        want = records(gaps.quality_gaps(gw, KpiQuery()))
+        # The worst vendor's audited errors.
+        vendor = next(r["vendor"] for r in want if r["dimensions"] == "vendor")
+        segment = {"vendor": vendor}
+        rows = records(gaps.audited_decisions(gw, segment, KpiQuery()))
+    assert json.loads(table["stdout"]) == json.loads(json.dumps(want))
+    drill = run_cli("gaps", "--segment", f"vendor={segment['vendor']}", "--drill", "decisions",
+                    "--format", "json", *common)  # fmt: skip
+    assert drill["code"] == 0 and drill["slow"] == []
+    assert len(rows) > 0
+    assert json.loads(drill["stdout"]) == json.loads(json.dumps(rows))
+
+
+def test_the_probe_sees_a_slow_import(kpi_data, common) -> None:
+    """The reviewer drill tests with SciPy: the probe reports it (the check above can fail)."""
+    with Gateway(kpi_data.db, config=kpi_data.config) as gw:
+        vendor = kpi_table(gw, KpiQuery(by=("vendor",)))["vendor"].iloc[0]
+    got = run_cli("gaps", "--segment", f"vendor={vendor}", "--drill", "reviewers", *common)
+    assert got["code"] == 0 and "scipy" in got["slow"]
