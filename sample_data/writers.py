@@ -167,6 +167,8 @@ def _shift_file(
             return None
         out = dict(record)
         for column in times:
+            if column not in record:  # an optional time this export does not carry
+                continue
             value, exact = _shift_time(record.get(column), days, mapping)
             if not exact:
                 if kind == "decisions":

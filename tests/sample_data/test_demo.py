@@ -134,3 +134,11 @@ def test_samples_shift_as_instants_and_leave_out_repeated_local_hours(tmp_path: 
         for folder in (RAW_DIR, tmp_path)
     ]
     assert [r["queuedTs"] + 12 * 86400 for r in apex[0]] == [r["queuedTs"] for r in apex[1]]
+    # northwind's mapping names dispute times its export does not carry: they stay absent.
+    audits = [
+        pd.read_csv(folder / "northwind" / "audits.csv", sep=";", dtype=str)
+        for folder in (RAW_DIR, tmp_path)
+    ]
+    assert "Einspruch am" not in audits[0].columns
+    assert list(audits[1].columns) == list(audits[0].columns)
+    assert 0 <= len(audits[0]) - len(audits[1]) < 10  # less the left-out decisions' audits
