@@ -249,7 +249,11 @@ def _upgrade(copy: Path) -> None:
 
 
 def ensure(db: str | os.PathLike[str]) -> str | None:
-    """Refresh the replica if it is stale and nobody is writing; return its version."""
+    """Refresh the replica if it is stale and nobody is writing; return its version.
+
+    While a replica exists, a session that finds another one refreshing reads the current
+    replica (the refresh publishes the next). Without one yet, it waits for that refresh:
+    giving up would read as "no data" (several sessions opening a new server at once)."""
     if is_stale(db):
-        refresh(db, wait=0.0, block=False)
+        refresh(db, wait=0.0, block=current(db) is None)
     return version(db)

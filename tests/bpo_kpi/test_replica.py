@@ -7,6 +7,7 @@ import csv
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -138,3 +139,27 @@ def test_while_a_writer_holds_the_database_readers_keep_the_last_replica(
         writer.kill()
         writer.wait()
     assert count(replica.current(db)) == 40
+
+
+def test_without_a_replica_a_session_waits_for_the_refresh_under_way(tmp_path: Path, capsys):
+    """Several sessions of a new server open at once and no replica exists yet: one refreshes,
+    the others wait for it instead of reading "no data" (they used to give up at once)."""
+    db = tmp_path / "k.duckdb"
+    ingest(db, write_decisions(tmp_path / "a.csv", range(20)), capsys)
+    for path in tmp_path.glob("k.replica*"):
+        path.unlink()
+    assert replica.current(db) is None and replica.is_stale(db)
+    started, release = threading.Event(), threading.Event()
+
+    def another_session_refreshing() -> None:
+        with replica._refresh_lock(db, True):  # holds the refresh lock, as a refresh does
+            started.set()
+            release.wait(5)
+
+    other = threading.Thread(target=another_session_refreshing)
+    other.start()
+    started.wait(5)
+    threading.Timer(0.3, release.set).start()
+    version = replica.ensure(db)
+    other.join()
+    assert version is not None and count(Path(version)) == 20
