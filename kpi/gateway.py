@@ -228,7 +228,9 @@ class Gateway:
             result = cursor.execute(sql, params or {})
             chunks = [result.fetch_df_chunk(_CHUNK_VECTORS)]  # typed, even when empty
             rows = len(chunks[0])
-            while rows and len(chunks[-1]) == _CHUNK_VECTORS * 2048:
+            # Until an empty chunk: a chunk may be short before the end (a UNION ALL's parts
+            # come as chunks of their own), so a short one does not mean the last.
+            while rows:
                 chunk = result.fetch_df_chunk(_CHUNK_VECTORS)
                 if len(chunk) == 0:
                     break
