@@ -176,16 +176,15 @@ def _backlog(gw: Engine, measures: list[str], query: KpiQuery, b: Bounds) -> pd.
     last = query.end or b.as_of.astimezone(ZoneInfo(tz)).date()
     ends: list[tuple[dt.date | None, dt.datetime]] | None = [(None, cut)]
     if query.period is not None:
-        if b.start is not None:
-            first: dt.date | None = query.start
+        if b.start is not None and query.start is not None:
+            first = query.start
         else:
             first_at = gw.frame(*backlog_first_sql(query, gw.scope, cut)).iloc[0]["first_at"]
-            first = None if pd.isna(first_at) else _local_date(first_at, tz)
-        starts = (
-            [] if first is None else [d.date() for d in _period_starts(first, last, query.period)]
-        )
-        ends = None if len(starts) > MAX_STATE_PERIODS else []
-        if ends is not None and starts:
+            # Nothing enqueued before the cut: one period, read as empty (typed columns).
+            first = last if pd.isna(first_at) else _local_date(first_at, tz)
+        starts = [d.date() for d in _period_starts(first, last, query.period)]
+        ends = None
+        if len(starts) <= MAX_STATE_PERIODS:
             after = pd.Timestamp(starts[-1]).to_period(_FREQ[query.period][0]).end_time.date()
             nexts = [*starts[1:], after + dt.timedelta(days=1)]
             ends = [
@@ -194,8 +193,6 @@ def _backlog(gw: Engine, measures: list[str], query: KpiQuery, b: Bounds) -> pd.
     if ends is None:
         sql, params = source_sql("backlog", measures, query, gw.scope, tz, [], b)
         return _running_backlog(gw.frame(sql, params), query, last)
-    if not ends:
-        return pd.DataFrame(columns=[*query.by, "period_start", "backlog", "backlog_over_sla"])
     frame = gw.frame(*backlog_state_sql(query, gw.scope, ends))
     frame = frame[(frame["backlog"] != 0) | (frame["backlog_over_sla"] != 0)]
     return frame.reset_index(drop=True)
