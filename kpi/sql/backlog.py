@@ -64,5 +64,9 @@ def backlog_state_sql(
             f"    {pending}\n){grouped}"
         )
     union = "\nUNION ALL\n".join(parts)
-    sql = f"WITH open_items AS (SELECT {cols} FROM decisions WHERE {open_where})\n{union}"
+    # Sorted: the parts' short chunks come as one result (`Gateway.frame` reads it at once).
+    sql = (
+        f"WITH open_items AS (SELECT {cols} FROM decisions WHERE {open_where})\n"
+        f"SELECT * FROM (\n{union}\n) ORDER BY {group_by(len(dims) + 1)}"
+    )
     return statement(sql, params)

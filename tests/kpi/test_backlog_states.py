@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -25,7 +26,7 @@ from bpo_kpi.config import Config
 from bpo_kpi.db import DECISION_COLUMNS, ensure_schema
 from ingest import ingest_files
 from kpi import compute
-from kpi.gateway import Gateway
+from kpi.gateway import Gateway, QueryLimit
 from kpi.query import KpiQuery
 from kpi.sql import MAX_STATE_PERIODS, bounds, source_sql
 
@@ -315,4 +316,23 @@ def test_times_on_period_ends(tmp_path):
         # Pending at the 11th's end (by hand): both decided at or after it, the open one and
         # the late one; past due only the late one (the others fall due at it, not before).
         assert got[["backlog", "backlog_over_sla"]].values.tolist() == [[4, 1]]
+    con.close()
+
+
+def test_gateway_reads_results_of_short_chunks_to_the_end():
+    """A result made of many short chunks (the parts of a UNION ALL, as the backlog's states
+    were before they were sorted) is read whole, and the row cap still holds."""
+    parts = [f"SELECT {k} AS part, i FROM range(7) t(i)" for k in range(300)]
+    sql = "\nUNION ALL\n".join(parts)
+    con = duckdb.connect(":memory:")
+    ensure_schema(con)
+    with Gateway(con=con, config=Config()) as gw:
+        frame = gw.frame(sql)
+        assert len(frame) == 300 * 7
+        assert sorted(zip(frame["part"], frame["i"], strict=True)) == [
+            (k, i) for k in range(300) for i in range(7)
+        ]
+    capped = Config.model_validate({"queries": {"max_rows": 2000}})
+    with Gateway(con=con, config=capped) as gw, pytest.raises(QueryLimit):
+        gw.frame(sql)
     con.close()

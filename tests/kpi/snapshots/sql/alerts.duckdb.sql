@@ -111,10 +111,12 @@ GROUP BY 1, 2, 3;
 
 -- query 20
 WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
 SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
     SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
     UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
-) GROUP BY 1, 2;
+) GROUP BY 1, 2
+) ORDER BY 1, 2, 3;
 
 -- query 21
 SELECT max(audited_at) AS newest FROM audit_facts;

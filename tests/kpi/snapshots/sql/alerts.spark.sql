@@ -56,7 +56,7 @@ SELECT vendor AS vendor, CAST(DATE_TRUNC('DAY', FROM_UTC_TIMESTAMP(decided_at, :
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) FILTER(WHERE NOT due_at IS NULL AND decided_at <= due_at) AS sla_met, COUNT(*) FILTER(WHERE NOT due_at IS NULL) AS sla_known FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
 
 -- query 20
-WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL) SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS backlog, COUNT(*) FILTER(WHERE due_at < :t0) AS backlog_over_sla FROM (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < :t0 AND decided_at >= :t0 UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < :t0) GROUP BY 1, 2;
+WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL) SELECT * FROM (SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS backlog, COUNT(*) FILTER(WHERE due_at < :t0) AS backlog_over_sla FROM (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < :t0 AND decided_at >= :t0 UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < :t0) GROUP BY 1, 2) ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 
 -- query 21
 SELECT MAX(audited_at) AS newest FROM audit_facts;

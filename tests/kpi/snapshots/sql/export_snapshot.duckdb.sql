@@ -11,10 +11,12 @@ GROUP BY 1
 
 -- query 3
 WITH open_items AS (SELECT enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
 SELECT CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
     SELECT enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
     UNION ALL SELECT enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
-);
+)
+) ORDER BY 1;
 
 -- query 4
 SELECT CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
@@ -55,10 +57,12 @@ GROUP BY 1, 2
 
 -- query 7
 WITH open_items AS (SELECT vendor, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
 SELECT vendor, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
     SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
     UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
-) GROUP BY 1;
+) GROUP BY 1
+) ORDER BY 1, 2;
 
 -- query 8
 SELECT vendor AS vendor, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
@@ -99,10 +103,12 @@ GROUP BY 1, 2, 3
 
 -- query 11
 WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
 SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
     SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
     UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
-) GROUP BY 1, 2;
+) GROUP BY 1, 2
+) ORDER BY 1, 2, 3;
 
 -- query 12
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
@@ -146,6 +152,7 @@ GROUP BY 1, 2
 
 -- query 16
 WITH open_items AS (SELECT vendor, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
 SELECT vendor, CAST($d1 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
     SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
     UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
@@ -189,7 +196,8 @@ UNION ALL
 SELECT vendor, CAST($d17 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t16) AS backlog_over_sla FROM (
     SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t16 AND decided_at >= $t16
     UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t16
-) GROUP BY 1;
+) GROUP BY 1
+) ORDER BY 1, 2;
 
 -- query 17
 SELECT vendor AS vendor, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved
@@ -512,10 +520,12 @@ GROUP BY 1, 2, 3;
 
 -- query 68
 WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
 SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
     SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
     UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
-) GROUP BY 1, 2;
+) GROUP BY 1, 2
+) ORDER BY 1, 2, 3;
 
 -- query 69
 SELECT max(audited_at) AS newest FROM audit_facts;

@@ -14,6 +14,7 @@ SELECT min(enqueued_at) AS first_at FROM decisions WHERE enqueued_at < $t0;
 
 -- query 4
 WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
 SELECT vendor, workflow, CAST($d1 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
     SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
     UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
@@ -37,7 +38,8 @@ UNION ALL
 SELECT vendor, workflow, CAST($d9 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t8) AS backlog_over_sla FROM (
     SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t8 AND decided_at >= $t8
     UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t8
-) GROUP BY 1, 2;
+) GROUP BY 1, 2
+) ORDER BY 1, 2, 3;
 
 -- query 5
 SELECT vendor AS vendor, workflow AS workflow, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved

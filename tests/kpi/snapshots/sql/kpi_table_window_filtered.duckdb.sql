@@ -8,10 +8,12 @@ GROUP BY 1, 2
 
 -- query 2
 WITH open_items AS (SELECT reviewer_id, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL AND vendor = $v0)
+SELECT * FROM (
 SELECT reviewer_id, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t1) AS backlog_over_sla FROM (
     SELECT reviewer_id, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t1 AND decided_at >= $t1 AND vendor = $v0
     UNION ALL SELECT reviewer_id, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t1
-) GROUP BY 1;
+) GROUP BY 1
+) ORDER BY 1, 2;
 
 -- query 3
 SELECT reviewer_id AS reviewer_id, CAST(NULL AS DATE) AS period_start, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved

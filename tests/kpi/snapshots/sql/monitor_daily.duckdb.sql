@@ -17,6 +17,7 @@ GROUP BY 1, 2;
 
 -- query 4
 WITH open_items AS (SELECT vendor, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
 SELECT vendor, CAST($d1 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
     SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
     UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
@@ -145,7 +146,8 @@ UNION ALL
 SELECT vendor, CAST($d51 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t50) AS backlog_over_sla FROM (
     SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t50 AND decided_at >= $t50
     UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t50
-) GROUP BY 1;
+) GROUP BY 1
+) ORDER BY 1, 2;
 
 -- query 5
 WITH a AS (SELECT vendor AS vendor, CAST(date_trunc('day', timezone($tz, decided_at)) AS DATE) AS period_start, decision, qa_decision FROM audit_facts
