@@ -11,7 +11,8 @@ database; the figures are medians over rounds. A process measures, in this order
 - `window_s`: the same for the last 8 weeks (the dashboard's window), the median of three;
 - `backlog_s` / `backlog_window_s`: only the backlog KPIs, whole history and window;
 - `handwritten_s`: one hand-written DuckDB query of the same KPIs but kappa (below), the
-  median of three, on the gateway's connection.
+  median of three, on the gateway's connection; `handwritten_no_backlog_s` the same without
+  the backlog, against `table_no_backlog_s`, the KPI table without backlog and kappa.
 
     python bench/read_bench.py --db bench/out/kpidata/kpi_10000000/kpi.duckdb \\
         --other /path/to/other/checkout --rounds 5
@@ -85,7 +86,7 @@ ev AS (
 b AS (
   SELECT vendor, workflow, week,
          sum(sum(n)) OVER w AS backlog, sum(sum(coalesce(o, 0))) OVER w AS backlog_over_sla
-  FROM ev GROUP BY ALL
+  FROM ev GROUP BY 1, 2, 3
   WINDOW w AS (PARTITION BY vendor, workflow ORDER BY week))
 SELECT * FROM d FULL JOIN a USING (vendor, workflow, week)
 FULL JOIN b USING (vendor, workflow, week)
@@ -98,6 +99,7 @@ def worker(db: str) -> dict[str, Any]:
 
     started = time.perf_counter()
     from bpo_kpi.config import Config
+    from kpi.catalog import KPIS
     from kpi.compute import kpi_table
     from kpi.gaps import audited_decisions
     from kpi.gateway import Gateway
@@ -131,6 +133,13 @@ def worker(db: str) -> dict[str, Any]:
     res["backlog_window_s"] = _median(lambda: kpi_table(gw, window_b, as_of=as_of), 3)
     params = {"as_of": as_of, "actioning": gw.config.actioning_labels}
     res["handwritten_s"] = _median(lambda: gw.frame(HANDWRITTEN, params), 3)
+    no_backlog = HANDWRITTEN.split("ev AS (")[0].rstrip().rstrip(",") + (
+        "\nSELECT * FROM d FULL JOIN a USING (vendor, workflow, week)"
+    )
+    res["handwritten_no_backlog_s"] = _median(lambda: gw.frame(no_backlog, params), 3)
+    kpis = tuple(k for k in KPIS if k not in ("backlog", "backlog_over_sla", "cohen_kappa"))
+    full_nb = full.model_copy(update={"kpis": kpis})
+    res["table_no_backlog_s"] = _median(lambda: kpi_table(gw, full_nb, as_of=as_of), 3)
     res["decisions"] = int(gw.scalar("SELECT count(*) FROM decisions"))
     gw.close()
     return res
