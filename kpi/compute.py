@@ -15,8 +15,11 @@ from kpi.catalog import KPIS, MEASURES, measures_for, needs_agreement, output_co
 from kpi.engines import Engine
 from kpi.query import KpiQuery
 from kpi.sql import (
+    MAX_STATE_PERIODS,
     TIME_KEYS,
     Bounds,
+    backlog_first_sql,
+    backlog_state_sql,
     bounds,
     kappa_sql,
     local_midnight_utc,
@@ -82,6 +85,9 @@ def kpi_table(
     penalties = cfg.severity_penalties()
     frames = []
     for source, measures in by_source.items():
+        if source == "backlog":
+            frames.append(_backlog(gw, measures, query, b))
+            continue
         quantiles = any(MEASURES[m].agg == "quantile" for m in measures)
         parts = []
         for part in _period_slices(gw, source, query, b) if quantiles else [b]:
@@ -91,9 +97,6 @@ def kpi_table(
             )  # fmt: skip
             parts.append(gw.frame(sql, params))
         frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
-        if source == "backlog":
-            last = query.end or as_of.astimezone(ZoneInfo(tz)).date()
-            frame = _running_backlog(frame, query, last)
         frames.append(frame)
     if needs_agreement(kpis):
         sql, params = kappa_sql(query, gw.scope, tz, b, time_keys)
@@ -167,6 +170,37 @@ def _period_starts(first: object, last: object, period: str) -> pd.DatetimeIndex
     start = pd.Timestamp(first).to_period(_FREQ[period][0]).start_time
     stop = pd.Timestamp(last).to_period(_FREQ[period][0]).start_time
     return pd.date_range(start, max(stop, start), freq=_FREQ[period])
+
+
+def _backlog(gw: Engine, measures: list[str], query: KpiQuery, b: Bounds) -> pd.DataFrame:
+    """Backlog and backlog past SLA per group at each period's end (the current period's: the
+    as-of instant), read as states (`kpi.sql.backlog`) for up to `MAX_STATE_PERIODS` periods,
+    else as running sums of events (`kpi.sql.measures`)."""
+    tz = gw.config.reporting_timezone
+    cut = min(b.end, b.as_of) if b.end is not None else b.as_of
+    last = query.end or b.as_of.astimezone(ZoneInfo(tz)).date()
+    ends: list[tuple[dt.date | None, dt.datetime]] | None = [(None, cut)]
+    if query.period is not None:
+        if b.start is not None and query.start is not None:
+            first = query.start
+        else:
+            first_at = gw.frame(*backlog_first_sql(query, gw.scope, cut)).iloc[0]["first_at"]
+            # Nothing enqueued before the cut: one period, read as empty (typed columns).
+            first = last if pd.isna(first_at) else _local_date(first_at, tz)
+        starts = [d.date() for d in _period_starts(first, last, query.period)]
+        ends = None
+        if len(starts) <= MAX_STATE_PERIODS:
+            after = pd.Timestamp(starts[-1]).to_period(_FREQ[query.period][0]).end_time.date()
+            nexts = [*starts[1:], after + dt.timedelta(days=1)]
+            ends = [
+                (s, min(local_midnight_utc(n, tz), cut)) for s, n in zip(starts, nexts, strict=True)
+            ]
+    if ends is None:
+        sql, params = source_sql("backlog", measures, query, gw.scope, tz, [], b)
+        return _running_backlog(gw.frame(sql, params), query, last)
+    frame = gw.frame(*backlog_state_sql(query, gw.scope, ends))
+    frame = frame[(frame["backlog"] != 0) | (frame["backlog_over_sla"] != 0)]
+    return frame.reset_index(drop=True)
 
 
 def _running_backlog(frame: pd.DataFrame, query: KpiQuery, last: dt.date | None) -> pd.DataFrame:

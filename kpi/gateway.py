@@ -226,24 +226,36 @@ class Gateway:
         limits = self.config.queries
         with _deadline(cursor, limits.timeout_seconds):
             result = cursor.execute(sql, params or {})
-            chunks = [result.fetch_df_chunk(_CHUNK_VECTORS)]  # typed, even when empty
-            rows = len(chunks[0])
-            while rows and len(chunks[-1]) == _CHUNK_VECTORS * 2048:
+            first = result.fetch_df_chunk(_CHUNK_VECTORS)  # typed, even when empty
+            if len(first) < _CHUNK_VECTORS * 2048:
+                # Most often the whole result. But `fetch_df_chunk` counts DuckDB's chunks, not
+                # rows, and chunks may be short (each part of a UNION ALL, a filter's output),
+                # so the result may go on: `fetchone` tells without building an empty frame
+                # (an empty chunk of audit rows cost 10 ms, a first call's 68 ms). If it does
+                # go on, the query runs again and is read to its end.
+                if not len(first) or result.fetchone() is None:
+                    return self._capped([first], len(first))
+                result = cursor.execute(sql, params or {})
+                first = result.fetch_df_chunk(_CHUNK_VECTORS)
+            chunks, rows = [first], len(first)
+            while rows:
                 chunk = result.fetch_df_chunk(_CHUNK_VECTORS)
                 if len(chunk) == 0:
                     break
                 rows += len(chunk)
-                if rows > limits.max_rows:
-                    raise QueryLimit(
-                        f"the query returned more than {limits.max_rows:,} rows "
-                        "(queries.max_rows): narrow the filters or the dates"
-                    )
+                self._capped([], rows)
                 chunks.append(chunk)
-        if rows > limits.max_rows:
+        return self._capped(chunks, rows)
+
+    def _capped(self, chunks: list[pd.DataFrame], rows: int) -> pd.DataFrame:
+        """The chunks as one frame; `QueryLimit` when more than `queries.max_rows` rows."""
+        if rows > self.config.queries.max_rows:
             raise QueryLimit(
-                f"the query returned more than {limits.max_rows:,} rows (queries.max_rows): "
-                "narrow the filters or the dates"
+                f"the query returned more than {self.config.queries.max_rows:,} rows "
+                "(queries.max_rows): narrow the filters or the dates"
             )
+        if not chunks:
+            return pd.DataFrame()
         return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:

@@ -11,6 +11,7 @@ bound parameter. `tests/kpi/snapshots/sql/` keeps each analysis's rendered texts
   the viewer's scope as conditions, `Statement`;
 - `measures`: the catalog's measures per fact source, the backlog (defined once), kappa's
   label counts, the window's extent;
+- `backlog`: the backlog read as a state at each period's end (the rows pending then only);
 - `drill`: a quality segment's error types, reviewers and audited decisions;
 - `tat`: the TAT histogram, due-time sources and the backlog's ageing;
 - `monitor`, `health`, `calibration`, `summary`: the queries of those analyses.
@@ -19,6 +20,7 @@ The scope policy's views are rendered by `kpi.scope.ScopePolicy` (one policy, ev
 an engine's own catalog introspection stays in the engine.
 """
 
+from kpi.sql.backlog import MAX_STATE_PERIODS, backlog_first_sql, backlog_state_sql
 from kpi.sql.core import (
     TIME_KEYS,
     Bounds,
@@ -43,10 +45,13 @@ from kpi.sql.measures import (
 __all__ = [
     "AUDIT_COLUMNS",
     "DECISION_COLUMNS",
+    "MAX_STATE_PERIODS",
     "TIME_KEYS",
     "Bounds",
     "Params",
     "Statement",
+    "backlog_first_sql",
+    "backlog_state_sql",
     "bounds",
     "filters",
     "in_values",

@@ -39,9 +39,14 @@ def group_by(n: int) -> str:
     return ", ".join(str(i + 1) for i in range(n))
 
 
+_PARAM = re.compile(r"\$(\w+)")
+
+
 def used(sql: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Only the parameters the text refers to (DuckDB refuses unused ones)."""
-    return {k: v for k, v in params.items() if re.search(rf"\${k}\b", sql)}
+    """Only the parameters the text refers to (DuckDB refuses unused ones). One compiled
+    pattern for every text: a pattern per name cost a drill-down's first call ~10 ms."""
+    named = set(_PARAM.findall(sql))
+    return {k: v for k, v in params.items() if k in named}
 
 
 @dataclass

@@ -134,21 +134,13 @@ WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqu
 GROUP BY 1, 2, 3;
 
 -- query 24
-WITH combos AS (
-SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-)
-SELECT vendor, workflow, period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
-FROM (
-SELECT vendor, workflow, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
-UNION ALL
-SELECT vendor, workflow, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
-UNION ALL
-SELECT vendor, workflow, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
-UNION ALL
-SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
-)
-GROUP BY 1, 2, 3;
+WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
+SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
+    SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
+    UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
+) GROUP BY 1, 2
+) ORDER BY 1, 2, 3;
 
 -- query 25
 SELECT max(audited_at) AS newest FROM audit_facts;

@@ -10,21 +10,13 @@ GROUP BY 1
 );
 
 -- query 3
-WITH combos AS (
-SELECT CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8
+WITH open_items AS (SELECT enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
+SELECT CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
+    SELECT enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
+    UNION ALL SELECT enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
 )
-SELECT period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
-FROM (
-SELECT p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
-UNION ALL
-SELECT p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
-UNION ALL
-SELECT p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
-UNION ALL
-SELECT CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
-)
-GROUP BY 1;
+) ORDER BY 1;
 
 -- query 4
 SELECT period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
@@ -66,21 +58,13 @@ GROUP BY 1, 2
 );
 
 -- query 7
-WITH combos AS (
-SELECT vendor, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-)
-SELECT vendor, period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
-FROM (
-SELECT vendor, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
-UNION ALL
-SELECT vendor, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
-UNION ALL
-SELECT vendor, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
-UNION ALL
-SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
-)
-GROUP BY 1, 2;
+WITH open_items AS (SELECT vendor, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
+SELECT vendor, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
+) GROUP BY 1
+) ORDER BY 1, 2;
 
 -- query 8
 SELECT vendor, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
@@ -122,21 +106,13 @@ GROUP BY 1, 2, 3
 );
 
 -- query 11
-WITH combos AS (
-SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-)
-SELECT vendor, workflow, period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
-FROM (
-SELECT vendor, workflow, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
-UNION ALL
-SELECT vendor, workflow, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
-UNION ALL
-SELECT vendor, workflow, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
-UNION ALL
-SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
-)
-GROUP BY 1, 2, 3;
+WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
+SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
+    SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
+    UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
+) GROUP BY 1, 2
+) ORDER BY 1, 2, 3;
 
 -- query 12
 SELECT vendor, workflow, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
@@ -181,21 +157,53 @@ GROUP BY 1, 2
 );
 
 -- query 16
-WITH combos AS (
-SELECT vendor, CAST(date_trunc('week', timezone($tz, greatest(enqueued_at, $t2))) AS DATE) AS p_enq, CAST(date_trunc('week', timezone($tz, greatest(decided_at, $t2))) AS DATE) AS p_dec, CAST(date_trunc('week', timezone($tz, greatest(due_at, $t2))) AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-)
-SELECT vendor, period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
-FROM (
-SELECT vendor, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
+WITH open_items AS (SELECT vendor, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
+SELECT vendor, CAST($d1 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
+) GROUP BY 1
 UNION ALL
-SELECT vendor, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
+SELECT vendor, CAST($d3 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t2) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t2 AND decided_at >= $t2
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t2
+) GROUP BY 1
 UNION ALL
-SELECT vendor, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
+SELECT vendor, CAST($d5 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t4) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t4 AND decided_at >= $t4
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t4
+) GROUP BY 1
 UNION ALL
-SELECT vendor, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
-)
-GROUP BY 1, 2;
+SELECT vendor, CAST($d7 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t6) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t6 AND decided_at >= $t6
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t6
+) GROUP BY 1
+UNION ALL
+SELECT vendor, CAST($d9 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t8) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t8 AND decided_at >= $t8
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t8
+) GROUP BY 1
+UNION ALL
+SELECT vendor, CAST($d11 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t10) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t10 AND decided_at >= $t10
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t10
+) GROUP BY 1
+UNION ALL
+SELECT vendor, CAST($d13 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t12) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t12 AND decided_at >= $t12
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t12
+) GROUP BY 1
+UNION ALL
+SELECT vendor, CAST($d15 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t14) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t14 AND decided_at >= $t14
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t14
+) GROUP BY 1
+UNION ALL
+SELECT vendor, CAST($d17 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t16) AS backlog_over_sla FROM (
+    SELECT vendor, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t16 AND decided_at >= $t16
+    UNION ALL SELECT vendor, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t16
+) GROUP BY 1
+) ORDER BY 1, 2;
 
 -- query 17
 SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan AND decided_at >= $t0 AND decided_at < $t1 AND enqueued_at < $t1;
@@ -546,21 +554,13 @@ WHERE decided_at IS NOT NULL AND decided_at >= $t1 AND decided_at < $t2 AND enqu
 GROUP BY 1, 2, 3;
 
 -- query 73
-WITH combos AS (
-SELECT vendor, workflow, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND (decided_at IS NULL OR decided_at >= $t3)
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-)
-SELECT vendor, workflow, period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
-FROM (
-SELECT vendor, workflow, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
-UNION ALL
-SELECT vendor, workflow, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
-UNION ALL
-SELECT vendor, workflow, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
-UNION ALL
-SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
-)
-GROUP BY 1, 2, 3;
+WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
+SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
+    SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
+    UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
+) GROUP BY 1, 2
+) ORDER BY 1, 2, 3;
 
 -- query 74
 SELECT max(audited_at) AS newest FROM audit_facts;

@@ -10,26 +10,41 @@ GROUP BY 1, 2, 3
 );
 
 -- query 3
-WITH combos AS (
-SELECT vendor, workflow, CAST(date_trunc('week', timezone($tz, enqueued_at)) AS DATE) AS p_enq, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS p_dec, CAST(date_trunc('week', timezone($tz, due_at)) AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
-)
-SELECT vendor, workflow, period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
-FROM (
-SELECT vendor, workflow, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
-UNION ALL
-SELECT vendor, workflow, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
-UNION ALL
-SELECT vendor, workflow, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
-UNION ALL
-SELECT vendor, workflow, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
-)
-GROUP BY 1, 2, 3;
+SELECT min(enqueued_at) AS first_at FROM decisions WHERE enqueued_at < $t0;
 
 -- query 4
-SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan;
+WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL)
+SELECT * FROM (
+SELECT vendor, workflow, CAST($d1 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t0) AS backlog_over_sla FROM (
+    SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t0 AND decided_at >= $t0
+    UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t0
+) GROUP BY 1, 2
+UNION ALL
+SELECT vendor, workflow, CAST($d3 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t2) AS backlog_over_sla FROM (
+    SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t2 AND decided_at >= $t2
+    UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t2
+) GROUP BY 1, 2
+UNION ALL
+SELECT vendor, workflow, CAST($d5 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t4) AS backlog_over_sla FROM (
+    SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t4 AND decided_at >= $t4
+    UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t4
+) GROUP BY 1, 2
+UNION ALL
+SELECT vendor, workflow, CAST($d7 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t6) AS backlog_over_sla FROM (
+    SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t6 AND decided_at >= $t6
+    UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t6
+) GROUP BY 1, 2
+UNION ALL
+SELECT vendor, workflow, CAST($d9 AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t8) AS backlog_over_sla FROM (
+    SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t8 AND decided_at >= $t8
+    UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t8
+) GROUP BY 1, 2
+) ORDER BY 1, 2, 3;
 
 -- query 5
+SELECT count(*) AS n, min(decided_at) AS first_at, max(decided_at) AS last_at FROM audit_facts WHERE decided_at IS NOT NULL AND NOT is_orphan;
+
+-- query 6
 SELECT vendor, workflow, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
 SELECT vendor AS vendor, workflow AS workflow, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, quantile_cont((CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END), [0.5]) AS q_dispute_resolve_p50, count(*) AS audits, count(DISTINCT decision_id) AS audited_decisions, count(*) FILTER (WHERE is_error) AS errors, count(*) FILTER (WHERE is_error AND severity = 'critical') AS critical_errors, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points, sum((1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END) * (1.0 - CASE WHEN is_error THEN CASE severity WHEN 'critical' THEN $penalty_critical WHEN 'major' THEN $penalty_major WHEN 'minor' THEN $penalty_minor ELSE $penalty_default END ELSE 0.0 END)) AS quality_points_sq, count(*) FILTER (WHERE (list_contains($actioning, decision)) AND (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS enforcement_true_positives, count(*) FILTER (WHERE (list_contains($actioning, decision))) AS actioning_audits, count(*) FILTER (WHERE (CASE WHEN dispute_status = 'overturned' THEN list_contains($actioning, decision) ELSE list_contains($actioning, qa_decision) END)) AS truth_actioning_audits, count(*) FILTER (WHERE decision = qa_decision) AS agreements, count(*) FILTER (WHERE is_error AND error_category = 'over_enforcement' AND (list_contains($actioning, decision))) AS over_enforcement_errors, count(*) FILTER (WHERE is_error AND error_category = 'under_enforcement' AND (list_contains($actioning, qa_decision))) AS under_enforcement_errors, count(*) FILTER (WHERE (list_contains($actioning, qa_decision))) AS qa_actioning_audits, count(*) FILTER (WHERE error_counts AND dispute_status IN ('pending', 'upheld', 'overturned')) AS disputed, count(*) FILTER (WHERE error_counts) AS error_typed, count(*) FILTER (WHERE dispute_status = 'overturned') AS overturned, count(*) FILTER (WHERE dispute_status IN ('upheld', 'overturned')) AS dispute_resolved, count(*) FILTER (WHERE dispute_status = 'pending') AS disputes_pending, count(*) FILTER (WHERE (CASE WHEN dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= disputed_at THEN (epoch(dispute_resolved_at) - epoch(disputed_at)) / 60.0 END) IS NOT NULL) AS dispute_timed
 FROM audit_facts
@@ -37,7 +52,7 @@ WHERE decided_at IS NOT NULL AND NOT is_orphan
 GROUP BY 1, 2, 3
 );
 
--- query 6
+-- query 7
 WITH a AS (SELECT vendor AS vendor, workflow AS workflow, CAST(date_trunc('week', timezone($tz, decided_at)) AS DATE) AS period_start, decision, qa_decision FROM audit_facts
                    WHERE decided_at IS NOT NULL AND NOT is_orphan),
              v AS (SELECT vendor, workflow, period_start, decision AS label, count(*) AS c FROM a GROUP BY ALL),

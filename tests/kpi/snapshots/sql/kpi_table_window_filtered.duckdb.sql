@@ -7,21 +7,13 @@ GROUP BY 1, 2
 );
 
 -- query 2
-WITH combos AS (
-SELECT reviewer_id, CAST(NULL AS DATE) AS p_enq, CAST(NULL AS DATE) AS p_dec, CAST(NULL AS DATE) AS p_due, enqueued_at < $t1 AS f_enq, decided_at < $t1 AS f_dec, due_at < $t1 AS f_due, (decided_at IS NOT NULL AND due_at IS NOT NULL AND greatest(due_at, decided_at) < $t1) AS f_gd, due_at >= decided_at AS due_last, count(*) AS n FROM decisions WHERE true AND vendor = $v3 AND (decided_at IS NULL OR decided_at >= $t4)
-GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9
-)
-SELECT reviewer_id, period_start, sum(backlog) AS backlog, sum(backlog_over_sla) AS backlog_over_sla
-FROM (
-SELECT reviewer_id, p_enq AS period_start, n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_enq
-UNION ALL
-SELECT reviewer_id, p_dec AS period_start, -n AS backlog, 0 AS backlog_over_sla FROM combos WHERE f_dec
-UNION ALL
-SELECT reviewer_id, p_due AS period_start, 0 AS backlog, n AS backlog_over_sla FROM combos WHERE f_due
-UNION ALL
-SELECT reviewer_id, CASE WHEN due_last THEN p_due ELSE p_dec END AS period_start, 0 AS backlog, -n AS backlog_over_sla FROM combos WHERE f_gd
-)
-GROUP BY 1, 2;
+WITH open_items AS (SELECT reviewer_id, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL AND vendor = $v0)
+SELECT * FROM (
+SELECT reviewer_id, CAST(NULL AS DATE) AS period_start, count(*) AS backlog, count(*) FILTER (WHERE due_at < $t1) AS backlog_over_sla FROM (
+    SELECT reviewer_id, enqueued_at, due_at FROM decisions WHERE enqueued_at < $t1 AND decided_at >= $t1 AND vendor = $v0
+    UNION ALL SELECT reviewer_id, enqueued_at, due_at FROM open_items WHERE enqueued_at < $t1
+) GROUP BY 1
+) ORDER BY 1, 2;
 
 -- query 3
 SELECT reviewer_id, period_start, q_dispute_resolve_p50[1] AS dispute_resolve_p50, audits, audited_decisions, errors, critical_errors, quality_points, quality_points_sq, enforcement_true_positives, actioning_audits, truth_actioning_audits, agreements, over_enforcement_errors, under_enforcement_errors, qa_actioning_audits, disputed, error_typed, overturned, dispute_resolved, disputes_pending, dispute_timed FROM (
