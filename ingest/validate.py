@@ -566,7 +566,8 @@ def build_stage(
     # fixes of single fields (checks on the typed values by name, so each cast is computed
     # once); then the order rules between times, one level per rule that reads a fixed value.
     texts_sql = "".join(f", {expr} AS t_{name}" for name, expr in text_exprs.items())
-    texts_level = f"SELECT *, {raw.line_sql(q.bind)} AS _line{texts_sql} FROM {raw.source_sql}"
+    line_sql = raw.line_sql(q.bind)
+    texts_level = f"SELECT *, {line_sql} AS _line{texts_sql} FROM {raw.source_sql}"
     if local is not None:
         texts_level = local.wrap(texts_level)
     body = (
@@ -579,7 +580,7 @@ def build_stage(
     # rules' values, composed into one expression per column.
     gate_tests = [f.cond for f in fixes if f.gated] + shared
     clean_level = "".join(f", {expr} AS t_{name}" for name, expr in clean_texts.items())
-    clean_level = f"SELECT *{clean_level} FROM {raw.source_sql}"
+    clean_level = f"SELECT *, {line_sql} AS _line{clean_level} FROM {raw.source_sql}"
     if local is not None:
         clean_level = local.wrap(clean_level)
     body = _apply_fixes(body, [fixes, *order_levels], gate_tests)
@@ -594,7 +595,7 @@ def build_stage(
     # warning; a file with any other row is staged with `sql`.
     flawed = " OR ".join([*padded, *dict.fromkeys([*tests, *gate_tests])]) or "false"
     clean_sql = (
-        f"SELECT {', '.join(outer)}\nFROM (SELECT *, {select_cols}\nFROM ({clean_level}))\n"
+        f"SELECT _line, {', '.join(outer)}\nFROM (SELECT *, {select_cols}\nFROM ({clean_level}))\n"
         f"WHERE ({flawed}) IS NOT TRUE"
     )
     rq = Query()
