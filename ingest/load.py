@@ -44,6 +44,7 @@ from ingest.readers import (
     file_digest,
     finish_csv,
     format_of,
+    holds_space,
     read_csv_materialized,
     read_csv_numbered,
     read_raw,
@@ -371,7 +372,12 @@ def _ingest_one(
     # digest found one (then it takes the staged path). Parquet strings are binary-safe and
     # written by programs: they are taken as they are.
     strip_nul = raw.fmt in ("jsonl", "xlsx")
-    spec = build_stage(kind, raw, mapping, config, vendor, now=now, strip_nul=strip_nul)
+    # A CSV file without a space byte has no value to trim: the clean load takes the values as
+    # they are (a file with one tests each value's ends, in the scan).
+    spaceless = raw.fmt == "csv" and not holds_space(path)
+    spec = build_stage(
+        kind, raw, mapping, config, vendor, now=now, strip_nul=strip_nul, spaceless=spaceless
+    )
     result.ignored_columns = spec.ignored_columns
     canon = _canon(kind)
     direct = _load_direct(con, kind, raw, spec, run_id, canon, mapping, digest, progress)
@@ -828,9 +834,8 @@ def _load_direct(
         inserted = int(
             con.execute(
                 f"INSERT INTO {table} ({', '.join(canon)}, run_id, version_run) "
-                f"SELECT {', '.join(canon)}, $run, $run FROM ({spec.sql}) "
-                "WHERE _reason IS NULL AND _warn IS NULL",
-                {**spec.params, **run},
+                f"SELECT {', '.join(canon)}, $run, $run FROM ({spec.clean_sql})",
+                {**spec.clean_params, **run},
             ).fetchone()[0]  # type: ignore[index]
         )
     except duckdb.Error as exc:

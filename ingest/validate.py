@@ -238,6 +238,10 @@ class StageSpec:
     # SELECT of (_line, _raw_json) over `_raw`, for rows rejected after staging (duplicates).
     raw_sql: str = ""
     raw_params: dict[str, Any] = field(default_factory=dict)
+    # SELECT of the canonical columns of the rows with no reason and no warning (see
+    # build_stage): what a clean file loads.
+    clean_sql: str = ""
+    clean_params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -267,11 +271,13 @@ def build_stage(
     *,
     now: dt.datetime | None = None,
     strip_nul: bool = False,
+    spaceless: bool = False,
 ) -> StageSpec:
     """Map raw columns to canonical ones; raise IngestError if a required column is missing.
 
     `now` is the ingest's time (the plausible range's end); `strip_nul` removes NUL bytes from
-    text values, with a warning (set when the file holds any).
+    text values, with a warning (set when the file holds any). `spaceless`: the file holds no
+    space at all (`readers.holds_space`), so `clean_sql` need not test values for one.
     """
     q = Query()
     columns = COLUMNS[kind]
@@ -308,6 +314,8 @@ def build_stage(
     texts: dict[str, str] = {}
     nulls: dict[str, str] = {}  # cheap "value absent" test per column
     text_exprs: dict[str, str] = {}
+    clean_texts: dict[str, str] = {}  # the same for a clean row (see `clean_sql`)
+    padded: list[str] = []  # "this value is not clean text" tests, on the raw values
     # (condition, message): the message is only built for rows whose condition holds.
     reasons: list[tuple[str, str]] = []
     fixes: list[_Fix] = []  # on the typed values, before the order rules
@@ -344,7 +352,7 @@ def build_stage(
         optional = not required and name not in ("decided_at", "decision")
         if ref is None:
             text = q.bind(constants[name]) if name in constants else "CAST(NULL AS VARCHAR)"
-            raw_expr = text
+            raw_expr = clean_text = text
             raw_type = "VARCHAR"
         else:
             raw_expr = ref
@@ -355,8 +363,23 @@ def build_stage(
                     _Fix(name, f"contains({ref}, chr(0))", name, f"replace({ref}, chr(0), '\\0')",
                          f"'{name} holds NUL bytes (removed); check the export''s encoding'")
                 )  # fmt: skip
+            clean_text = text
+            if raw_type == "VARCHAR" and not strip_nul:
+                # A clean row's value has no space at either end: its text is the value itself
+                # (`clean_sql`; the test is pushed into the scan). DuckDB's CSV reader gives
+                # NULL for an empty field, quoted or not: a '' there only sends the file the
+                # staged way; other formats may hold '' for empty.
+                if raw.fmt == "csv":
+                    clean_text = ref
+                    ends = "" if spaceless else f" OR prefix({ref}, ' ') OR suffix({ref}, ' ')"
+                    padded.append(f"({ref} = ''{ends})")
+                else:
+                    clean_text = f"nullif({ref}, '')"
+                    padded.append(f"(prefix({ref}, ' ') OR suffix({ref}, ' '))")
             if name in constants:  # a constant fills gaps but never overrides the file
-                text = f"coalesce({text}, {q.bind(constants[name])})"
+                const = q.bind(constants[name])
+                text = f"coalesce({text}, {const})"
+                clean_text = f"coalesce({clean_text}, {const})"
         typed_source = ref is not None and raw_type != "VARCHAR" and name not in constants
         if typed_source and typ == "TIMESTAMPTZ":
             # A typed time needs no text but in a message: cast there, for the few rows that
@@ -365,6 +388,7 @@ def build_stage(
         else:
             # Each column's text is computed once, in an inner projection, referred to by name.
             text_exprs[name] = text
+            clean_texts[name] = clean_text
             text = f"t_{name}"
         texts[name] = text
         nulls[name] = f"{ref} IS NULL" if typed_source else f"{text} IS NULL"
@@ -517,6 +541,7 @@ def build_stage(
         ungated.add(reasons_before_order(reasons))
 
     select_cols = ",\n    ".join(f"{typed[n]} AS {n}" for n, _, _ in columns)
+    tests: list[str] = []
     if reasons:
         # One cheap boolean test per row; the texts are built only for rows that fail it.
         tests = [c for c, _ in reasons if c not in ungated] + shared
@@ -541,7 +566,8 @@ def build_stage(
     # fixes of single fields (checks on the typed values by name, so each cast is computed
     # once); then the order rules between times, one level per rule that reads a fixed value.
     texts_sql = "".join(f", {expr} AS t_{name}" for name, expr in text_exprs.items())
-    texts_level = f"SELECT *, {raw.line_sql(q.bind)} AS _line{texts_sql} FROM {raw.source_sql}"
+    line_sql = raw.line_sql(q.bind)
+    texts_level = f"SELECT *, {line_sql} AS _line{texts_sql} FROM {raw.source_sql}"
     if local is not None:
         texts_level = local.wrap(texts_level)
     body = (
@@ -553,11 +579,24 @@ def build_stage(
     # claimed_at emptied as implausible is compared with nothing): later rules read earlier
     # rules' values, composed into one expression per column.
     gate_tests = [f.cond for f in fixes if f.gated] + shared
+    clean_level = "".join(f", {expr} AS t_{name}" for name, expr in clean_texts.items())
+    clean_level = f"SELECT *, {line_sql} AS _line{clean_level} FROM {raw.source_sql}"
+    if local is not None:
+        clean_level = local.wrap(clean_level)
     body = _apply_fixes(body, [fixes, *order_levels], gate_tests)
     sql = (
         f"SELECT _line, {', '.join(outer)}, _reason, _warn,\n"
         f"    CASE WHEN _reason IS NOT NULL THEN json_object({raw_pairs}) END AS _raw_json\n"
         f"FROM ({body})"
+    )
+    # The rows nothing can be said about: no rejection test and no fix's gate holds, so the
+    # staging query would give them no reason, no warning and their values as typed. A clean
+    # load (`ingest.load._load_direct`) takes these rows without building any reason or
+    # warning; a file with any other row is staged with `sql`.
+    flawed = " OR ".join([*padded, *dict.fromkeys([*tests, *gate_tests])]) or "false"
+    clean_sql = (
+        f"SELECT _line, {', '.join(outer)}\nFROM (SELECT *, {select_cols}\nFROM ({clean_level}))\n"
+        f"WHERE ({flawed}) IS NOT TRUE"
     )
     rq = Query()
     keys = rq.bind(raw.columns)
@@ -570,9 +609,11 @@ def build_stage(
     rq.params.update(raw.source_params)
     # DuckDB refuses parameters the text does not use (a check left out for an absent column).
     params = {k: v for k, v in q.params.items() if re.search(rf"\${k}\b", sql)}
+    clean_params = {k: v for k, v in q.params.items() if re.search(rf"\${k}\b", clean_sql)}
     return StageSpec(
-        sql=sql, params=params, ignored_columns=ignored, raw_sql=raw_sql, raw_params=rq.params
-    )
+        sql=sql, params=params, ignored_columns=ignored, raw_sql=raw_sql, raw_params=rq.params,
+        clean_sql=clean_sql, clean_params=clean_params,
+    )  # fmt: skip
 
 
 _LITERAL = re.compile(r"('(?:[^']|'')*')")
