@@ -84,9 +84,10 @@ def wilson_interval_arrays(
         center = (q + crit2 / (2 * nobs)) / denom
         dist = crit * np.sqrt(q * (1.0 - q) / nobs + crit2 / (4.0 * nobs**2))
         dist /= denom
-        # Rounding can put a bound a hair outside [0, 1] when successes is 0 or n.
-        lower[defined] = np.clip(center - dist, 0.0, 1.0)
-        upper[defined] = np.clip(center + dist, 0.0, 1.0)
+        # Rounding can put a bound a hair off 0 or 1 when successes is 0 or n; statsmodels
+        # sets those bounds exactly, and so does this.
+        lower[defined] = np.where(count == 0, 0.0, np.clip(center - dist, 0.0, 1.0))
+        upper[defined] = np.where(count == nobs, 1.0, np.clip(center + dist, 0.0, 1.0))
     return lower, upper
 
 

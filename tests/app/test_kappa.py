@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
-
 from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
@@ -70,5 +68,8 @@ def test_no_kappa_on_too_few_audits(sample_db, run_page, monkeypatch, tmp_path):
     assert cells and all(c.startswith("too few audits (n=") and "·" not in c for c in cells)
     details = next(d.value for d in at.dataframe if "Ranked vendors" in d.value.columns)
     mine = details[details["KPI"] == LABEL]
-    assert mine["Rank"].isna().all() and (mine["95% interval"] == "").all()
-    assert (mine["n"] > 0).all() and pd.api.types.is_integer_dtype(mine["n"])
+    # Not ranked, not judged; the value says why and on how many audits (n as in the cell).
+    assert len(mine) == len(cells) and (mine["Rank"].fillna("") == "").all()
+    assert (mine["Status"] == "too few to judge").all()
+    for value, n in zip(mine["Value"], mine["n"], strict=True):
+        assert value == f"too few audits (n={n})" and int(n.replace(",", "")) > 0

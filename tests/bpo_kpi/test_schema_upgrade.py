@@ -4,6 +4,7 @@ table or column."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -121,4 +122,4 @@ def test_a_schema_3_database_gets_the_dispute_times(tmp_path, capsys):
         assert gw.scalar("SELECT count(*) FROM qa_audits WHERE disputed_at IS NULL") == 1
     capsys.readouterr()
     assert main(["kpis", "--db", str(db), "--kpis", "audits,dispute_rate", "--format", "json"]) == 0
-    assert '"audits": 1' in capsys.readouterr().out.replace('"audits":1', '"audits": 1')
+    assert json.loads(capsys.readouterr().out)[0]["audits"] == 1

@@ -439,7 +439,7 @@ def tiny_rows() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _write_csv(frame: pd.DataFrame, columns: list[str], path: Path) -> Path:
-    out = frame[columns].copy()
+    out = frame[[c for c in columns if c in frame.columns]].copy()  # optional ones may be absent
     for c in out.columns:
         if c.endswith("_at"):
             out[c] = [None if v is None or pd.isna(v) else v.isoformat() for v in out[c]]

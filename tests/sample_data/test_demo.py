@@ -14,11 +14,14 @@ import pytest
 
 from bpo_kpi.config import Config
 from bpo_kpi_cli.main import main
+from ingest.mapping import load_mapping
 from kpi.compute import kpi_table
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery
 from sample_data import DEFAULT_END
-from sample_data.writers import RAW_DIR, RAW_END, shift_raw_samples
+from sample_data.writers import RAW_DIR, RAW_END, _shift_file, shift_raw_samples
+
+REPO = Path(__file__).resolve().parents[2]
 
 DECISIONS = "30000"
 END = dt.date(2026, 6, 30)
@@ -134,11 +137,28 @@ def test_samples_shift_as_instants_and_leave_out_repeated_local_hours(tmp_path: 
         for folder in (RAW_DIR, tmp_path)
     ]
     assert [r["queuedTs"] + 12 * 86400 for r in apex[0]] == [r["queuedTs"] for r in apex[1]]
-    # northwind's mapping names dispute times its export does not carry: they stay absent.
-    audits = [
-        pd.read_csv(folder / "northwind" / "audits.csv", sep=";", dtype=str)
-        for folder in (RAW_DIR, tmp_path)
-    ]
-    assert "Einspruch am" not in audits[0].columns
-    assert list(audits[1].columns) == list(audits[0].columns)
-    assert 0 <= len(audits[0]) - len(audits[1]) < 10  # less the left-out decisions' audits
+
+
+def test_an_export_without_an_optional_mapped_time_shifts_as_it_is(tmp_path: Path):
+    """northwind's mapping names dispute times; an export without those columns (as the vendor
+    sent before it had them) is shifted with its own header, not given columns it lacks."""
+    raw = pd.read_csv(RAW_DIR / "northwind" / "audits.csv", sep=";", dtype=str)
+    assert {"Einspruch am", "Einspruch entschieden"} <= set(raw.columns)
+    older = tmp_path / "raw" / "northwind"
+    older.mkdir(parents=True)
+    without = raw.drop(columns=["Einspruch am", "Einspruch entschieden"])
+    without.to_csv(older / "audits.csv", sep=";", index=False, encoding="utf-8-sig")
+    mapping = load_mapping(REPO / "sample_data" / "vendors" / "northwind.toml")
+    out = tmp_path / "moved.csv"
+    _shift_file(older / "audits.csv", out, mapping, "audits", 12, set())
+    moved = pd.read_csv(out, sep=";", dtype=str)
+    assert list(moved.columns) == list(without.columns)
+    assert 0.9 * len(without) <= len(moved) <= len(without)  # less any repeated local hour
+    moved, without = moved.set_index("Prüfung"), without.set_index("Prüfung")
+
+    def instants(times: pd.Series) -> pd.Series:
+        local = pd.to_datetime(times, format="%d.%m.%Y %H:%M:%S")
+        return local.dt.tz_localize("Europe/Berlin", ambiguous="NaT").dt.tz_convert("UTC")
+
+    shift = instants(moved["Geprüft"]) - instants(without.loc[moved.index, "Geprüft"])
+    assert len(shift.dropna()) > 50 and (shift.dropna() == pd.Timedelta(days=12)).all()
