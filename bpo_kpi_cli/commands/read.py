@@ -71,7 +71,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
     query = query_from_args(args, args.kpis)
     with engine(args) as gw:
         frame = vendor_comparison(gw, query, as_of=args.as_of)
-    if args.fmt == "csv":
+    if args.fmt == "csv":  # counts as whole numbers (the frame keeps NaN-able floats)
+        frame = frame.astype({"n": "Int64", "rank": "Int64", "ranked": "Int64"})
         sys.stdout.write(csv_bytes(frame).decode("utf-8"))
     elif args.fmt == "json":
         emit(frame, "json")
