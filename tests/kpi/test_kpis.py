@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 import shutil
 import tempfile
@@ -1045,3 +1046,31 @@ def test_weighted_quality_score_follows_the_configured_weights(weights, kpi_data
         not _same(default[k]["weighted_quality_score"], only[k]["weighted_quality_score"])
         for k in only
     )
+
+
+def test_records_are_plain_json_values_column_by_column() -> None:
+    """`records` (the CLI's JSON, the snapshot's JSON): ISO dates, None for every kind of empty
+    value (NaT too, which is a datetime: it used to print as "NaT"), Python ints, floats and
+    bools, whatever the column's dtype."""
+    frame = pd.DataFrame(
+        {
+            "n": np.array([3, 4], dtype="int64"),
+            "maybe_n": pd.array([1, None], dtype="Int64"),
+            "share": [0.25, np.nan],
+            "flag": [True, False],
+            "day": [dt.date(2026, 1, 5), None],
+            "stamp": pd.to_datetime(["2026-01-05 13:00", None]),
+            "text": ["x", None],
+            "mixed": pd.Series([np.float64("nan"), np.int64(7)], dtype=object),
+        }
+    )
+    got = compute.records(frame)
+    assert got == [
+        {"n": 3, "maybe_n": 1, "share": 0.25, "flag": True, "day": "2026-01-05",
+         "stamp": "2026-01-05", "text": "x", "mixed": None},
+        {"n": 4, "maybe_n": None, "share": None, "flag": False, "day": None, "stamp": None,
+         "text": None, "mixed": 7},
+    ]  # fmt: skip
+    kinds = {type(v) for rec in got for v in rec.values()}
+    assert kinds <= {int, float, bool, str, type(None)}
+    assert json.loads(json.dumps(got)) == got
