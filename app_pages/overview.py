@@ -140,13 +140,11 @@ def tile(
     # the page several times slower to draw in the browser (30 charts), for a line this small.
     series = points[kpi].dropna()
     # Lead with a number that rests on enough data: the window's when the day's basis is thin.
-    lead = rec["enough"] or pd.isna(rec["window_value"])
-    shown = value if lead else rec["window_value"]
-    n = int(rec["n"] if lead else rec["window_n"])
-    low, high = (rec["low"], rec["high"]) if lead else (rec["window_low"], rec["window_high"])
     # A kappa on a handful of audits reads 1.00 with a zero-width interval: not shown.
+    first = monitor.tile_lead(rec, common.config())
+    lead, shown, n, low, high, too_few = (first.day, first.value, first.n, first.low,
+                                          first.high, first.too_few)  # fmt: skip
     minimum = min_shown(common.config(), kpi)
-    too_few = n < minimum
     col.metric(
         common.label(kpi) + ("" if lead else f" ({window_label})"),
         f"too few {basis_word(kpi)}" if too_few else common.fmt(kpi, shown),

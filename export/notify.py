@@ -39,6 +39,7 @@ import hashlib
 import html
 import json
 import logging
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,12 +48,13 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from bpo_kpi.config import Config
 from bpo_kpi.state import AlertStatus, StateError, StateStore, check_key
 from export.safety import markdown_text
 from kpi import monitor
 from kpi.catalog import FILTER_DIMENSIONS, KPIS
 from kpi.compute import records
-from kpi.targets import STATUS_WORDS, format_value
+from kpi.targets import STATUS_WORDS, format_value, interval_text, min_shown, status
 
 EXIT_NO_ALERTS, EXIT_WARNINGS, EXIT_CRITICAL, EXIT_UNDELIVERED = 0, 1, 2, 3
 JSON_SCHEMES = ("json", "jsons")  # apprise's generic JSON webhook (http, https)
@@ -185,6 +187,7 @@ class Context:
     where: Mapping[str, Sequence[str]]
     dashboard_url: str
     timezone: str = "UTC"
+    config: Config = field(default_factory=Config)  # its monitor settings (min_kappa_audits)
 
     def link(self, alert: Mapping[str, Any]) -> str:
         return dashboard_link(
@@ -276,9 +279,12 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f'<table style="border-collapse:collapse;font-size:13px"><tr>{th}</tr>{body}</table>'
 
 
-def tiles_html(tiles: pd.DataFrame, markdown: bool = False) -> str:
-    """`kpi.monitor.vendor_snapshot` as a vendor x KPI table: the day's value, its target
-    status (or "provisional") and the change since yesterday in words."""
+def tiles_html(tiles: pd.DataFrame, markdown: bool = False, config: Config | None = None) -> str:
+    """`kpi.monitor.vendor_snapshot` as a vendor x KPI table: what the Overview's tile leads
+    with (`kpi.monitor.tile_lead`: the day's value, or the window's when the day rests on too
+    few; a kappa with its interval and n, none on too few audits), its target status (or
+    "provisional") and the change since yesterday in words."""
+    config = config or Config()
     if tiles.empty:
         return "<p>No decisions, audits or backlog for these filters on this day.</p>"
     kpis = list(dict.fromkeys(tiles["kpi"]))
@@ -291,10 +297,12 @@ def tiles_html(tiles: pd.DataFrame, markdown: bool = False) -> str:
             if rec is None:
                 cells.append("–")
                 continue
-            value = None if pd.isna(rec["value"]) else float(rec["value"])
+            lead = monitor.tile_lead(rec, config)
+            value = None if math.isnan(lead.value) else lead.value
             target = None if pd.isna(rec["target"]) else float(rec["target"])
-            verdict = STATUS_WORDS.get(str(rec["status"]), str(rec["status"])) or "no target"
-            if target is not None and rec["status"] in ("met", "missed"):
+            state = status(kpi, None if lead.too_few else value, target)
+            verdict = STATUS_WORDS.get(state, state) or "no target"
+            if target is not None and state in ("met", "missed"):
                 verdict += f" ({format_value(kpi, target)})"
             if rec["provisional"]:
                 verdict = "provisional: audits still arriving"
@@ -306,8 +314,15 @@ def tiles_html(tiles: pd.DataFrame, markdown: bool = False) -> str:
                 monitor.COMPARISON_TEXT["yesterday"],
                 bool(rec["provisional"]),
             )
+            if KPIS[kpi].unit == "kappa" or lead.too_few:
+                shown = interval_text(kpi, value, lead.low, lead.high, lead.n,
+                                      min_shown(config, kpi))  # fmt: skip
+            else:
+                shown = format_value(kpi, value)
+            if not lead.day:
+                shown += f" (window, {monitor.basis_text(kpi, lead.n)}; the day: too few)"
             cells.append(
-                f"<b>{_e(format_value(kpi, value))}</b><br>"
+                f"<b>{_e(shown)}</b><br>"
                 f'<span style="color:#555">{_e(verdict)}<br>{_e(change)}</span>'
             )
         rows.append(cells)
@@ -375,7 +390,7 @@ def digest_html(
         + (f"; {parked} acknowledged or snoozed" if parked else "")
         + "</p>",
         f"<h3>Vendors on {_e(f'{ctx.day:%a %d %b}')}</h3>",
-        tiles_html(tiles, markdown),
+        tiles_html(tiles, markdown, ctx.config),
         "<h3>Alerts</h3>",
         alerts_html(frame, statuses, ctx, markdown),
         "</body></html>",

@@ -64,6 +64,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Hashable
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,7 +81,7 @@ from kpi.query import KpiQuery
 from kpi.sql import bounds
 from kpi.sql import monitor as sql
 from kpi.stats import exact_excess_test, p_chart, two_proportion_test
-from kpi.targets import format_value, status, target_for
+from kpi.targets import format_value, min_shown, status, target_for
 
 DEFAULT_WINDOW_DAYS = 28  # the dashboard's default window (app_pages.common)
 QA_LAG_DAYS = 3  # audits arrive up to ~72 h after the decision
@@ -413,6 +414,35 @@ def basis_text(kpi: str, n: int) -> str:
     """What a tile's value rests on, e.g. "57 audits", "312 decisions with a due time"."""
     one, many = _BASIS_UNIT.get(_basis(kpi), (_basis(kpi), _basis(kpi)))
     return f"{n:,} {one if n == 1 else many}"
+
+
+@dataclass(frozen=True)
+class TileLead:
+    """What a vendor tile leads with: the day's value when it rests on enough data (or there is
+    no window value), else the window's; with its interval and n, and whether it is on too
+    few to show at all (a kappa under `monitor.min_kappa_audits`: 1.00 on a handful)."""
+
+    day: bool
+    value: float
+    low: float
+    high: float
+    n: int
+    too_few: bool
+
+
+def tile_lead(rec: dict[str, Any], config: Config) -> TileLead:
+    """The lead of one `vendor_snapshot` record, as the Overview and the digest show it."""
+    day = bool(rec["enough"]) or pd.isna(rec["window_value"])
+    prefix = "" if day else "window_"
+    n = int(rec[f"{prefix}n"])
+    return TileLead(
+        day=day,
+        value=float(rec[f"{prefix}value"]),
+        low=float(rec[f"{prefix}low"]),
+        high=float(rec[f"{prefix}high"]),
+        n=n,
+        too_few=n < min_shown(config, rec["kpi"]),
+    )
 
 
 # --- alerts ----------------------------------------------------------------------------------

@@ -112,7 +112,8 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         if store is None or not targets:
             return status if args.exit_status else EXIT_OK
         filters = {str(dim): values for dim, values in base.where.items()}
-        ctx = notify.Context(day, start, filters, config.dashboard.url, config.reporting_timezone)
+        ctx = notify.Context(day, start, filters, config.dashboard.url, config.reporting_timezone,
+                             config)  # fmt: skip
         deliveries = notify.notify(targets, frame, statuses, store, ctx, tiles, now)
     finally:
         if store is not None:

@@ -424,7 +424,11 @@ def test_digest_escapes_data_text_and_is_sent_once(db, smtp, hook, cli, expected
     # The tiles: a row per vendor with the day's values against targets.
     assert "SLA attainment" in page and "Quality score" in page
     assert "<b>calm</b>" in page and "<b>slow</b>" in page
-    assert '<b>100.0%</b><br><span style="color:#555">✔ meets target (95.0%)' in page
+    # As on the Overview, a tile leads with the window's value when the day rests on too few,
+    # and a kappa is not shown on too few audits (here none: the day's audits still arrive).
+    assert ('<b>100.0% (window, 500 decisions with a due time; the day: too few)</b><br>'
+            '<span style="color:#555">✔ meets target (95.0%)') in page  # fmt: skip
+    assert "<b>too few audits (n=0)</b>" in page
     # The JSON webhook got the alerts document (hostile text as plain data) and the digest
     # (HTML, escaped).
     doc = hook.documents()[0]
