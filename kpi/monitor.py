@@ -582,16 +582,31 @@ def quality_findings(
     (error rate - target error rate): decisions affected beyond target) reach
     `monitor.min_impact`. The target error rate is 1 - the quality target of the segment's
     workflow and vendor. `window_days` says which window found it (the stronger one)."""
+    return _windowed_findings(gw, base, day, as_of, "quality_score", None)
+
+
+def _windowed_findings(
+    gw: Engine,
+    base: KpiQuery,
+    day: dt.date,
+    as_of: dt.datetime | None,
+    kpi: str,
+    gap_dimensions: tuple[str, ...] | None,
+) -> pd.DataFrame:
+    """`classify_findings` on the error counts of `kpi` (the quality score's errors, or the
+    critical error rate's) over each of `quality_windows`, each at its share of the false-alarm
+    rate, against the target error rate of each segment's workflow and vendor; a segment
+    found in both windows keeps the stronger evidence; largest excess first."""
     settings = gw.config.monitor
     windows = quality_windows(gw.config)
     alpha = settings.false_alarm_rate / len(windows)  # union bound over the windows
     findings = []
     for days in windows:
-        counts = _window_counts(gw, base, day, days, as_of)
+        counts = _window_counts(gw, base, day, days, as_of, kpi, gap_dimensions)
         if counts.empty:
             continue
         counts["target_error_rate"] = [
-            1.0 - (target_for(gw.config, "quality_score", w, v) or 1.0)
+            _target_error_rate(gw.config, kpi, w, v)
             for v, w in zip(counts["vendor"], counts["workflow"], strict=True)
         ]
         found = classify_findings(counts, alpha, settings.min_impact)
@@ -599,10 +614,18 @@ def quality_findings(
     if not findings:
         return pd.DataFrame(columns=[*FINDING_COLUMNS, "window_days"])
     out = pd.concat(findings, ignore_index=True)
-    # A segment found in both windows: the stronger evidence.
     out = out.sort_values(["segment", "p_value", "window_days"]).drop_duplicates("segment")
     out = out.sort_values(["excess_errors", "segment"], ascending=[False, True])
     return out.reset_index(drop=True)
+
+
+def _target_error_rate(config: Config, kpi: str, workflow: str, vendor: str) -> float | None:
+    """The error rate a segment may have: 1 - the quality target, or the critical-error
+    target itself (an error rate)."""
+    target = target_for(config, kpi, workflow, vendor)
+    if kpi == "quality_score":
+        return 1.0 - (target or 1.0)
+    return target
 
 
 def quality_windows(config: Config) -> tuple[int, ...]:
@@ -736,26 +759,7 @@ def critical_error_findings(
     """Vendor x workflow segments whose critical error rate is above its target with
     confidence: `quality_findings`' windows and rule (`classify_findings`) on critical errors,
     against `targets.*.critical_error_rate` of the segment's workflow and vendor."""
-    settings = gw.config.monitor
-    windows = quality_windows(gw.config)
-    alpha = settings.false_alarm_rate / len(windows)
-    findings = []
-    for days in windows:
-        counts = _window_counts(gw, base, day, days, as_of, "critical_error_rate", ())
-        if counts.empty:
-            continue
-        counts["target_error_rate"] = [
-            target_for(gw.config, "critical_error_rate", w, v)
-            for v, w in zip(counts["vendor"], counts["workflow"], strict=True)
-        ]
-        found = classify_findings(counts, alpha, settings.min_impact)
-        findings.append(found.assign(window_days=days))
-    if not findings:
-        return pd.DataFrame(columns=[*FINDING_COLUMNS, "window_days"])
-    out = pd.concat(findings, ignore_index=True)
-    out = out.sort_values(["segment", "p_value", "window_days"]).drop_duplicates("segment")
-    out = out.sort_values(["excess_errors", "segment"], ascending=[False, True])
-    return out.reset_index(drop=True)
+    return _windowed_findings(gw, base, day, as_of, "critical_error_rate", ())
 
 
 def _critical_error_alerts(
