@@ -56,6 +56,7 @@ HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE / "kpi_scripts"
 sys.path.insert(0, str(SCRIPTS))
 from duckdb_sql import kpis as hand_written_kpis  # noqa: E402
+from pandas_script import load as pandas_load  # noqa: E402
 from pandas_script import pandas_kpis  # noqa: E402
 
 OUT = HERE / "out"
@@ -261,18 +262,7 @@ def pandas_worker(db: Path, out: Path) -> dict[str, Any]:
     res: dict[str, Any] = {"rss_after_imports_mb": round(_maxrss_bytes() / 2**20)}
     config = Config()
     start = time.perf_counter()
-    con = connect(db, read_only=True)
-    dec = con.execute(
-        "SELECT vendor, workflow, enqueued_at, claimed_at, decided_at, due_at FROM decisions"
-    ).df()
-    aud = con.execute(
-        "SELECT decision_id, vendor, workflow, decided_at, is_orphan, is_error, severity, "
-        "decision, qa_decision, error_type, dispute_status FROM audit_facts"
-    ).df()
-    con.close()
-    for frame in (dec, aud):  # what a careful pandas user does with low-cardinality keys
-        for c in BY:
-            frame[c] = frame[c].astype("category")
+    dec, aud = pandas_load(str(db))
     res["load_s"] = time.perf_counter() - start
     res["loaded_mb"] = round(
         (dec.memory_usage(deep=True).sum() + aud.memory_usage(deep=True).sum()) / 2**20

@@ -182,17 +182,9 @@ def pandas_kpis(
     return r
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("db")
-    parser.add_argument("out")
-    parser.add_argument("--tz", default="UTC")
-    parser.add_argument("--as-of", type=dt.datetime.fromisoformat, default=None)
-    parser.add_argument("--actioning", default="remove,limit,age_gate")
-    args = parser.parse_args()
-    as_of = args.as_of or dt.datetime.now(dt.UTC)
-    start = time.perf_counter()
-    con = duckdb.connect(args.db, read_only=True)
+def load(db: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The decisions and audit facts the script needs, as a pandas user loads them."""
+    con = duckdb.connect(db, read_only=True)
     dec = con.execute(
         "SELECT vendor, workflow, enqueued_at, claimed_at, decided_at, due_at FROM decisions"
     ).df()
@@ -204,6 +196,20 @@ def main() -> int:
     for frame in (dec, aud):  # what a careful pandas user does with low-cardinality keys
         for c in BY:
             frame[c] = frame[c].astype("category")
+    return dec, aud
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("db")
+    parser.add_argument("out")
+    parser.add_argument("--tz", default="UTC")
+    parser.add_argument("--as-of", type=dt.datetime.fromisoformat, default=None)
+    parser.add_argument("--actioning", default="remove,limit,age_gate")
+    args = parser.parse_args()
+    as_of = args.as_of or dt.datetime.now(dt.UTC)
+    start = time.perf_counter()
+    dec, aud = load(args.db)
     loaded = time.perf_counter()
     table = pandas_kpis(dec, aud, args.tz, args.actioning.split(","), as_of)
     table.to_parquet(args.out)
