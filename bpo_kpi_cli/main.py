@@ -58,7 +58,7 @@ COMMANDS = {
 }
 
 # bench/<name>_bench.py
-BENCHMARKS = ("ingest", "kpi", "dashboard", "export")
+BENCHMARKS = ("ingest", "kpi", "read", "startup", "dashboard", "export")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -468,7 +468,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser(
         "bench",
-        help="run a benchmark from bench/ (ingest, kpi, dashboard, export): figures, no verdict",
+        help="run a benchmark from bench/ (ingest, kpi, read, startup, dashboard, export): "
+        "figures, no verdict",
         description="Run bench/<NAME>_bench.py with the arguments that follow, e.g. "
         "`bpo-kpi bench kpi --sizes 1000000`. `bpo-kpi bench kpi --help` lists its options.",
     )

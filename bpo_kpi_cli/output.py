@@ -5,22 +5,30 @@ hand over what the library returned."""
 from __future__ import annotations
 
 import argparse
+import csv
 import functools
+import io
 import json
+import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 from pydantic import ValidationError
 
 from bpo_kpi.config import ConfigError, format_validation_error
 from bpo_kpi.db import DatabaseBusy
-from kpi.compute import records
+from export.safety import csv_text
+from kpi import columns as cols
+from kpi.columns import Columns
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ingest.load import FileResult
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -57,8 +65,21 @@ def command(func: Command) -> Command:
         except KeyboardInterrupt:
             print("interrupted; nothing was committed by the unfinished step", file=sys.stderr)
             return EXIT_INTERRUPTED
+        except BrokenPipeError:
+            # The reader stopped early (`bpo-kpi kpis | head`): no traceback, and none when
+            # Python flushes stdout at exit (the recipe of Python's `signal` documentation).
+            _quiet_stdout()
+            return EXIT_ERROR
 
     return run
+
+
+def _quiet_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a real file (a test's capture): nothing to flush at exit
 
 
 def progress(quiet: bool) -> Callable[[str], None]:
@@ -77,25 +98,118 @@ def note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def emit(frame: pd.DataFrame, fmt: str) -> None:
-    """A result table on stdout: aligned text, JSON records (empty values null) or CSV.
+def emit(table: pd.DataFrame | Columns, fmt: str) -> None:
+    """A result table (a DataFrame, or numpy columns: `kpi.columns`) on stdout: aligned text
+    (`text_table`), JSON records (empty values null) or CSV (text a spreadsheet would run as a
+    formula gets a leading apostrophe, `export.safety.csv_text`; numbers stay numbers).
 
     JSON is indented for a terminal and compact (one line, no spaces) into a pipe or file:
     the same records, and json's C encoder writes them several times faster than its
-    indenting one (a year of vendor x workflow x week: ~3 MB)."""
-    if fmt == "json":
-        rows = records(frame)
-        if sys.stdout.isatty():
-            print(json.dumps(rows, indent=2))
+    indenting one (a year of vendor x workflow x week: ~3 MB). Columns are printed without
+    pandas (`bpo-kpi kpis` never imports it)."""
+    if isinstance(table, dict):
+        if fmt == "json":
+            _print_json(cols.records(table))
+        elif fmt == "csv":
+            _write_csv(table)
         else:
-            print(json.dumps(rows, separators=(",", ":")))
+            print(text_table(table))
+        return
+    if fmt == "json":
+        from kpi.compute import records
+
+        _print_json(records(table))
     elif fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
+        text = [c for c in table.columns if not _numeric_dtype(table[c].dtype)]
+        safe = table.assign(**{c: table[c].map(csv_text) for c in text}) if text else table
+        safe.to_csv(sys.stdout, index=False)
     else:
-        with pd.option_context(
-            "display.max_rows", 500, "display.max_columns", 200, "display.width", 200
-        ):
-            print(frame.to_string(index=False) if not frame.empty else "(no rows)")
+        print(text_table(cols.from_frame(table)))
+
+
+def _numeric_dtype(dtype: object) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind in "fiubmM"
+
+
+def _print_json(rows: list[dict[str, object]]) -> None:
+    if sys.stdout.isatty():
+        print(json.dumps(rows, indent=2))
+    else:
+        print(json.dumps(rows, separators=(",", ":")))
+
+
+def _write_csv(table: Columns) -> None:
+    """CSV as pandas' `to_csv` writes a KPI table: numbers in full (Python's repr), empty
+    values as empty fields, dates ISO; text made formula-safe."""
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow([csv_text(name) for name in table])
+    lists = [_cells(values) for values in table.values()]
+    writer.writerows(zip(*lists, strict=True))
+
+
+def _cells(values: np.ndarray) -> list[object]:
+    kind = values.dtype.kind
+    if kind == "f":
+        return ["" if v != v else v for v in values.tolist()]
+    if kind in "iub":
+        return values.tolist()
+    if kind == "M":
+        return ["" if v is None else v.isoformat()[:10] for v in cols.dates(values)]
+    return ["" if v is None else csv_text(cols.plain(v)) for v in values.tolist()]
+
+
+TABLE_WIDTH = 200  # characters per line of aligned text; wider tables wrap into blocks
+
+
+def text_table(table: Columns, width: int = TABLE_WIDTH) -> str:
+    """Aligned text of numpy columns, as a terminal shows a KPI table: one line per row, each
+    column right-aligned under its name, numbers to 6 significant digits, empty values `NaN`
+    (numbers) or `None`; columns that do not fit in `width` continue in a block below."""
+    if not table or cols.length(table) == 0:
+        return "(no rows)"
+    rendered = []
+    for name, values in table.items():
+        cells = [str(name), *(_text_cell(v) for v in _cells_for_text(values))]
+        size = max(len(c) for c in cells)
+        rendered.append([c.rjust(size) for c in cells])
+    blocks: list[list[list[str]]] = []
+    block: list[list[str]] = []
+    used = 0
+    for column in rendered:
+        size = len(column[0]) + (1 if block else 0)
+        if block and used + size > width:
+            blocks.append(block)
+            block, used = [], 0
+            size = len(column[0])
+        block.append(column)
+        used += size
+    blocks.append(block)
+    return "\n\n".join(
+        "\n".join(" ".join(column[i] for column in b) for i in range(len(b[0]))) for b in blocks
+    )
+
+
+def _cells_for_text(values: np.ndarray) -> list[object]:
+    """Times as days when each is a midnight (periods), else to the second (UTC)."""
+    if values.dtype.kind != "M":
+        return values.tolist()
+    seconds = values.astype("datetime64[s]")
+    if (seconds[~np.isnat(seconds)].astype("int64") % 86_400 == 0).all():
+        return list(cols.dates(values))
+    return [None if v is None else f"{v:%Y-%m-%d %H:%M:%S}" for v in seconds.tolist()]
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _text_cell(value: object) -> str:
+    """One cell as text; control characters from the data (a terminal would act on escape
+    sequences, a line break would break the row) shown as U+FFFD."""
+    if value is None:
+        return "None"
+    if isinstance(value, float):
+        return "NaN" if value != value else f"{value:.6g}"
+    return _CONTROL.sub("\ufffd", str(cols.plain(value)))
 
 
 def print_not_loaded(exc: Exception) -> None:

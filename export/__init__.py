@@ -7,9 +7,13 @@ dashboard's Export page both call it); every format writes the same tables and m
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from export import tables
-from kpi.snapshot import Snapshot
+if TYPE_CHECKING:
+    from kpi.snapshot import Snapshot
+
+# The writers (export.tables: pandas, pyarrow, openpyxl; export.deck: python-pptx) are imported
+# when a snapshot is written: `export.safety` alone (the CLI's CSV cells) pays for none of them.
 
 FORMATS = ("pptx", "xlsx", "csv", "parquet", "json", "html")
 
@@ -28,6 +32,8 @@ SUFFIX = {"pptx": ".pptx", "xlsx": ".xlsx", "csv": ".csv.zip", "parquet": ".parq
 
 def render(snapshot: Snapshot, fmt: str) -> bytes:
     """`snapshot` as one file's bytes (CSV and Parquet: a zip of their files)."""
+    from export import tables
+
     if fmt == "json":
         return tables.json_bytes(snapshot)
     if fmt == "csv":
@@ -55,6 +61,8 @@ def file_name(snapshot: Snapshot, fmt: str) -> str:
 
 def write(snapshot: Snapshot, fmt: str, out: Path) -> list[Path]:
     """Write `snapshot` as `fmt` to `out`; the paths written."""
+    from export import tables
+
     out = Path(out)
     if fmt == "csv":
         return tables.write_files(tables.csv_files(snapshot), out)

@@ -41,15 +41,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
-import pandas as pd
-import pyarrow as pa
 
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import connect
+from kpi.columns import Columns, from_frame
 from kpi.query import Scope
-from kpi.scope import IMPLAUSIBLE_COLUMNS, POLICY, SOURCE, STORED, ScopePolicy
+from kpi.scope import POLICY, SOURCE, STORED, ScopePolicy, implausible_frame
 
 if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
     from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
     from sqlglot import exp
@@ -73,7 +74,8 @@ TIMESTAMP_COLUMNS = (
 class Engine(Protocol):
     """What every analysis needs from an engine: the viewer's configuration and scope, the
     stored times found implausible (`kpi.scope`), and `frame(sql, params)` running one
-    DuckDB-dialect query of `kpi/` with bound `$name` values within the viewer's scope.
+    DuckDB-dialect query of `kpi/` with bound `$name` values within the viewer's scope (a
+    DataFrame; `columns`: the same as numpy columns, `kpi.columns`).
     `kpi.gateway.Gateway` (DuckDB) and `SparkEngine` are the two."""
 
     @property
@@ -86,6 +88,8 @@ class Engine(Protocol):
     def implausible(self) -> pd.DataFrame: ...
 
     def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame: ...
+
+    def columns(self, sql: str, params: dict[str, Any] | None = None) -> Columns: ...
 
     def close(self) -> None: ...
 
@@ -250,6 +254,9 @@ def _spark_session_class() -> type[SparkSession]:
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow -> pandas the way DuckDB's `.df()` does it: dates as datetime64[us]."""
+    import pandas as pd
+    import pyarrow as pa
+
     frame = table.to_pandas()
     for field in table.schema:
         if pa.types.is_date(field.type):
@@ -338,7 +345,10 @@ class SparkEngine:
                 stats = self.spark.sql(to_spark_sql(policy.stats(table, types, bad))).collect()
                 self._found += policy.found(table, types, bad, list(stats[0]))
             self._view(table, policy.plausible_select(table, list(types), types, bad))
-        self.implausible = pd.DataFrame(self._found, columns=IMPLAUSIBLE_COLUMNS)
+
+    @property
+    def implausible(self) -> pd.DataFrame:
+        return implausible_frame(self._found)
 
     def _view(self, name: str, select: str) -> None:
         self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {to_spark_sql(select)}")
@@ -347,6 +357,9 @@ class SparkEngine:
         """Run one DuckDB-dialect query of `kpi.sql` (transpiled) and return a DataFrame."""
         result = self.spark.sql(to_spark_sql(sql), args=spark_params(params))
         return _to_pandas(result.toArrow())
+
+    def columns(self, sql: str, params: dict[str, Any] | None = None) -> Columns:
+        return from_frame(self.frame(sql, params))
 
     def close(self) -> None:
         for table in EXPORT_TABLES:

@@ -33,20 +33,30 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import SCHEMA_VERSION, TIMES_CHECKED, default_db_path, get_meta, schema_version
 from bpo_kpi.replica import open_for_reading
+from kpi.columns import Columns, from_numpy
 from kpi.query import Scope
-from kpi.scope import IMPLAUSIBLE_COLUMNS, POLICY, STORED, ScopePolicy
+from kpi.scope import POLICY, STORED, ScopePolicy, implausible_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class QueryLimit(ValueError):
     """A query stopped by the gateway's limits (time or rows)."""
+
+
+def _too_many_rows(cap: int) -> QueryLimit:
+    return QueryLimit(
+        f"the query returned more than {cap:,} rows (queries.max_rows): narrow the filters or "
+        "the dates"
+    )
 
 
 # fetch_df_chunk reads this many vectors of 2,048 rows at a time (~130k rows).
@@ -120,9 +130,12 @@ class Gateway:
         except BaseException:
             self.close()
             raise
-        # Stored times outside the plausible range, per table and column (within the scope):
-        # rows, earliest and latest such value (as text: they may not convert to Python).
-        self.implausible = pd.DataFrame(self._found, columns=IMPLAUSIBLE_COLUMNS)
+
+    @property
+    def implausible(self) -> pd.DataFrame:
+        """Stored times outside the plausible range, per table and column (within the scope):
+        rows, earliest and latest such value (as text: they may not convert to Python)."""
+        return implausible_frame(self._found)
 
     @property
     def recompute_pending(self) -> bool:
@@ -247,13 +260,26 @@ class Gateway:
                 chunks.append(chunk)
         return self._capped(chunks, rows)
 
+    def columns(self, sql: str, params: dict[str, Any] | None = None) -> Columns:
+        """`frame` as numpy columns (`kpi.columns`), for small results (KPI tables: one row per
+        group) read without pandas. The row cap is a LIMIT one past it, so a result over the
+        cap is never read whole."""
+        cursor = self._cursor()
+        limits = self.config.queries
+        capped = f"SELECT * FROM ({sql}) LIMIT {int(limits.max_rows) + 1}"
+        with _deadline(cursor, limits.timeout_seconds):
+            result = from_numpy(cursor.execute(capped, params or {}).fetchnumpy())
+        rows = len(next(iter(result.values()))) if result else 0
+        if rows > limits.max_rows:
+            raise _too_many_rows(limits.max_rows)
+        return result
+
     def _capped(self, chunks: list[pd.DataFrame], rows: int) -> pd.DataFrame:
         """The chunks as one frame; `QueryLimit` when more than `queries.max_rows` rows."""
         if rows > self.config.queries.max_rows:
-            raise QueryLimit(
-                f"the query returned more than {self.config.queries.max_rows:,} rows "
-                "(queries.max_rows): narrow the filters or the dates"
-            )
+            raise _too_many_rows(self.config.queries.max_rows)
+        import pandas as pd  # not at import: `bpo-kpi kpis` reads `columns` only
+
         if not chunks:
             return pd.DataFrame()
         return chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)

@@ -40,11 +40,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bpo_kpi.config import Config
 from bpo_kpi.keys import KEY_ENV, pseudonym_key
 from kpi.query import Scope
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Mask = Literal["pseudonym", "hidden"]
 PathMask = Literal["name", "text"]
@@ -158,6 +161,13 @@ TREATMENTS = {
 REPORTED_TABLES = ("decisions", "audit_facts", "calibration_ratings")
 IMPLAUSIBLE_COLUMNS = ["table", "column", "rows", "earliest", "latest", "treatment"]
 PSEUDONYM_KEY_ENV = KEY_ENV
+
+
+def implausible_frame(found: list[dict[str, Any]]) -> pd.DataFrame:
+    """An engine's `implausible` table from the rows `ScopePolicy.found` returned."""
+    import pandas as pd  # not at import: an engine that finds nothing needs no pandas
+
+    return pd.DataFrame(found, columns=IMPLAUSIBLE_COLUMNS)
 
 
 def SOURCE(table: str) -> str:  # noqa: N802  (a naming rule, used like a constant)

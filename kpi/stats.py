@@ -21,10 +21,13 @@ import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "TwoProportionResult",
@@ -130,6 +133,8 @@ def clustered_share_interval(
     >>> [round(v, 4) for v in wilson_interval(5, 10)], clustered_share_interval(y, [item, rater])
     ([0.2366, 0.7634], (0.0, 1.0))
     """
+    import pandas as pd  # factorize: labels of any hashable kind
+
     _check_confidence(confidence)
     y = np.asarray(outcome, dtype=float).ravel()
     if not 1 <= len(clusters) <= 2:
@@ -357,6 +362,8 @@ def p_chart(defects: ArrayLike, n: ArrayLike, sigma: float = 3.0) -> pd.DataFram
     Periods with ``n == 0`` have NaN ``p`` and limits and are never out of control. The index
     is taken from ``defects`` when it is a pandas Series.
     """
+    import pandas as pd
+
     if sigma <= 0:
         raise ValueError(f"sigma must be positive, got {sigma!r}")
     index = defects.index if isinstance(defects, pd.Series) else None

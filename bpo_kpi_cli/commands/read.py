@@ -12,11 +12,13 @@ from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
 from bpo_kpi.replica import open_for_reading
 from bpo_kpi_cli.output import EXIT_OK, UsageError, command, emit, note
-from kpi import calibration, gaps, health
-from kpi.compute import kpi_table
+from kpi.compute import kpi_columns
 from kpi.engines import SparkEngine, export_tables
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery, parse_where
+
+# kpi.gaps, kpi.calibration and kpi.health (pandas) are imported by their commands: `bpo-kpi
+# kpis` imports neither them nor pandas (kpi.columns).
 
 
 def engine(args: argparse.Namespace, config: Config | None = None) -> Gateway | SparkEngine:
@@ -56,8 +58,8 @@ def cmd_kpis(args: argparse.Namespace) -> int:
     query = query_from_args(args, args.kpis)
     time_keys = tuple(k.strip() for k in args.time_keys.split(",") if k.strip())
     with engine(args) as gw:
-        frame = kpi_table(gw, query, as_of=args.as_of, time_keys=time_keys)
-    emit(frame, args.fmt)
+        table = kpi_columns(gw, query, as_of=args.as_of, time_keys=time_keys)
+    emit(table, args.fmt)
     return EXIT_OK
 
 
@@ -83,6 +85,8 @@ def cmd_scorecard(args: argparse.Namespace) -> int:
 
 @command
 def cmd_gaps(args: argparse.Namespace) -> int:
+    from kpi import gaps
+
     base = query_from_args(args)
     with engine(args) as gw:
         if args.segment:
@@ -111,6 +115,8 @@ def cmd_gaps(args: argparse.Namespace) -> int:
 
 @command
 def cmd_calibration(args: argparse.Namespace) -> int:
+    from kpi import calibration
+
     config = load_config(args.config)
     with engine(args, config) as gw:
         frame = calibration.ratings(
@@ -126,6 +132,8 @@ def cmd_calibration(args: argparse.Namespace) -> int:
 
 @command
 def cmd_runs(args: argparse.Namespace) -> int:
+    from kpi import health
+
     with engine(args) as gw:
         frame = health.ingest_runs(gw, args.limit, status=args.status)
     emit(frame, args.fmt)
@@ -134,6 +142,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 @command
 def cmd_rejects(args: argparse.Namespace) -> int:
+    from kpi import health
+
     with engine(args) as gw:
         frame = health.rejected_rows(gw, args.run, args.limit)
     emit(frame, args.fmt)
@@ -142,6 +152,8 @@ def cmd_rejects(args: argparse.Namespace) -> int:
 
 @command
 def cmd_warnings(args: argparse.Namespace) -> int:
+    from kpi import health
+
     with engine(args) as gw:
         frame = health.ingest_warnings(gw, args.run, args.limit)
     emit(frame, args.fmt)

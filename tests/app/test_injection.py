@@ -504,6 +504,46 @@ def test_spreadsheet_text_never_runs_also_in_headers_and_categories():
     assert (row[3].value, row[3].data_type) == (-2, "n")
 
 
+def test_cli_tables_keep_hostile_text_inert(hostile_db, capsys):
+    """`bpo-kpi kpis` (numpy columns) and `bpo-kpi gaps` (a DataFrame) as CSV: every text cell
+    a spreadsheet would run starts with an apostrophe, numbers stay numbers, and the same
+    rows as the library's table; as aligned text, the names are printed as they are."""
+    import csv
+
+    from bpo_kpi_cli.main import main
+    from kpi.compute import kpi_table
+
+    argv = ["--db", str(hostile_db), "--format", "csv"]
+    assert main(["kpis", "--by", "vendor,workflow,site", "--kpis", "decisions,quality_score",
+                 *argv]) == 0  # fmt: skip
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["vendor", "workflow", "site", "decisions", "quality_score",
+                       "quality_score_low", "quality_score_high"]  # fmt: skip
+    with Gateway(hostile_db) as gw:
+        want = kpi_table(gw, KpiQuery(by=("vendor", "workflow", "site"),
+                                      kpis=("decisions", "quality_score")))  # fmt: skip
+    assert len(rows) - 1 == len(want) > 10
+    cells = [c for r in rows[1:] for c in r[:3]]
+    assert "'" + W_FORMULA in cells and f"'{FORMULA} cebu" in cells
+    assert not [c for c in cells if c.startswith(RUNS)]
+    assert [int(r[3]) for r in rows[1:]] == want["decisions"].tolist()
+    assert main(["gaps", "--dims", "workflow,site", *argv]) == 0
+    gap_rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    text = [c for r in gap_rows[1:] for c in r if not _number(c)]
+    assert any(c.startswith("'=HYPERLINK") for c in text)
+    assert not [c for c in text if c.startswith(RUNS)]
+    assert main(["kpis", "--by", "workflow", "--kpis", "decisions", "--db", str(hostile_db)]) == 0
+    assert W_FORMULA in capsys.readouterr().out  # a terminal runs no formula: shown as it is
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
 @pytest.fixture(scope="module")
 def hostile_snapshot(hostile_master: Path) -> snapshot.Snapshot:
     with Gateway(hostile_master, config=Config()) as gw:

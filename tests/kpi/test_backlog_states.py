@@ -26,6 +26,7 @@ from bpo_kpi.config import Config
 from bpo_kpi.db import DECISION_COLUMNS, ensure_schema
 from ingest import ingest_files
 from kpi import compute
+from kpi.columns import to_frame
 from kpi.gateway import Gateway, QueryLimit
 from kpi.query import KpiQuery
 from kpi.sql import MAX_STATE_PERIODS, bounds, source_sql
@@ -181,6 +182,9 @@ def _oracle(stored: pd.DataFrame, query: KpiQuery, as_of: dt.datetime, tz: str) 
                                              "backlog_over_sla"]), query)  # fmt: skip
 
 
+BACKLOG = ["backlog", "backlog_over_sla"]
+
+
 def _norm(frame: pd.DataFrame, query: KpiQuery) -> pd.DataFrame:
     keys = [*query.by, "period_start"]
     out = frame[[*keys, "backlog", "backlog_over_sla"]].copy()
@@ -198,7 +202,7 @@ def _events(gw: Gateway, query: KpiQuery, as_of: dt.datetime) -> pd.DataFrame:
     sql, params = source_sql("backlog", ["backlog", "backlog_over_sla"], query, gw.scope, tz,
                              [], b)  # fmt: skip
     last = query.end or as_of.astimezone(ZoneInfo(tz)).date()
-    return compute._running_backlog(gw.frame(sql, params), query, last)
+    return to_frame(compute._running_backlog(gw.columns(sql, params), query, last))
 
 
 queries = st.fixed_dictionaries(
@@ -246,7 +250,7 @@ def test_backlog_states_match_the_whole_history(first, later, specs, tz, tmp_pat
             )
             as_of = T0 + dt.timedelta(hours=spec["as_of_h"])
             b = bounds(query, tz, as_of)
-            got = _norm(compute._backlog(gw, ["backlog", "backlog_over_sla"], query, b), query)
+            got = _norm(to_frame(compute._backlog(gw, BACKLOG, query, b)), query)
             want = _oracle(stored, query, as_of, tz)
             pd.testing.assert_frame_equal(got, want)
             if (stored["due_at"] >= stored["enqueued_at"]).all() or stored["due_at"].isna().all():
@@ -270,9 +274,7 @@ def test_many_periods_take_the_event_sums_and_agree(tmp_path):
     assert MAX_STATE_PERIODS < 90
     as_of = T0 + dt.timedelta(days=200)
     with Gateway(con=con, config=Config()) as gw:
-        got = compute._backlog(
-            gw, ["backlog", "backlog_over_sla"], query, bounds(query, "UTC", as_of)
-        )
+        got = to_frame(compute._backlog(gw, BACKLOG, query, bounds(query, "UTC", as_of)))
         want = _oracle(stored, query, as_of, "UTC")
         assert len(want) > 30
         pd.testing.assert_frame_equal(_norm(got, query), want)
@@ -307,12 +309,12 @@ def test_times_on_period_ends(tmp_path):
             KpiQuery(period="day", end=dt.date(2026, 1, 11)),
         ):
             b = bounds(query, "America/New_York", as_of)
-            got = _norm(compute._backlog(gw, ["backlog", "backlog_over_sla"], query, b), query)
+            got = _norm(to_frame(compute._backlog(gw, BACKLOG, query, b)), query)
             want = _oracle(stored, query, as_of, "America/New_York")
             pd.testing.assert_frame_equal(got, want)
         day = KpiQuery(period="day", start=dt.date(2026, 1, 11), end=dt.date(2026, 1, 11))
         b = bounds(day, "America/New_York", as_of)
-        got = compute._backlog(gw, ["backlog", "backlog_over_sla"], day, b)
+        got = to_frame(compute._backlog(gw, ["backlog", "backlog_over_sla"], day, b))
         # Pending at the 11th's end (by hand): both decided at or after it, the open one and
         # the late one; past due only the late one (the others fall due at it, not before).
         assert got[["backlog", "backlog_over_sla"]].values.tolist() == [[4, 1]]

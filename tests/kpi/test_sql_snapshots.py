@@ -23,6 +23,7 @@ import pytest
 from bpo_kpi.config import Config, Role
 from kpi import calibration, compare, disputes, effect, gaps, health, monitor, snapshot, tat
 from kpi.actions import Action
+from kpi.columns import Columns
 from kpi.compute import kpi_table
 from kpi.data_summary import database_summary
 from kpi.engines import to_spark_sql
@@ -48,6 +49,10 @@ class Recorder:
     def frame(self, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
         self.texts.append(sql)
         return self.gw.frame(sql, params)
+
+    def columns(self, sql: str, params: dict[str, Any] | None = None) -> Columns:
+        self.texts.append(sql)
+        return self.gw.columns(sql, params)
 
     def close(self) -> None:
         self.gw.close()

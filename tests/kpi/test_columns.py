@@ -1,0 +1,112 @@
+"""The numpy columns a KPI table is assembled in (`kpi.columns`), against pandas doing the
+same: the outer join on group keys against `DataFrame.merge(how="outer")`, the order against
+`sort_values(na_position="last")`, the DataFrame and the records against what the pandas
+version of `kpi_table` returned; and the CLI's aligned text."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bpo_kpi_cli.output import text_table
+from kpi import columns as cols
+
+VENDORS = st.sampled_from(["a", "b", "c", None])
+WEEKS = st.sampled_from([dt.date(2026, 1, 5), dt.date(2026, 1, 12), dt.date(2026, 1, 19)])
+
+
+def _part(rows: list[tuple[str | None, dt.date, int]], value: str) -> cols.Columns:
+    """One source's result as DuckDB hands it over: text with None, times as datetime64."""
+    seen: dict[tuple[str | None, dt.date], int] = {}
+    for vendor, week, n in rows:  # one row per group, as an aggregate query returns
+        seen[(vendor, week)] = n
+    return {
+        "vendor": cols.object_array([k[0] for k in seen]),
+        "period_start": np.array([np.datetime64(k[1], "us") for k in seen], "datetime64[us]"),
+        value: np.array(list(seen.values()), dtype="int64"),
+    }
+
+
+def _pandas(part: cols.Columns) -> pd.DataFrame:
+    return pd.DataFrame({k: list(v) if v.dtype == object else v for k, v in part.items()})
+
+
+rows = st.lists(st.tuples(VENDORS, WEEKS, st.integers(0, 50)), max_size=12)
+
+
+@settings(max_examples=200, deadline=None, database=None, derandomize=True)
+@given(first=rows, second=rows, third=rows)
+def test_outer_join_and_order_match_pandas(first, second, third):
+    parts = [_part(first, "decisions"), _part(second, "audits"), _part(third, "errors")]
+    keys = ["vendor", "period_start"]
+    got = cols.sort_rows(cols.outer_join(parts, keys), keys)
+    frames = [_pandas(p) for p in parts]
+    want = frames[0].merge(frames[1], on=keys, how="outer").merge(frames[2], on=keys, how="outer")
+    want = want.sort_values(keys, na_position="last").reset_index(drop=True)
+    frame = cols.to_frame(got)
+    assert list(frame.columns) == [*keys, "decisions", "audits", "errors"]
+    assert [None if pd.isna(v) else v for v in frame["vendor"]] == [
+        None if pd.isna(v) else v for v in want["vendor"]
+    ]
+    assert frame["period_start"].tolist() == want["period_start"].tolist()
+    for name in ("decisions", "audits", "errors"):
+        np.testing.assert_array_equal(
+            frame[name].to_numpy("float64"), want[name].to_numpy("float64")
+        )
+
+
+def test_a_part_without_a_key_column_has_it_empty():
+    """The kappa query has no time keys; its rows join the groups whose key is empty."""
+    left = {"vendor": cols.object_array(["a", "b"]), "hour": np.array([1, 2], dtype="int32"),
+            "n": np.array([3, 4])}  # fmt: skip
+    right = {"vendor": cols.object_array(["a"]), "k": np.array([0.5])}
+    out = cols.outer_join([left, right], ["vendor", "hour"])
+    assert out["vendor"].tolist() == ["a", "b", "a"]
+    assert np.isnan(out["hour"][2]) and out["hour"][:2].tolist() == [1.0, 2.0]
+    assert out["n"][:2].tolist() == [3.0, 4.0] and np.isnan(out["n"][2])
+    assert np.isnan(out["k"][:2]).all() and out["k"][2] == 0.5
+
+
+def test_masked_results_become_the_column_forms():
+    masked = {
+        "v": np.ma.masked_array(np.array(["x", "y"], dtype=object), mask=[False, True]),
+        "n": np.ma.masked_array(np.array([1, 2]), mask=[True, False]),
+        "f": np.ma.masked_array(np.array([1.5, 2.5]), mask=[False, False]),
+        "t": np.ma.masked_array(
+            np.array(["2026-01-05", "2026-01-06"], "datetime64[us]"), mask=[False, True]
+        ),  # fmt: skip
+    }
+    out = cols.from_numpy(masked)
+    assert out["v"].tolist() == ["x", None]
+    assert np.isnan(out["n"][0]) and out["n"][1] == 2.0
+    assert out["f"].dtype == np.float64 and out["f"].tolist() == [1.5, 2.5]
+    assert np.isnat(out["t"][1]) and cols.dates(out["t"]).tolist() == [dt.date(2026, 1, 5), None]
+
+
+def test_records_and_text():
+    table = {
+        "vendor": cols.object_array(["north\x1b[31m", None]),
+        "period_start": cols.object_array([dt.date(2026, 1, 5), None]),
+        "decisions": np.array([12, 0]),
+        "quality_score": np.array([0.987654321, np.nan]),
+    }
+    assert cols.records(table) == [
+        {"vendor": "north\x1b[31m", "period_start": "2026-01-05", "decisions": 12,
+         "quality_score": 0.987654321},
+        {"vendor": None, "period_start": None, "decisions": 0, "quality_score": None},
+    ]  # fmt: skip
+    lines = text_table(table).splitlines()
+    assert lines[0].split() == ["vendor", "period_start", "decisions", "quality_score"]
+    # The escape sequence is shown as U+FFFD (a terminal would act on it), numbers to 6 digits.
+    assert lines[1].split() == ["north\ufffd[31m", "2026-01-05", "12", "0.987654"]
+    assert lines[2].split() == ["None", "None", "0", "NaN"]
+    # Too wide: the columns that do not fit continue in a block below.
+    blocks = text_table(table, width=30).split("\n\n")
+    assert [b.splitlines()[0].split() for b in blocks] == [
+        ["vendor", "period_start"], ["decisions", "quality_score"]
+    ]  # fmt: skip
+    assert text_table({"vendor": cols.object_array([])}) == "(no rows)"
