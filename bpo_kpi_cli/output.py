@@ -153,8 +153,8 @@ def _cells(values: np.ndarray) -> list[object]:
         return ["" if v != v else v for v in values.tolist()]
     if kind in "iub":
         return values.tolist()
-    if kind == "M":
-        return ["" if v is None else v.isoformat()[:10] for v in cols.dates(values)]
+    if kind == "M":  # as pandas writes UTC times: `2026-11-20 08:15:00+00:00`
+        return ["" if v is None else v for v in cols.instants(values, sep=" ")]
     return ["" if v is None else csv_text(cols.plain(v)) for v in values.tolist()]
 
 
@@ -190,13 +190,10 @@ def text_table(table: Columns, width: int = TABLE_WIDTH) -> str:
 
 
 def _cells_for_text(values: np.ndarray) -> list[object]:
-    """Times as days when each is a midnight (periods), else to the second (UTC)."""
+    """Times as days when each is a midnight (periods), else with the time and offset."""
     if values.dtype.kind != "M":
         return values.tolist()
-    seconds = values.astype("datetime64[s]")
-    if (seconds[~np.isnat(seconds)].astype("int64") % 86_400 == 0).all():
-        return list(cols.dates(values))
-    return [None if v is None else f"{v:%Y-%m-%d %H:%M:%S}" for v in seconds.tolist()]
+    return list(cols.instants(values.astype("datetime64[s]"), sep=" "))
 
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

@@ -225,8 +225,9 @@ def to_frame(columns: Columns) -> pd.DataFrame:
 
 
 def records(columns: Columns) -> list[dict[str, object]]:
-    """JSON-ready records: ISO dates, None for empty values, plain Python numbers. Column by
-    column: a float or integer column converts in one `tolist` (NaN to None)."""
+    """JSON-ready records: ISO dates and times (`instants`), None for empty values, plain Python
+    numbers. Column by column: a float or integer column converts in one `tolist` (NaN to
+    None)."""
     lists: list[list[object]] = []
     for values in columns.values():
         kind = values.dtype.kind
@@ -235,19 +236,34 @@ def records(columns: Columns) -> list[dict[str, object]]:
         elif kind in "iub":
             lists.append(values.tolist())
         elif kind == "M":
-            lists.append([None if v is None else v.isoformat()[:10] for v in dates(values)])
+            lists.append(list(instants(values)))
         else:
             lists.append([plain(v) for v in values.tolist()])
     keys = list(columns)
     return [dict(zip(keys, row, strict=True)) for row in zip(*lists, strict=True)]
 
 
+def instants(values: np.ndarray, sep: str = "T") -> list[str | None]:
+    """UTC times (datetime64) as ISO text: days (`2026-11-20`) when every one is a midnight
+    (period starts), else times with the offset (`2026-11-20T08:15:00+00:00`)."""
+    times = values.astype("datetime64[us]")
+    known = times[~np.isnat(times)]
+    if (known.astype("int64") % 86_400_000_000 == 0).all():
+        return [None if v is None else v.isoformat() for v in dates(times)]
+    return [None if v is None else v.isoformat(sep) + "+00:00" for v in times.tolist()]
+
+
 def plain(value: object) -> object:
-    """One value as JSON takes it: ISO date text, None for empty, Python numbers."""
+    """One value as JSON takes it: ISO text for days and times (a time with its offset; a naive
+    time at midnight is a day), None for empty, Python numbers."""
     if value is None or _is_pandas_na(value):  # NaT first: it is a datetime
         return None
-    if isinstance(value, dt.date):  # a datetime (pandas' Timestamp too) is a date
-        return value.isoformat()[:10]
+    if isinstance(value, dt.datetime):  # pandas' Timestamp too
+        if value.tzinfo is None and value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
     if isinstance(value, float):
         return None if value != value else value
     if isinstance(value, np.integer):

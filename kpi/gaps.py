@@ -9,26 +9,38 @@ to root causes rather than their parents.
 
 Drill-downs, each for one segment: error types (Pareto), reviewers who stand out from their
 peers, and the audited decisions with auditor comments.
+
+The gap table, the error types and the audited decisions are built on numpy columns
+(`kpi.columns`; `*_columns`, with a DataFrame version of each for the pages), so `bpo-kpi gaps`
+and its decision and error-type drill-downs import no pandas; the reviewer drill-downs test
+with SciPy and read a DataFrame.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
+from kpi import columns as cols
 from kpi.catalog import DEFAULT_GAP_DIMENSIONS, GAP_DIMENSIONS
-from kpi.compute import kpi_table
+from kpi.columns import Columns
+from kpi.compute import kpi_columns
 from kpi.engines import Engine
 from kpi.query import KpiQuery
 from kpi.sql import drill
 from kpi.stats import wilson_interval_arrays
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 EXPLAINED_SHARE = 0.8
 GAP_KPIS = ("decisions", "audits", "quality_score")
+GAP_COLUMNS = ("segment", "dimensions", *GAP_DIMENSIONS, "decisions", "audits", "errors",
+               "error_rate", "error_rate_low", "error_rate_high", "target_error_rate",
+               "excess_errors", "quality_score", "explained_by")  # fmt: skip
 
 
 def _target_error_rate(
@@ -54,58 +66,80 @@ def quality_gaps(
     min_audits: int = 20,
     include_explained: bool = False,
 ) -> pd.DataFrame:
+    """`quality_gap_columns` as a DataFrame."""
+    return cols.to_frame(
+        quality_gap_columns(gw, base, dimensions, max_depth, min_audits, include_explained)
+    )
+
+
+def quality_gap_columns(
+    gw: Engine,
+    base: KpiQuery | None = None,
+    dimensions: Iterable[str] = DEFAULT_GAP_DIMENSIONS,
+    max_depth: int = 3,
+    min_audits: int = 20,
+    include_explained: bool = False,
+) -> Columns:
     """Ranked gap segments within `base` (its dates and filters), over dimension combinations
     of up to `max_depth` dimensions. Segments with fewer than `min_audits` audits are skipped.
+    Columns `GAP_COLUMNS`; a dimension not in a row's segment is empty.
     """
     base = base or KpiQuery()
     dims = [d for d in dimensions if d not in base.where or len(base.where[d]) > 1]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for depth in range(1, max_depth + 1):
         for combo in itertools.combinations(dims, depth):
             query = base.model_copy(update={"by": combo, "period": None, "kpis": GAP_KPIS})
-            table = kpi_table(gw, query, counts=True)
-            table = table[(table["audits"] >= min_audits) & table[list(combo)].notna().all(axis=1)]
-            for rec in table.to_dict(orient="records"):
+            for rec in cols.records(kpi_columns(gw, query, counts=True)):
                 segment = {d: rec[d] for d in combo}
+                if rec["audits"] < min_audits or any(v is None for v in segment.values()):
+                    continue
+                score = _nan(rec["quality_score"])
+                error_rate = 1 - score
+                target = _target_error_rate(gw, segment, base)
+                # The error rate is the quality score's complement (catalog), its Wilson
+                # interval the quality score's, mirrored.
+                low = 1 - _nan(rec["quality_score_high"])
+                if not low > target:
+                    continue
                 rows.append(
                     {
                         "segment": segment_label(segment),
                         "dimensions": ",".join(combo),
                         **segment,
-                        "decisions": int(rec["decisions"]),
-                        "audits": int(rec["audits"]),
-                        "errors": int(rec["errors"]),
-                        # The error rate is the quality score's complement (catalog), its
-                        # Wilson interval the quality score's, mirrored.
-                        "error_rate": 1 - rec["quality_score"],
-                        "error_rate_low": 1 - rec["quality_score_high"],
-                        "error_rate_high": 1 - rec["quality_score_low"],
-                        "quality_score": rec["quality_score"],
-                        "target_error_rate": _target_error_rate(gw, segment, base),
+                        "decisions": rec["decisions"],
+                        "audits": rec["audits"],
+                        "errors": rec["errors"],
+                        "error_rate": error_rate,
+                        "error_rate_low": low,
+                        "error_rate_high": 1 - _nan(rec["quality_score_low"]),
+                        "target_error_rate": target,
+                        "excess_errors": rec["decisions"] * (error_rate - target),
+                        "quality_score": score,
                     }
                 )
-    columns = ["segment", "dimensions", *GAP_DIMENSIONS, "decisions", "audits", "errors",
-               "error_rate", "error_rate_low", "error_rate_high", "target_error_rate",
-               "excess_errors", "quality_score", "explained_by"]  # fmt: skip
-    if not rows:
-        return pd.DataFrame(columns=columns)
-    out = pd.DataFrame(rows)
-    for d in GAP_DIMENSIONS:
-        if d not in out:
-            out[d] = None
-    out["excess_errors"] = out["decisions"] * (out["error_rate"] - out["target_error_rate"])
-    out = out[out["error_rate_low"] > out["target_error_rate"]].copy()
-    out["explained_by"] = _explained_by(out)
+    for row, explained in zip(rows, _explained_by(rows), strict=True):
+        row["explained_by"] = explained
     if not include_explained:
-        out = out[out["explained_by"].isna()]
-    out = out.sort_values(["excess_errors", "segment"], ascending=[False, True])
-    return out[columns].reset_index(drop=True)
+        rows = [r for r in rows if r["explained_by"] is None]
+    rows.sort(key=lambda r: (-r["excess_errors"], r["segment"]))
+    numbers = {"decisions": "int64", "audits": "int64", "errors": "int64"}
+    return {
+        name: np.array([r[name] for r in rows], dtype=numbers.get(name, "float64"))
+        if name in numbers or name.startswith(("error_rate", "target", "excess", "quality"))
+        else cols.object_array([r.get(name) for r in rows])
+        for name in GAP_COLUMNS
+    }
 
 
-def _explained_by(gaps: pd.DataFrame) -> list[str | None]:
+def _nan(value: object) -> float:
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _explained_by(gaps: list[dict[str, Any]]) -> list[str | None]:
     segments = [
         ({d: r[d] for d in r["dimensions"].split(",")}, r["segment"], r["excess_errors"])
-        for r in gaps.to_dict(orient="records")
+        for r in gaps
     ]
     result: list[str | None] = []
     for seg, _label, excess in segments:
@@ -134,11 +168,19 @@ def _tz(gw: Engine) -> str:
 def error_types(
     gw: Engine, segment: Mapping[str, Any], base: KpiQuery | None = None
 ) -> pd.DataFrame:
+    """`error_type_columns` as a DataFrame."""
+    return cols.to_frame(error_type_columns(gw, segment, base))
+
+
+def error_type_columns(
+    gw: Engine, segment: Mapping[str, Any], base: KpiQuery | None = None
+) -> Columns:
     """Pareto of error types in a segment: count, share and cumulative share, largest first."""
-    out = gw.frame(*drill.error_types(_segment_query(base, segment), gw.scope, _tz(gw)))
-    total = out["errors"].sum()
-    out["share"] = out["errors"] / total if total else np.nan
-    out["cumulative_share"] = out["share"].cumsum()
+    out = gw.columns(*drill.error_types(_segment_query(base, segment), gw.scope, _tz(gw)))
+    errors = out["errors"].astype("float64")
+    total = errors.sum()
+    out["share"] = errors / total if total else np.full(len(errors), np.nan)
+    out["cumulative_share"] = np.cumsum(out["share"])
     return out
 
 
@@ -245,10 +287,35 @@ def audited_decisions(
     reviewer_id: str | None = None,
     limit: int = 500,
 ) -> pd.DataFrame:
-    """The audited decisions of a segment (newest first) with QA's answer and comment."""
+    """The audited decisions of a segment (newest first) with QA's answer and comment; times
+    as UTC instants (`audited_decision_columns`: the same as numpy columns)."""
+    return gw.frame(*_audited_sql(gw, segment, base, errors_only, error_type, reviewer_id, limit))
+
+
+def audited_decision_columns(
+    gw: Engine,
+    segment: Mapping[str, Any],
+    base: KpiQuery | None = None,
+    errors_only: bool = True,
+    error_type: str | None = None,
+    reviewer_id: str | None = None,
+    limit: int = 500,
+) -> Columns:
+    """`audited_decisions` as numpy columns (times: UTC datetime64)."""
+    return gw.columns(*_audited_sql(gw, segment, base, errors_only, error_type, reviewer_id, limit))
+
+
+def _audited_sql(
+    gw: Engine,
+    segment: Mapping[str, Any],
+    base: KpiQuery | None,
+    errors_only: bool,
+    error_type: str | None,
+    reviewer_id: str | None,
+    limit: int,
+) -> tuple[str, dict[str, Any]]:
     seg = dict(segment)
     if reviewer_id is not None:
         seg["reviewer_id"] = reviewer_id
     query = _segment_query(base, seg)
-    sql = drill.audited_decisions(query, gw.scope, _tz(gw), errors_only, error_type, limit)
-    return gw.frame(*sql)
+    return drill.audited_decisions(query, gw.scope, _tz(gw), errors_only, error_type, limit)

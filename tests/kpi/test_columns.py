@@ -110,3 +110,18 @@ def test_records_and_text():
         ["vendor", "period_start"], ["decisions", "quality_score"]
     ]  # fmt: skip
     assert text_table({"vendor": cols.object_array([])}) == "(no rows)"
+
+
+def test_times_keep_their_time_of_day():
+    """Instants (a drill-down's audited_at) print with time and offset, period starts (every
+    one a midnight) as days, in the records as from a DataFrame's values."""
+    at = np.array(["2026-11-20T08:15:00", "NaT", "2026-11-21T00:00:00"], "datetime64[us]")
+    assert cols.instants(at) == ["2026-11-20T08:15:00+00:00", None, "2026-11-21T00:00:00+00:00"]
+    assert cols.instants(at, sep=" ")[0] == "2026-11-20 08:15:00+00:00"
+    assert cols.instants(at[1:]) == [None, "2026-11-21"]
+    assert cols.records({"t": at[:1]}) == [{"t": "2026-11-20T08:15:00+00:00"}]
+    utc = pd.Timestamp("2026-11-20 08:15:00.5", tz="UTC")
+    assert cols.plain(utc) == "2026-11-20T08:15:00.500000+00:00"
+    assert cols.plain(pd.Timestamp("2026-11-20")) == "2026-11-20"
+    assert cols.plain(dt.date(2026, 11, 20)) == "2026-11-20"
+    assert cols.plain(pd.NaT) is None and cols.plain(np.float64("nan")) is None
