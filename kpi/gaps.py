@@ -92,7 +92,8 @@ def quality_gap_columns(
             query = base.model_copy(update={"by": combo, "period": None, "kpis": GAP_KPIS})
             for rec in cols.records(kpi_columns(gw, query, counts=True)):
                 segment = {d: rec[d] for d in combo}
-                if rec["audits"] < min_audits or any(v is None for v in segment.values()):
+                audits, decisions = int(rec["audits"]), int(rec["decisions"])  # type: ignore[call-overload]
+                if audits < min_audits or any(v is None for v in segment.values()):
                     continue
                 score = _nan(rec["quality_score"])
                 error_rate = 1 - score
@@ -107,14 +108,14 @@ def quality_gap_columns(
                         "segment": segment_label(segment),
                         "dimensions": ",".join(combo),
                         **segment,
-                        "decisions": rec["decisions"],
-                        "audits": rec["audits"],
+                        "decisions": decisions,
+                        "audits": audits,
                         "errors": rec["errors"],
                         "error_rate": error_rate,
                         "error_rate_low": low,
                         "error_rate_high": 1 - _nan(rec["quality_score_low"]),
                         "target_error_rate": target,
-                        "excess_errors": rec["decisions"] * (error_rate - target),
+                        "excess_errors": decisions * (error_rate - target),
                         "quality_score": score,
                     }
                 )
