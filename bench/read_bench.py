@@ -101,6 +101,8 @@ FULL JOIN b USING (vendor, workflow, week)
 def worker(db: str, drill_only: bool = False) -> dict[str, Any]:
     """One process's figures (run with this checkout's or the other's code on sys.path)."""
     started = time.perf_counter()
+    import pandas  # noqa: F401  (a dashboard process has it; `bpo-kpi gaps` drills without it)
+
     from bpo_kpi.config import Config
     from kpi.catalog import KPIS
     from kpi.compute import kpi_table
