@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from kpi.columns import Columns
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
@@ -18,11 +19,21 @@ from kpi.sql import health as sql
 from kpi.stats import audit_sample_size
 from kpi.targets import target_for
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The CLI's `runs`, `rejects` and `warnings` read the `*_columns` versions (numpy columns, no
+# pandas: `kpi.columns`); the Data health page the DataFrames.
+
 
 def ingest_runs(gw: Engine, limit: int = 200, status: str | None = None) -> pd.DataFrame:
     """Latest ingest runs with their reconciliation (read = inserted + updated + unchanged +
     stale + rejected), warnings, status and, for a run that failed, why."""
     return gw.frame(*sql.ingest_runs(limit, status))
+
+
+def ingest_run_columns(gw: Engine, limit: int = 200, status: str | None = None) -> Columns:
+    return gw.columns(*sql.ingest_runs(limit, status))
 
 
 def unfinished_runs(gw: Engine) -> pd.DataFrame:
@@ -37,6 +48,10 @@ def rejected_rows(gw: Engine, run_id: int | None = None, limit: int = 1000) -> p
     return gw.frame(*sql.rejected_rows(run_id, limit))
 
 
+def rejected_row_columns(gw: Engine, run_id: int | None = None, limit: int = 1000) -> Columns:
+    return gw.columns(*sql.rejected_rows(run_id, limit))
+
+
 def rejection_reasons(gw: Engine) -> pd.DataFrame:
     """Outstanding rejected rows per run and reason, most frequent first."""
     return gw.frame(*sql.rejection_reasons())
@@ -46,6 +61,10 @@ def ingest_warnings(gw: Engine, run_id: int | None = None, limit: int = 1000) ->
     """Warnings (all runs, or one): rows loaded with a field fixed or emptied, with file,
     source line, column, the value as read and what was done."""
     return gw.frame(*sql.ingest_warnings(run_id, limit))
+
+
+def ingest_warning_columns(gw: Engine, run_id: int | None = None, limit: int = 1000) -> Columns:
+    return gw.columns(*sql.ingest_warnings(run_id, limit))
 
 
 def warning_summary(gw: Engine) -> pd.DataFrame:
@@ -87,6 +106,8 @@ def freshness(gw: Engine, as_of: dt.datetime | None = None) -> pd.DataFrame:
     """Per vendor: newest decision, hours since, and whether it is older than the threshold."""
     as_of = as_of or dt.datetime.now(dt.UTC)
     out = gw.frame(*sql.freshness())
+    import pandas as pd
+
     newest = pd.to_datetime(out[["last_decided_at", "last_enqueued_at"]].max(axis=1), utc=True)
     out["hours_since_data"] = (pd.Timestamp(as_of) - newest).dt.total_seconds() / 3600
     out["fresh"] = out["hours_since_data"] <= gw.config.freshness_hours
@@ -189,4 +210,6 @@ def qa_coverage_adequacy(
                 "status": state,
             }
         )
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=columns)

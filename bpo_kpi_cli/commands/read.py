@@ -18,9 +18,9 @@ from kpi.engines import SparkEngine, export_tables
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery, parse_where
 
-# Each command imports the analysis it runs: `bpo-kpi kpis` and `bpo-kpi gaps` (but its reviewer
-# drill-downs) build numpy columns (kpi.columns) and import no pandas; kpi.calibration and
-# kpi.health do.
+# Each command imports the analysis it runs: `kpis`, `gaps` (but its reviewer drill-downs),
+# `runs`, `rejects` and `warnings` read numpy columns (kpi.columns) and import no pandas;
+# kpi.calibration does.
 
 
 def engine(args: argparse.Namespace, config: Config | None = None) -> Gateway | SparkEngine:
@@ -137,8 +137,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from kpi import health
 
     with engine(args) as gw:
-        frame = health.ingest_runs(gw, args.limit, status=args.status)
-    emit(frame, args.fmt)
+        table = health.ingest_run_columns(gw, args.limit, status=args.status)
+    emit(table, args.fmt)
     return EXIT_OK
 
 
@@ -147,8 +147,8 @@ def cmd_rejects(args: argparse.Namespace) -> int:
     from kpi import health
 
     with engine(args) as gw:
-        frame = health.rejected_rows(gw, args.run, args.limit)
-    emit(frame, args.fmt)
+        table = health.rejected_row_columns(gw, args.run, args.limit)
+    emit(table, args.fmt)
     return EXIT_OK
 
 
@@ -157,8 +157,8 @@ def cmd_warnings(args: argparse.Namespace) -> int:
     from kpi import health
 
     with engine(args) as gw:
-        frame = health.ingest_warnings(gw, args.run, args.limit)
-    emit(frame, args.fmt)
+        table = health.ingest_warning_columns(gw, args.run, args.limit)
+    emit(table, args.fmt)
     return EXIT_OK
 
 

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # action effects (SciPy, statsmodels), the dashboard, decks, workbooks, notifications, Spark.
 SLOW = ("scipy", "statsmodels", "sklearn", "formulaic", "patsy", "plotly", "streamlit",
         "pptx", "openpyxl", "matplotlib", "apprise", "pyspark", "sqlglot")  # fmt: skip
-# ... and for `bpo-kpi kpis` and `bpo-kpi gaps` (but its reviewer drill-downs), also these: their
-# tables are numpy columns (`kpi.columns`).
+# ... and for `bpo-kpi kpis`, `gaps` (but its reviewer drill-downs), `runs`, `rejects` and
+# `warnings`, also these: their tables are numpy columns (`kpi.columns`).
 TABLE = ("pandas", "pyarrow")
 
 PROBE = """
@@ -37,7 +37,8 @@ from bpo_kpi_cli.main import main
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     code = main(sys.argv[1:])
-columns = sys.argv[1] in ("kpis", "gaps") and "reviewers" not in sys.argv
+columns = sys.argv[1] in ("kpis", "gaps", "runs", "rejects", "warnings") and (
+    "reviewers" not in sys.argv)
 slow = set(%r) | (set(%r) if columns else set())
 loaded = sorted({m.partition(".")[0] for m in sys.modules} & slow)
 print(json.dumps({"code": code, "stdout": out.getvalue(), "slow": loaded}))
@@ -122,3 +123,21 @@ def test_the_probe_sees_a_slow_import(kpi_data, common) -> None:
         vendor = kpi_table(gw, KpiQuery(by=("vendor",)))["vendor"].iloc[0]
     got = run_cli("gaps", "--segment", f"vendor={vendor}", "--drill", "reviewers", *common)
     assert got["code"] == 0 and "scipy" in got["slow"]
+
+
+def test_ingest_reports_import_no_pandas(kpi_data, common) -> None:
+    """`runs`, `rejects` and `warnings` read numpy columns: the records the Data health page's
+    DataFrames hold, times with their time of day."""
+    from kpi import health
+
+    with Gateway(kpi_data.db, config=kpi_data.config) as gw:
+        want = {
+            "runs": records(health.ingest_runs(gw, 200)),
+            "rejects": records(health.rejected_rows(gw, None, 1000)),
+            "warnings": records(health.ingest_warnings(gw, None, 1000)),
+        }
+    assert len(want["runs"]) >= 2 and "T" in want["runs"][0]["started_at"]
+    for command, rows in want.items():
+        got = run_cli(command, "--format", "json", *common)
+        assert got["code"] == 0 and got["slow"] == [], command
+        assert json.loads(got["stdout"]) == json.loads(json.dumps(rows)), command
