@@ -73,16 +73,28 @@ def from_frame(frame: pd.DataFrame) -> Columns:
                 out[str(name)] = column.to_numpy(dtype=dtype.numpy_dtype)
         else:
             values = column.astype(object).to_numpy()
-            out[str(name)] = object_array([None if _empty(v) else v for v in values])
+            out[str(name)] = object_array([None if is_empty(v) else v for v in values])
     return out
 
 
-def _empty(value: object) -> bool:
+def is_empty(value: object) -> bool:
+    """None, NaN, or pandas' NA / NaT."""
     return value is None or (isinstance(value, float) and value != value) or _is_pandas_na(value)
 
 
 def _is_pandas_na(value: object) -> bool:
     return type(value).__name__ in ("NAType", "NaTType")
+
+
+def whole_numbers(values: np.ndarray) -> np.ndarray:
+    """Counts and ranks with empty values (NaN) as Python ints and None: CSV and JSON write
+    `3`, not `3.0`."""
+    return object_array([None if v != v else int(v) for v in values.astype("float64").tolist()])
+
+
+def row(columns: Columns, i: int) -> dict[str, Any]:
+    """Row `i` as {column: value} (numpy scalars as they are)."""
+    return {name: values[i] for name, values in columns.items()}
 
 
 def length(columns: Columns) -> int:

@@ -6,13 +6,13 @@ commands should not pay for at start-up)."""
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
 from bpo_kpi.replica import open_for_reading
 from bpo_kpi_cli.output import EXIT_OK, UsageError, command, emit, note
+from kpi.columns import whole_numbers
 from kpi.compute import kpi_columns
 from kpi.engines import SparkEngine, export_tables
 from kpi.gateway import Gateway
@@ -67,21 +67,18 @@ def cmd_kpis(args: argparse.Namespace) -> int:
 
 @command
 def cmd_scorecard(args: argparse.Namespace) -> int:
-    from export.tables import csv_bytes
-    from kpi.compare import readable_scorecard, vendor_comparison
+    from kpi.compare import readable_scorecard_columns, vendor_comparison_columns
 
     if args.by or args.period:
         raise UsageError("the scorecard is per vendor over the window: no --by or --period")
     query = query_from_args(args, args.kpis)
     with engine(args) as gw:
-        frame = vendor_comparison(gw, query, as_of=args.as_of)
-    if args.fmt == "csv":  # counts as whole numbers (the frame keeps NaN-able floats)
-        frame = frame.astype({"n": "Int64", "rank": "Int64", "ranked": "Int64"})
-        sys.stdout.write(csv_bytes(frame).decode("utf-8"))
-    elif args.fmt == "json":
-        emit(frame, "json")
-    else:
-        emit(readable_scorecard(frame), "table")
+        table = vendor_comparison_columns(gw, query, as_of=args.as_of)
+    if args.fmt == "table":
+        emit(readable_scorecard_columns(table), "table")
+        return EXIT_OK
+    # Counts and ranks as whole numbers (`3`, empty when there is none), not floats.
+    emit({k: whole_numbers(v) if k in ("n", "rank") else v for k, v in table.items()}, args.fmt)
     return EXIT_OK
 
 

@@ -13,11 +13,13 @@ import io
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from bpo_kpi.config import Config, Targets, TargetValues, WorkflowTargets
 from kpi.catalog import KPIS
+from kpi.columns import object_array
 from kpi.compare import COLUMNS, rank_values, single_workflow, target_summary, vendor_comparison
 from kpi.compute import kpi_table
 from kpi.gateway import Gateway
@@ -215,11 +217,19 @@ def test_no_data_gives_an_empty_frame(kpi_data, gw):
 
 
 def test_rank_values_ties_nan_and_direction():
-    values = pd.Series([0.9, 0.95, 0.9, float("nan"), 0.8])
-    assert rank_values(values, "higher").tolist() == [2, 1, 2, pd.NA, 4]
-    assert rank_values(values, "lower").tolist() == [2, 4, 2, pd.NA, 1]
-    assert rank_values(values, "neutral").isna().all()
-    assert str(rank_values(values, "higher").dtype) == "Int64"
+    """Competition ranks as pandas' `rank(method="min")` gives them (the oracle)."""
+    values = np.array([0.9, 0.95, 0.9, float("nan"), 0.8])
+    higher, lower = rank_values(values, "higher"), rank_values(values, "lower")
+    np.testing.assert_array_equal(higher, [2, 1, 2, np.nan, 4])
+    np.testing.assert_array_equal(lower, [2, 4, 2, np.nan, 1])
+    assert np.isnan(rank_values(values, "neutral")).all()
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        sample = rng.integers(0, 5, size=8).astype(float)
+        sample[rng.random(8) < 0.2] = np.nan
+        for direction in ("higher", "lower"):
+            want = pd.Series(sample).rank(method="min", ascending=direction == "lower")
+            np.testing.assert_array_equal(rank_values(sample, direction), want.to_numpy())
 
 
 def test_single_workflow():
@@ -290,10 +300,11 @@ def test_csv_text_is_safe_in_a_spreadsheet(monkeypatch, capsys, tmp_path):
     """A vendor named like a formula reaches the CSV as text (a leading apostrophe)."""
     import bpo_kpi_cli.commands.read as read
 
-    frame = pd.DataFrame({c: [None] for c in COLUMNS})
-    frame["vendor"] = ['=HYPERLINK("http://x")']
-    frame["label"] = ["Quality score"]
-    monkeypatch.setattr("kpi.compare.vendor_comparison", lambda *a, **k: frame)
+    table = {c: object_array([None]) for c in COLUMNS}
+    table["vendor"] = object_array(['=HYPERLINK("http://x")'])
+    table["label"] = object_array(["Quality score"])
+    table["n"] = table["rank"] = np.array([3.0])
+    monkeypatch.setattr("kpi.compare.vendor_comparison_columns", lambda *a, **k: table)
 
     class Args:
         by, period, kpis, fmt, as_of = "", None, None, "csv", None
@@ -305,3 +316,4 @@ def test_csv_text_is_safe_in_a_spreadsheet(monkeypatch, capsys, tmp_path):
     assert read.cmd_scorecard(Args()) == 0
     out = capsys.readouterr().out
     assert "'=HYPERLINK" in out
+    assert out.splitlines()[1].split(",")[COLUMNS.index("n")] == "3"  # a count, not 3.0

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # action effects (SciPy, statsmodels), the dashboard, decks, workbooks, notifications, Spark.
 SLOW = ("scipy", "statsmodels", "sklearn", "formulaic", "patsy", "plotly", "streamlit",
         "pptx", "openpyxl", "matplotlib", "apprise", "pyspark", "sqlglot")  # fmt: skip
-# ... and for `bpo-kpi kpis`, `gaps` (but its reviewer drill-downs), `runs`, `rejects` and
-# `warnings`, also these: their tables are numpy columns (`kpi.columns`).
+# ... and for `bpo-kpi kpis`, `gaps` (but its reviewer drill-downs), `scorecard`, `runs`,
+# `rejects` and `warnings`, also these: their tables are numpy columns (`kpi.columns`).
 TABLE = ("pandas", "pyarrow")
 
 PROBE = """
@@ -37,12 +37,25 @@ from bpo_kpi_cli.main import main
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     code = main(sys.argv[1:])
-columns = sys.argv[1] in ("kpis", "gaps", "runs", "rejects", "warnings") and (
+columns = sys.argv[1] in ("kpis", "gaps", "scorecard", "runs", "rejects", "warnings") and (
     "reviewers" not in sys.argv)
 slow = set(%r) | (set(%r) if columns else set())
 loaded = sorted({m.partition(".")[0] for m in sys.modules} & slow)
 print(json.dumps({"code": code, "stdout": out.getvalue(), "slow": loaded}))
 """ % (SLOW, TABLE)  # noqa: UP031
+
+
+def assert_same_records(got: list[dict], want: list[dict]) -> None:
+    """The CLI's records equal the library's: text, counts and nulls exactly, measured numbers
+    to 1e-9 (DuckDB's parallel sums may differ in the last bits between two runs)."""
+    want = json.loads(json.dumps(want))
+    assert [sorted(r) for r in got] == [sorted(r) for r in want]
+    for mine, theirs in zip(got, want, strict=True):
+        for key, value in theirs.items():
+            if isinstance(value, float):
+                assert mine[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
+            else:
+                assert mine[key] == value, key
 
 
 def run_cli(*argv: str) -> dict:
@@ -83,7 +96,7 @@ def test_kpis_imports_no_slow_library_and_prints_the_table(kpi_data, common) -> 
         )
     want = records(frame)
     assert len(want) > 3
-    assert json.loads(got["stdout"]) == json.loads(json.dumps(want))
+    assert_same_records(json.loads(got["stdout"]), want)
     # CSV as pandas writes the library's table, and the aligned text: also without pandas.
     csv = run_cli(*query, "--format", "csv", *common)
     assert csv["code"] == 0 and csv["slow"] == []
@@ -108,7 +121,7 @@ def test_gaps_and_the_decision_drill_import_no_slow_library(kpi_data, common) ->
         vendor = next(r["vendor"] for r in want if r["dimensions"] == "vendor")
         segment = {"vendor": vendor}
         rows = records(gaps.audited_decisions(gw, segment, KpiQuery()))
-    assert json.loads(table["stdout"]) == json.loads(json.dumps(want))
+    assert_same_records(json.loads(table["stdout"]), want)
     drill = run_cli("gaps", "--segment", f"vendor={segment['vendor']}", "--drill", "decisions",
                     "--format", "json", *common)  # fmt: skip
     assert drill["code"] == 0 and drill["slow"] == []
@@ -141,3 +154,21 @@ def test_ingest_reports_import_no_pandas(kpi_data, common) -> None:
         got = run_cli(command, "--format", "json", *common)
         assert got["code"] == 0 and got["slow"] == [], command
         assert json.loads(got["stdout"]) == json.loads(json.dumps(rows)), command
+
+
+def test_scorecard_imports_no_pandas(kpi_data, common) -> None:
+    """The scorecard is numpy columns too: the records of the Vendor comparison page's frame
+    (counts and ranks as whole numbers), and its aligned text."""
+    from kpi.compare import vendor_comparison
+
+    as_of = kpi_data.as_of.isoformat()
+    got = run_cli("scorecard", "--as-of", as_of, "--format", "json", *common)
+    assert got["code"] == 0 and got["slow"] == []
+    with Gateway(kpi_data.db, config=kpi_data.config) as gw:
+        want = records(vendor_comparison(gw, KpiQuery(), as_of=kpi_data.as_of))
+    assert len(want) > 20
+    assert_same_records(json.loads(got["stdout"]), want)
+    text = run_cli("scorecard", "--as-of", as_of, *common)
+    assert text["code"] == 0 and text["slow"] == []
+    assert text["stdout"].splitlines()[0].split() == ["KPI", "Vendor", "Value", "Target",
+                                                       "Status", "Rank"]  # fmt: skip
