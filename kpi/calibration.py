@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from kpi.agreement import bootstrap_ci, fleiss_kappa, gwet_ac1, krippendorff_alpha
+from kpi.agreement import estimate_with_ci, fleiss_kappa, gwet_ac1, krippendorff_alpha
 from kpi.engines import Engine
 from kpi.sql import calibration as sql
 from kpi.stats import clustered_share_interval, wilson_interval_arrays
@@ -136,7 +136,7 @@ def summary(
     """One row per session (vendor `all`) and, with `by_vendor`, per session and vendor.
 
     Accuracy against the golden answer with its interval clustered by item and rater
-    (`accuracy`); each agreement statistic with its item-bootstrap interval (`bootstrap_ci`:
+    (`accuracy`); each agreement statistic with its item-bootstrap interval (`estimate_with_ci`:
     items resampled, raters as they are).
     """
     golden = frame[frame["is_golden"]]
@@ -164,9 +164,8 @@ def summary(
             }
             long = _long(g)
             for name, stat in STATISTICS.items():
-                row[name] = stat(long)
-                lo, hi = bootstrap_ci(long, stat, n_boot=n_boot, seed=seed)
-                row[f"{name}_low"], row[f"{name}_high"] = lo, hi
+                value, lo, hi = estimate_with_ci(long, stat, n_boot=n_boot, seed=seed)
+                row[name], row[f"{name}_low"], row[f"{name}_high"] = value, lo, hi
             rows.append(row)
     return pd.DataFrame(rows)
 

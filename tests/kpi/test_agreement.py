@@ -535,3 +535,59 @@ def test_bootstrap_rejects_invalid_arguments(calibration) -> None:
         bootstrap_ci(calibration, fleiss_kappa, n_boot=0)
     with pytest.raises(ValueError):
         bootstrap_ci(calibration, fleiss_kappa, confidence=1.0)
+
+
+@pytest.mark.parametrize(
+    "statistic",
+    [
+        percent_agreement,
+        fleiss_kappa,
+        gwet_ac1,
+        functools.partial(gwet_ac1, categories=[0, 1, 2, 3, 4]),
+        krippendorff_alpha,
+        functools.partial(krippendorff_alpha, level="ordinal"),
+        functools.partial(krippendorff_alpha, level="interval"),
+        functools.partial(krippendorff_alpha, level="ratio"),
+    ],
+)
+@pytest.mark.parametrize("missing", [0.0, 0.6])
+def test_batched_replicates_equal_one_at_a_time(statistic, missing) -> None:
+    """The bootstrap evaluates all replicates at once on (replicates, items, categories)
+    counts: each equals the statistic on that replicate's items alone, NaN where it is NaN
+    (many items with one rating at 60 % missing)."""
+    from kpi.agreement import _prepare
+
+    for seed in range(4):
+        r = simulated(12, 3, seed=seed, accuracy=0.9, q=3, missing=missing)
+        prepared = _prepare(r, statistic)
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, prepared.n_items, size=(300, prepared.n_items))
+        batched = prepared.replicates(draws)
+        single = np.array([prepared(rows) for rows in draws])
+        np.testing.assert_allclose(batched, single, rtol=1e-12, atol=1e-12, equal_nan=True)
+        if missing:  # the masks are exercised: items rated once are left out of the pairs
+            assert (r.groupby("item").size() < 2).any()
+
+
+def test_bootstrap_in_chunks_gives_the_same_interval(calibration, monkeypatch) -> None:
+    """Replicates drawn and evaluated a chunk at a time (bounded memory) give the interval of
+    one batch: the draws are one stream whatever the chunk size."""
+    import kpi.agreement as agreement
+
+    whole = bootstrap_ci(calibration, fleiss_kappa, n_boot=300, seed=5)
+    monkeypatch.setattr(agreement, "_BATCH_CELLS", 7 * 200 * 4)  # 7 replicates a chunk
+    assert bootstrap_ci(calibration, fleiss_kappa, n_boot=300, seed=5) == whole
+    # And the interval a replicate-by-replicate loop over resampled frames gives (the
+    # definition), with the same seed.
+    rng = np.random.default_rng(5)
+    by_item = [g for _, g in calibration.groupby("item", sort=True)]
+    reps = [fleiss_kappa(_resample(by_item, rng.integers(0, 200, size=200))) for _ in range(40)]
+    want = tuple(np.quantile(reps, [0.025, 0.975]))
+    assert bootstrap_ci(calibration, fleiss_kappa, n_boot=40, seed=5) == pytest.approx(want)
+
+
+def _resample(by_item: list[pd.DataFrame], drawn: np.ndarray) -> pd.DataFrame:
+    """The ratings of the drawn items (by position in item order), each draw a new item."""
+    parts = [by_item[i] for i in drawn]
+    frame = pd.concat(parts, ignore_index=True)
+    return frame.assign(item=np.repeat(np.arange(len(drawn)), [len(p) for p in parts]))
