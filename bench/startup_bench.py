@@ -5,8 +5,8 @@ Each round runs every command once, in turn (alternated, so a busier minute hits
 the figures are medians over rounds, in seconds of wall time, for processes started the way
 an installed `bpo-kpi` starts them (the interpreter running `bpo_kpi_cli.main`, bytecode caches
 kept). Commands: `--help`; `kpis --by vendor` as aligned text, JSON and CSV; `gaps` and
-its drill-down to one vendor's audited decisions; `scorecard`. Issue 16's goals: `--help`
-<= 0.3 s, a query's fixed cost <= 0.5 s.
+its drill-down to one vendor's audited decisions; `scorecard`; `runs`; `actions list`;
+`alerts`. Issue 16's goals: `--help` <= 0.3 s, a query's fixed cost <= 0.5 s.
 
     bpo-kpi bench startup [--rounds 7]
 
@@ -39,6 +39,9 @@ COMMANDS: dict[str, list[str]] = {
     "gaps": ["gaps"],
     "gaps --drill decisions": ["gaps", "--segment", "vendor=meridian", "--drill", "decisions"],
     "scorecard": ["scorecard"],
+    "runs": ["runs"],
+    "actions list": ["actions", "list"],
+    "alerts": ["alerts"],
 }
 
 

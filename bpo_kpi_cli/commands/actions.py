@@ -11,17 +11,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
 from bpo_kpi.state import state_path
 from bpo_kpi_cli.commands.read import engine
 from bpo_kpi_cli.output import EXIT_OK, UsageError, command, emit
-from kpi import actions, effect
+from kpi import actions
+from kpi.columns import object_array
 from kpi.query import Scope
+
+if TYPE_CHECKING:
+    from kpi import effect  # imported by `actions effect` (statsmodels): `list` needs none
 
 LIST_COLUMNS = ["id", "date", "kind", "segment", "note", "owner", "source", "status",
                 "created_at", "closed_at"]  # fmt: skip
@@ -89,11 +93,13 @@ def cmd_actions(args: argparse.Namespace) -> int:
         if args.fmt == "json":
             print(json.dumps(rows, indent=2, ensure_ascii=False))
         else:
-            frame = pd.DataFrame(rows, columns=LIST_COLUMNS)
+            table = {c: object_array([r[c] for r in rows]) for c in LIST_COLUMNS}
             if args.fmt == "table":  # one line per action, empty cells blank
-                frame["note"] = frame["note"].str.replace(r"\s+", " ", regex=True)
-                frame = frame.astype(object).where(frame.notna(), "")
-            emit(frame, args.fmt)
+                table = {
+                    c: object_array(["" if v is None else _one_line(v) for v in values])
+                    for c, values in table.items()
+                }
+            emit(table, args.fmt)
     elif args.action == "close":
         actions.get(_scope(args, config), db, args.id)  # the role must see it
         closed = actions.close(db, args.id, by=args.by)
@@ -102,6 +108,8 @@ def cmd_actions(args: argparse.Namespace) -> int:
         else:
             print(f"closed action {closed.id} ({closed.closed_at:%Y-%m-%d %H:%M} UTC)")
     elif args.action == "effect":
+        from kpi import effect
+
         with engine(args, config) as gw:
             action = actions.get(gw, db, args.id)
             result = effect.action_effect(
@@ -119,6 +127,10 @@ def cmd_actions(args: argparse.Namespace) -> int:
     else:  # pragma: no cover - argparse allows only the above
         raise UsageError(f"unknown actions command {args.action!r}")
     return EXIT_OK
+
+
+def _one_line(value: object) -> object:
+    return re.sub(r"\s+", " ", value) if isinstance(value, str) else value
 
 
 def _print_effect(result: effect.Effect) -> None:
