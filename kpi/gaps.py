@@ -58,18 +58,9 @@ def segment_label(segment: Mapping[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in segment.items())
 
 
-def quality_gaps(
-    gw: Engine,
-    base: KpiQuery | None = None,
-    dimensions: Iterable[str] = DEFAULT_GAP_DIMENSIONS,
-    max_depth: int = 3,
-    min_audits: int = 20,
-    include_explained: bool = False,
-) -> pd.DataFrame:
-    """`quality_gap_columns` as a DataFrame."""
-    return cols.to_frame(
-        quality_gap_columns(gw, base, dimensions, max_depth, min_audits, include_explained)
-    )
+def quality_gaps(gw: Engine, base: KpiQuery | None = None, **options: Any) -> pd.DataFrame:
+    """`quality_gap_columns` (the same `options`) as a DataFrame."""
+    return cols.to_frame(quality_gap_columns(gw, base, **options))
 
 
 def quality_gap_columns(
@@ -294,26 +285,20 @@ def audited_decisions(
 
 
 def audited_decision_columns(
-    gw: Engine,
-    segment: Mapping[str, Any],
-    base: KpiQuery | None = None,
-    errors_only: bool = True,
-    error_type: str | None = None,
-    reviewer_id: str | None = None,
-    limit: int = 500,
+    gw: Engine, segment: Mapping[str, Any], base: KpiQuery | None = None, **options: Any
 ) -> Columns:
-    """`audited_decisions` as numpy columns (times: UTC datetime64)."""
-    return gw.columns(*_audited_sql(gw, segment, base, errors_only, error_type, reviewer_id, limit))
+    """`audited_decisions` (the same `options`) as numpy columns (times: UTC datetime64)."""
+    return gw.columns(*_audited_sql(gw, segment, base, **options))
 
 
 def _audited_sql(
     gw: Engine,
     segment: Mapping[str, Any],
     base: KpiQuery | None,
-    errors_only: bool,
-    error_type: str | None,
-    reviewer_id: str | None,
-    limit: int,
+    errors_only: bool = True,
+    error_type: str | None = None,
+    reviewer_id: str | None = None,
+    limit: int = 500,
 ) -> tuple[str, dict[str, Any]]:
     seg = dict(segment)
     if reviewer_id is not None:
