@@ -1049,9 +1049,10 @@ def test_weighted_quality_score_follows_the_configured_weights(weights, kpi_data
 
 
 def test_records_are_plain_json_values_column_by_column() -> None:
-    """`records` (the CLI's JSON, the snapshot's JSON): ISO dates, None for every kind of empty
-    value (NaT too, which is a datetime: it used to print as "NaT"), Python ints, floats and
-    bools, whatever the column's dtype."""
+    """`records` (the CLI's JSON, the snapshot's JSON): ISO dates, times with their time of
+    day (a time at midnight without a zone is a day), None for every kind of empty value (NaT
+    too, which is a datetime: it used to print as "NaT"), Python ints, floats and bools,
+    whatever the column's dtype."""
     frame = pd.DataFrame(
         {
             "n": np.array([3, 4], dtype="int64"),
@@ -1067,7 +1068,7 @@ def test_records_are_plain_json_values_column_by_column() -> None:
     got = compute.records(frame)
     assert got == [
         {"n": 3, "maybe_n": 1, "share": 0.25, "flag": True, "day": "2026-01-05",
-         "stamp": "2026-01-05", "text": "x", "mixed": None},
+         "stamp": "2026-01-05T13:00:00", "text": "x", "mixed": None},
         {"n": 4, "maybe_n": None, "share": None, "flag": False, "day": None, "stamp": None,
          "text": None, "mixed": 7},
     ]  # fmt: skip
