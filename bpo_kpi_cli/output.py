@@ -120,15 +120,9 @@ def emit(table: pd.DataFrame | Columns, fmt: str) -> None:
 
         _print_json(records(table))
     elif fmt == "csv":
-        text = [c for c in table.columns if not _numeric_dtype(table[c].dtype)]
-        safe = table.assign(**{c: table[c].map(csv_text) for c in text}) if text else table
-        safe.to_csv(sys.stdout, index=False)
+        _write_csv(cols.from_frame(table))
     else:
         print(text_table(cols.from_frame(table)))
-
-
-def _numeric_dtype(dtype: object) -> bool:
-    return isinstance(dtype, np.dtype) and dtype.kind in "fiubmM"
 
 
 def _print_json(rows: list[dict[str, object]]) -> None:

@@ -8,7 +8,8 @@ otherwise mostly imports. Callers that want a DataFrame get one from `to_frame`,
 types a DuckDB result gives pandas; `kpi.compute.kpi_table` does that for every other caller.
 
 The column forms (`from_numpy` makes them, every function here keeps them):
-- numbers: float64 with NaN for empty, or an integer/bool array when nothing is empty;
+- numbers: an integer, bool or float64 array; where some are empty, float64 with NaN (whole
+  numbers and booleans: an object array of Python values with None);
 - times: numpy datetime64 (UTC, naive) with NaT for empty;
 - text and anything else: an object array of Python values with None for empty.
 """
@@ -38,10 +39,13 @@ def _plain_column(values: Any) -> np.ndarray:
     if mask is None or not mask.any():
         return np.asarray(data)
     kind = data.dtype.kind
-    if kind in "fiu":
+    if kind == "f":
         out = data.astype("float64")
         out[mask] = np.nan
         return out
+    if kind in "iu":  # whole numbers stay whole: Python ints, None where empty
+        pairs = zip(data.tolist(), mask.tolist(), strict=True)
+        return object_array([None if m else int(v) for v, m in pairs])
     if kind == "M":
         out = data.copy()
         out[mask] = np.datetime64("NaT")
@@ -65,12 +69,16 @@ def from_frame(frame: pd.DataFrame) -> Columns:
         if isinstance(dtype, np.dtype) and dtype.kind in "fiubM":
             out[str(name)] = column.to_numpy()
         elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            # Nullable numbers: floats with NaN, or the plain type when nothing is empty.
+            # Nullable numbers: the plain type when nothing is empty, else floats with NaN
+            # (whole numbers and booleans: Python values with None).
             empty = column.isna().to_numpy()
-            if empty.any() or not pd.api.types.is_integer_dtype(dtype):
+            if not empty.any():
+                out[str(name)] = column.to_numpy(dtype=dtype.numpy_dtype)
+            elif pd.api.types.is_float_dtype(dtype):
                 out[str(name)] = column.astype("float64").to_numpy()
             else:
-                out[str(name)] = column.to_numpy(dtype=dtype.numpy_dtype)
+                pairs = zip(column.tolist(), empty, strict=True)
+                out[str(name)] = object_array([None if e else v for v, e in pairs])
         else:
             values = column.astype(object).to_numpy()
             out[str(name)] = object_array([None if is_empty(v) else v for v in values])
