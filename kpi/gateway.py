@@ -266,7 +266,8 @@ class Gateway:
         cap is never read whole."""
         cursor = self._cursor()
         limits = self.config.queries
-        capped = f"SELECT * FROM ({sql}) LIMIT {int(limits.max_rows) + 1}"
+        # Line breaks around the query: a comment on its last line cannot swallow the ")".
+        capped = f"SELECT * FROM (\n{sql}\n) LIMIT {int(limits.max_rows) + 1}"
         with _deadline(cursor, limits.timeout_seconds):
             result = from_numpy(cursor.execute(capped, params or {}).fetchnumpy())
         rows = len(next(iter(result.values()))) if result else 0

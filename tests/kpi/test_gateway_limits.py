@@ -39,6 +39,21 @@ def test_a_huge_result_is_stopped_at_the_row_cap(kpi_data):
         assert len(gw.frame("SELECT * FROM decisions LIMIT 10")) == 10
 
 
+def test_columns_keep_the_limits(kpi_data):
+    """`Gateway.columns` (the KPI table's numpy path) under the same cap and time limit; the
+    cap is a LIMIT one past it, so a huge result is never read whole."""
+    with Gateway(kpi_data.db, config=_config(max_rows=1000, timeout_seconds=0.5)) as gw:
+        got = gw.columns("SELECT range AS i FROM range(1000) -- a comment on the last line")
+        assert got["i"].tolist() == list(range(1000))
+        with pytest.raises(QueryLimit, match=r"more than 1,000 rows \(queries.max_rows\)"):
+            gw.columns("SELECT * FROM range(100000000)")
+        with pytest.raises(QueryLimit, match=r"longer than 0.5 s"):
+            gw.columns(SLOW)
+        assert gw.columns("SELECT count(*) AS n FROM decisions")["n"].tolist() == [
+            len(kpi_data.decisions)
+        ]
+
+
 def test_a_slow_query_in_one_session_does_not_stall_another(kpi_data):
     """Sessions of a role share one gateway; each thread has its own cursor."""
     with Gateway(kpi_data.db, config=_config(timeout_seconds=5)) as gw:
