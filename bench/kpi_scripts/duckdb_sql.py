@@ -12,13 +12,13 @@ runs it as a whole process and, in process, against `kpi.compute.kpi_table`.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import time
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
 import duckdb
+from contract import RATES, arguments  # the scripts' shared command line and rates
 
 Z95 = 1.959963984540054  # the two-sided 95% normal quantile
 US_DAY = 86_400_000_000
@@ -46,17 +46,6 @@ def _wilson(x: str, n: str, bound: str) -> str:
 
 
 # (KPI, numerator, denominator, with interval, complement: 1 - share)
-RATES = (
-    ("sla_attainment", "sla_met", "sla_known", True, False),
-    ("qa_coverage", "audited_decisions", "decisions", False, False),
-    ("quality_score", "errors", "audits", True, True),
-    ("critical_error_rate", "critical_errors", "audits", True, False),
-    ("agreement_rate", "agreements", "audits", True, False),
-    ("over_enforcement_rate", "over_enforcement_errors", "actioning_audits", True, False),
-    ("under_enforcement_rate", "under_enforcement_errors", "qa_actioning_audits", True, False),
-    ("dispute_rate", "disputed", "error_typed", False, False),
-    ("overturn_rate", "overturned", "dispute_resolved", False, False),
-)
 
 
 def _rates() -> str:
@@ -184,14 +173,7 @@ def kpis(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("db")
-    parser.add_argument("out")
-    parser.add_argument("--tz", default="UTC")
-    parser.add_argument("--as-of", type=dt.datetime.fromisoformat, default=None)
-    parser.add_argument("--actioning", default="remove,limit,age_gate")
-    args = parser.parse_args()
-    as_of = args.as_of or dt.datetime.now(dt.UTC)
+    args, as_of = arguments(__doc__.splitlines()[0])
     start = time.perf_counter()
     con = duckdb.connect(args.db, read_only=True)
     kpis(con, args.tz, as_of, args.actioning.split(",")).write_parquet(args.out)

@@ -11,7 +11,6 @@ QA rates with 95% Wilson intervals, Cohen's kappa, the backlog at each week's en
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import time
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+from contract import RATES, arguments  # the scripts' shared command line and rates
 
 BY = ("vendor", "workflow")
 
@@ -158,17 +158,7 @@ def pandas_kpis(
     for c in counts:
         table[c] = table[c].fillna(0).astype("int64")
     r = table
-    for name, num, den, ci, comp in (
-        ("sla_attainment", "sla_met", "sla_known", True, False),
-        ("qa_coverage", "audited_decisions", "decisions", False, False),
-        ("quality_score", "errors", "audits", True, True),
-        ("critical_error_rate", "critical_errors", "audits", True, False),
-        ("agreement_rate", "agreements", "audits", True, False),
-        ("over_enforcement_rate", "over_enforcement_errors", "actioning_audits", True, False),
-        ("under_enforcement_rate", "under_enforcement_errors", "qa_actioning_audits", True, False),
-        ("dispute_rate", "disputed", "error_typed", False, False),
-        ("overturn_rate", "overturned", "dispute_resolved", False, False),
-    ):
+    for name, num, den, ci, comp in RATES:
         value = _ratio(r[num], r[den])
         r[name] = 1 - value if comp else value
         if ci:
@@ -200,14 +190,7 @@ def load(db: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("db")
-    parser.add_argument("out")
-    parser.add_argument("--tz", default="UTC")
-    parser.add_argument("--as-of", type=dt.datetime.fromisoformat, default=None)
-    parser.add_argument("--actioning", default="remove,limit,age_gate")
-    args = parser.parse_args()
-    as_of = args.as_of or dt.datetime.now(dt.UTC)
+    args, as_of = arguments(__doc__.splitlines()[0])
     start = time.perf_counter()
     dec, aud = load(args.db)
     loaded = time.perf_counter()

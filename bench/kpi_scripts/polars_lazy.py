@@ -13,7 +13,6 @@ checks its numbers against bpo-kpi's.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import time
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import polars as pl
+from contract import RATES, arguments  # the scripts' shared command line and rates
 
 BY = ["vendor", "workflow"]
 KEYS = [*BY, "period_start"]
@@ -167,17 +167,7 @@ def polars_kpis(
               "dispute_resolved", "overturned", "backlog", "backlog_over_sla"]  # fmt: skip
     table = table.with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counts)
     rates = []
-    for name, num, den, ci, comp in (
-        ("sla_attainment", "sla_met", "sla_known", True, False),
-        ("qa_coverage", "audited_decisions", "decisions", False, False),
-        ("quality_score", "errors", "audits", True, True),
-        ("critical_error_rate", "critical_errors", "audits", True, False),
-        ("agreement_rate", "agreements", "audits", True, False),
-        ("over_enforcement_rate", "over_enforcement_errors", "actioning_audits", True, False),
-        ("under_enforcement_rate", "under_enforcement_errors", "qa_actioning_audits", True, False),
-        ("dispute_rate", "disputed", "error_typed", False, False),
-        ("overturn_rate", "overturned", "dispute_resolved", False, False),
-    ):
+    for name, num, den, ci, comp in RATES:
         n = pl.col(den)
         share = pl.when(n > 0).then(pl.col(num).cast(pl.Float64) / n)
         rates.append((1 - share if comp else share).alias(name))
@@ -192,14 +182,7 @@ def polars_kpis(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("db")
-    parser.add_argument("out")
-    parser.add_argument("--tz", default="UTC")
-    parser.add_argument("--as-of", type=dt.datetime.fromisoformat, default=None)
-    parser.add_argument("--actioning", default="remove,limit,age_gate")
-    args = parser.parse_args()
-    as_of = args.as_of or dt.datetime.now(dt.UTC)
+    args, as_of = arguments(__doc__.splitlines()[0])
     start = time.perf_counter()
     con = duckdb.connect(args.db, read_only=True)
     dec = con.sql(
