@@ -42,17 +42,17 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
-
-import pandas as pd
 
 from bpo_kpi.config import Config
 from bpo_kpi.state import AlertStatus, StateError, StateStore, check_key
 from export.safety import markdown_text
-from kpi import monitor
+from kpi import alerting
+from kpi import columns as cols
 from kpi.catalog import FILTER_DIMENSIONS, KPIS
+from kpi.columns import Columns, is_empty
 from kpi.compute import records
 from kpi.targets import STATUS_WORDS, format_value, interval_text, min_shown, status
 
@@ -67,6 +67,16 @@ SEVERITY_COLOURS = {"critical": "#b3261e", "warning": "#a15c00", "info": "#1a5fb
 FROM_PARAM, TO_PARAM = "from", "to"
 
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    import pandas as pd
+
+    # The alert list: `kpi.monitor.alerts`' DataFrame (the dashboard), or the CLI's numpy
+    # columns (`kpi.alerting.alert_columns`) where only statuses and the exit code are needed.
+    AlertList: TypeAlias = pd.DataFrame | Columns
+
+
 # --- status of alerts -------------------------------------------------------------------------
 
 
@@ -75,8 +85,8 @@ def check_alert_key(key: str) -> str:
     a kind the monitor raises (`kind|segment[|day]`, as `bpo-kpi alerts` prints it)."""
     key = check_key(key)
     kind = key.partition("|")[0]
-    if kind not in monitor.ALERT_KINDS or "|" not in key:
-        kinds = ", ".join(monitor.ALERT_KINDS)
+    if kind not in alerting.ALERT_KINDS or "|" not in key:
+        kinds = ", ".join(alerting.ALERT_KINDS)
         raise StateError(
             f"{key!r} is not an alert key: it starts with the alert's kind ({kinds}), then "
             "'|' and the segment, as in the key column of `bpo-kpi alerts --format json`"
@@ -105,11 +115,13 @@ def status_text(status: AlertStatus | None, timezone: str = "UTC") -> str:
 
 
 def with_status(
-    frame: pd.DataFrame, statuses: Mapping[str, AlertStatus], timezone: str = "UTC"
-) -> pd.DataFrame:
+    frame: AlertList, statuses: Mapping[str, AlertStatus], timezone: str = "UTC"
+) -> AlertList:
     """The alert list with a `status` column (`status_text`) after its columns."""
     out = frame.copy()
-    out["status"] = [status_text(statuses.get(k), timezone) for k in frame["key"]]
+    out["status"] = cols.object_array(
+        [status_text(statuses.get(k), timezone) for k in frame["key"]]
+    )
     return out
 
 
@@ -118,10 +130,12 @@ def open_alerts(frame: pd.DataFrame, statuses: Mapping[str, AlertStatus]) -> pd.
     return frame[~frame["key"].isin(list(statuses))]
 
 
-def exit_status(frame: pd.DataFrame, statuses: Mapping[str, AlertStatus]) -> int:
+def exit_status(frame: AlertList, statuses: Mapping[str, AlertStatus]) -> int:
     """0 when no open alert (or info ones only), 1 when the worst open alert is a warning, 2
     when one is critical; acknowledged and snoozed alerts do not count."""
-    severities = set(open_alerts(frame, statuses)["severity"])
+    severities = {
+        s for s, k in zip(frame["severity"], frame["key"], strict=True) if k not in statuses
+    }
     if "critical" in severities:
         return EXIT_CRITICAL
     if "warning" in severities:
@@ -133,7 +147,7 @@ def exit_status(frame: pd.DataFrame, statuses: Mapping[str, AlertStatus]) -> int
 
 
 def _present(value: Any) -> bool:
-    return value is not None and not (isinstance(value, float) and pd.isna(value))
+    return not is_empty(value)
 
 
 def dashboard_link(
@@ -206,7 +220,7 @@ class Context:
 
 def counts_text(frame: pd.DataFrame) -> str:
     """ "1 critical, 2 warning" (severities present only)."""
-    counts = monitor.alert_counts(frame)
+    counts = alerting.alert_counts(frame)
     return ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
 
 
@@ -226,10 +240,10 @@ def alerts_text(frame: pd.DataFrame, ctx: Context, markdown: bool = False) -> st
         "",
     ]
     for i, rec in enumerate(frame.to_dict("records"), start=1):
-        when = monitor.describe_period(rec["start"], rec["end"])
+        when = alerting.describe_period(rec["start"], rec["end"])
         lines += [
             f"{i}. {SEVERITY_WORDS.get(rec['severity'], rec['severity'])} · "
-            f"{monitor.ALERT_KINDS.get(rec['kind'], rec['kind'])} · "
+            f"{alerting.ALERT_KINDS.get(rec['kind'], rec['kind'])} · "
             f"{_text(rec['segment'], markdown)} · {when}",
             f"   {_text(rec['message'], markdown)}",
             f"   Dashboard: {ctx.link(rec)}",  # URL-encoded: nothing in it reads as markup
@@ -250,13 +264,13 @@ def alerts_document(frame: pd.DataFrame, ctx: Context) -> dict[str, Any]:
     alerts = []
     for rec, raw in zip(records(frame), frame.to_dict("records"), strict=True):
         kind = str(rec["kind"])
-        alerts.append({**rec, "label": monitor.ALERT_KINDS.get(kind, kind), "link": ctx.link(raw)})
+        alerts.append({**rec, "label": alerting.ALERT_KINDS.get(kind, kind), "link": ctx.link(raw)})
     return {
         "source": "bpo-kpi",
         "day": ctx.day.isoformat(),
         "window": {"from": ctx.start.isoformat(), "to": ctx.day.isoformat()},
         "filters": {dim: list(values) for dim, values in ctx.where.items() if values},
-        "counts": monitor.alert_counts(frame),
+        "counts": alerting.alert_counts(frame),
         "alerts": alerts,
     }
 
@@ -284,6 +298,8 @@ def tiles_html(tiles: pd.DataFrame, markdown: bool = False, config: Config | Non
     with (`kpi.monitor.tile_lead`: the day's value, or the window's when the day rests on too
     few; a kappa with its interval and n, none on too few audits), its target status (or
     "provisional") and the change since yesterday in words."""
+    from kpi import monitor  # with pandas: the digest's tiles are a DataFrame
+
     config = config or Config()
     if tiles.empty:
         return "<p>No decisions, audits or backlog for these filters on this day.</p>"
@@ -299,7 +315,7 @@ def tiles_html(tiles: pd.DataFrame, markdown: bool = False, config: Config | Non
                 continue
             lead = monitor.tile_lead(rec, config)
             value = None if math.isnan(lead.value) else lead.value
-            target = None if pd.isna(rec["target"]) else float(rec["target"])
+            target = None if is_empty(rec["target"]) else float(rec["target"])
             state = status(kpi, None if lead.too_few else value, target)
             verdict = STATUS_WORDS.get(state, state) or "no target"
             if target is not None and state in ("met", "missed"):
@@ -340,9 +356,10 @@ def alerts_html(
     `markdown`: data text also escaped for Markdown (see `_e`)."""
     if frame.empty:
         return "<p>No alerts for this day and these filters.</p>"
-    table = monitor.readable_alerts(frame)
+    table = alerting.readable_alert_columns(frame)
+    readable = [dict(zip(table, row, strict=True)) for row in zip(*table.values(), strict=True)]
     rows = []
-    for rec, raw in zip(table.to_dict("records"), frame.to_dict("records"), strict=True):
+    for rec, raw in zip(readable, frame.to_dict("records"), strict=True):
         colour = SEVERITY_COLOURS.get(raw["severity"], "#000")
         rows.append(
             [
@@ -549,7 +566,7 @@ def notify(
                 else:
                     done.snoozed += 1
                 continue
-            episode_day = None if rec["kind"] in monitor.DAY_KINDS else ctx.day
+            episode_day = None if rec["kind"] in alerting.DAY_KINDS else ctx.day
             if store.was_sent(rec["key"], target.id, episode_day):
                 done.already_sent += 1
                 still_open.append(rec["key"])

@@ -6,6 +6,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from kpi.catalog import FILTER_DIMENSIONS
 from kpi.engines import Engine
 from kpi.scope import plausible_range
@@ -44,13 +46,26 @@ def database_summary(gw: Engine, as_of: dt.datetime | None = None) -> DataSummar
     for dim in FILTER_DIMENSIONS:
         frame = gw.frame(*sql.dimension_values(dim))
         values[dim] = tuple(str(v) for v in frame["v"])
+    first_day, last_day = decision_days(gw, as_of) if counts["decisions"] else (None, None)
+    return DataSummary(counts, values, first_day, last_day)
+
+
+def decision_days(
+    gw: Engine, as_of: dt.datetime | None = None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The first and last local decision day within `gw`'s scope (`database_summary`'s
+    `first_day` and `last_day`), from one query: (None, None) without decisions."""
     now = as_of or dt.datetime.now(dt.UTC)
     lo, hi = plausible_range(gw.config, now)
-    days = gw.frame(*sql.decision_time_range(lo, hi))
-    first_day = last_day = None
-    if counts["decisions"] and days["last"].notna().iat[0]:
-        tz = ZoneInfo(gw.config.reporting_timezone)
-        today = now.astimezone(tz).date()
-        last_day = min(days["last"].iat[0].tz_convert(tz).date(), today)
-        first_day = min(days["first"].iat[0].tz_convert(tz).date(), last_day)
-    return DataSummary(counts, values, first_day, last_day)
+    days = gw.columns(*sql.decision_time_range(lo, hi))
+    first, last = days["first"][0], days["last"][0]  # UTC datetime64, NaT without any
+    if np.isnat(last):
+        return None, None
+    tz = ZoneInfo(gw.config.reporting_timezone)
+    last_day = min(_local_day(last, tz), now.astimezone(tz).date())
+    return min(_local_day(first, tz), last_day), last_day
+
+
+def _local_day(instant: np.datetime64, tz: ZoneInfo) -> dt.date:
+    utc: dt.datetime = instant.astype("datetime64[us]").item()
+    return utc.replace(tzinfo=dt.UTC).astimezone(tz).date()

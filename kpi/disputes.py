@@ -19,14 +19,19 @@ Every read is scoped like any other (a vendor role sees its own disputes only).
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
-import pandas as pd
+import numpy as np
 
+from kpi.columns import Columns
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
+from kpi.sql import Statement, backlog_instant
 from kpi.sql import disputes as sql
-from kpi.tat import backlog_instant
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DISPUTE_KPIS = (
     "dispute_rate",
@@ -55,14 +60,41 @@ def pending_disputes(
     as_of: dt.datetime | None = None,
     older_than_days: float | None = None,
 ) -> pd.DataFrame:
-    """Disputes pending at the window's end (`kpi.tat.backlog_instant`) raised more than
+    """Disputes pending at the window's end (`kpi.sql.backlog_instant`) raised more than
     `older_than_days` (default `monitor.dispute_pending_days`) before it, oldest first:
     `PENDING_COLUMNS`, `age_days` the days since raised, `raised_at_from_audit` true where the
     vendor sent no dispute time (the audit's time stands in)."""
-    days = gw.config.monitor.dispute_pending_days if older_than_days is None else older_than_days
-    cut = backlog_instant(query, gw.config.reporting_timezone, as_of)
-    frame = gw.frame(*sql.pending_disputes(query, gw.scope, cut, dt.timedelta(days=days)))
+    import pandas as pd
+
+    cut, statement = _pending(gw, query, as_of, older_than_days)
+    frame = gw.frame(*statement)
     raised = pd.to_datetime(frame["raised_at"], utc=True)
     frame["age_days"] = (pd.Timestamp(cut) - raised).dt.total_seconds() / 86_400
     frame["raised_at_from_audit"] = frame["raised_at_from_audit"].astype(bool)
     return frame[PENDING_COLUMNS].reset_index(drop=True)
+
+
+def pending_dispute_columns(
+    gw: Engine,
+    query: KpiQuery,
+    as_of: dt.datetime | None = None,
+    older_than_days: float | None = None,
+) -> Columns:
+    """`pending_disputes` as numpy columns (`kpi.columns`; times UTC datetime64), without
+    pandas: what the alert list (`kpi.alerting`) reads."""
+    cut, statement = _pending(gw, query, as_of, older_than_days)
+    out = gw.columns(*statement)
+    raised = out["raised_at"].astype("datetime64[us]")
+    at = np.datetime64(cut.astimezone(dt.UTC).replace(tzinfo=None), "us")
+    out["age_days"] = (at - raised).astype("int64") / 86_400e6
+    out["raised_at_from_audit"] = out["raised_at_from_audit"].astype(bool)
+    return {name: out[name] for name in PENDING_COLUMNS}
+
+
+def _pending(
+    gw: Engine, query: KpiQuery, as_of: dt.datetime | None, older_than_days: float | None
+) -> tuple[dt.datetime, Statement]:
+    """The instant pending disputes are counted at, and their query."""
+    days = gw.config.monitor.dispute_pending_days if older_than_days is None else older_than_days
+    cut = backlog_instant(query, gw.config.reporting_timezone, as_of)
+    return cut, sql.pending_disputes(query, gw.scope, cut, dt.timedelta(days=days))

@@ -114,6 +114,25 @@ def freshness(gw: Engine, as_of: dt.datetime | None = None) -> pd.DataFrame:
     return out
 
 
+def freshness_columns(gw: Engine, as_of: dt.datetime | None = None) -> Columns:
+    """`freshness` as numpy columns (`kpi.columns`), without pandas, with `newest` (the later
+    of the two times, UTC datetime64; NaT and NaN hours for a vendor with neither)."""
+    as_of = as_of or dt.datetime.now(dt.UTC)
+    out = gw.columns(*sql.freshness())
+    decided = out["last_decided_at"].astype("datetime64[us]")
+    enqueued = out["last_enqueued_at"].astype("datetime64[us]")
+    newest = np.where(np.isnat(decided), enqueued, decided)
+    later = ~np.isnat(enqueued) & (enqueued > newest)
+    newest[later] = enqueued[later]
+    at = np.datetime64(as_of.astimezone(dt.UTC).replace(tzinfo=None), "us")
+    since = (at - newest).astype("int64") / 3_600e6
+    out["newest"] = newest
+    out["hours_since_data"] = np.where(np.isnat(newest), np.nan, since)
+    with np.errstate(invalid="ignore"):
+        out["fresh"] = out["hours_since_data"] <= gw.config.freshness_hours
+    return out
+
+
 # --- QA coverage adequacy ---------------------------------------------------------------------
 
 DEFAULT_MARGIN = 0.05

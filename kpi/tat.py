@@ -30,7 +30,7 @@ from kpi.catalog import KPIS
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
-from kpi.sql import TIME_KEYS, bounds
+from kpi.sql import TIME_KEYS, backlog_instant
 from kpi.sql import tat as sql
 
 # Log-spaced TAT bin edges, minutes: 4 per decade from 1 minute to 10^4.5 min (~22 days), so
@@ -245,14 +245,6 @@ def due_time_sources(gw: Engine, query: KpiQuery) -> pd.DataFrame:
 
 
 # --- backlog ageing ---------------------------------------------------------------------------
-
-
-def backlog_instant(query: KpiQuery, tz: str, as_of: dt.datetime | None = None) -> dt.datetime:
-    """The instant at which `kpi_table` measures the backlog of `query`: the end of the
-    window's last local day, or `as_of` (default now) when that is earlier."""
-    as_of = as_of or dt.datetime.now(dt.UTC)
-    b = bounds(query, tz, as_of)
-    return min(b.end, as_of) if b.end is not None else as_of
 
 
 def backlog_ageing(gw: Engine, query: KpiQuery, as_of: dt.datetime | None = None) -> pd.DataFrame:

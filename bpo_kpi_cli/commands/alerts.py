@@ -1,6 +1,8 @@
 """`alerts`: the alert list of a day (as the dashboard's Overview shows it), acknowledging,
 snoozing and notifying; in its own module because the monitor, the state file and the
-notifications are more than the other read commands import (start-up time)."""
+notifications are more than the other read commands import (start-up time). The list is
+computed and printed without pandas (`kpi.alerting`); sending it (`--notify`) and the digest's
+tiles build the DataFrames the messages are written from."""
 
 from __future__ import annotations
 
@@ -9,15 +11,14 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-import pandas as pd
-
 from bpo_kpi.config import Config, load_config
 from bpo_kpi.db import default_db_path
 from bpo_kpi.state import StateStore, check_key, check_status, open_state
 from bpo_kpi_cli.commands.read import engine
 from bpo_kpi_cli.output import EXIT_OK, UsageError, command, emit, note
 from export import notify
-from kpi import monitor
+from kpi import alerting
+from kpi.columns import Columns, length, object_array
 from kpi.query import KpiQuery, parse_where
 
 
@@ -96,10 +97,16 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     try:
         targets = notify.prepare_targets(args.notify, store) if store and args.notify else []
         with engine(args, config) as gw:
-            start, day = monitor.alert_window(gw, args.day, args.start)
+            start, day = alerting.alert_window(gw, args.day, args.start)
             base = KpiQuery.model_validate({"start": start, "end": day, "where": where})
-            frame = monitor.alerts(gw, base, day, as_of=args.as_of, qa_lag_days=args.qa_lag_days)
-            tiles = monitor.vendor_snapshot(gw, base, day, args.as_of) if args.digest else None
+            rows = alerting.alert_rows(gw, base, day, as_of=args.as_of,
+                                       qa_lag_days=args.qa_lag_days)  # fmt: skip
+            tiles = None
+            if args.digest:
+                from kpi.monitor import vendor_snapshot  # pandas: the digest's tiles
+
+                tiles = vendor_snapshot(gw, base, day, args.as_of)
+        frame = alerting.rows_to_columns(rows)
         statuses = store.statuses(frame["key"], now) if store else {}
         # The status column appears once the database has a state file (nothing changes for
         # those who never acknowledge, snooze or notify).
@@ -114,7 +121,9 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         filters = {str(dim): values for dim, values in base.where.items()}
         ctx = notify.Context(day, start, filters, config.dashboard.url, config.reporting_timezone,
                              config)  # fmt: skip
-        deliveries = notify.notify(targets, frame, statuses, store, ctx, tiles, now)
+        from kpi.monitor import alert_frame  # pandas: messages are written from a DataFrame
+
+        deliveries = notify.notify(targets, alert_frame(rows), statuses, store, ctx, tiles, now)
     finally:
         if store is not None:
             store.close()
@@ -125,22 +134,23 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def print_alerts(
-    frame: pd.DataFrame, start: dt.date, day: dt.date, status: Sequence[str] | None = None
+    frame: Columns, start: dt.date, day: dt.date, status: Sequence[str] | None = None
 ) -> None:
     """The alert list as the dashboard's Overview words it: counts per severity, then a table;
     with `status` (one per alert: new, acknowledged..., snoozed...), a status column before the
     details."""
     print(f"alerts for {day:%a %d %b %Y} (window {start} – {day})")
-    if frame.empty:
+    if not length(frame):
         print("(no alerts)")
         return
-    counts = monitor.alert_counts(frame)
+    counts = alerting.alert_counts(frame)
     print(", ".join(f"{n} {s}" for s, n in counts.items() if n))
-    table = monitor.readable_alerts(frame)
+    table = dict(alerting.readable_alert_columns(frame))
     if status is not None:
-        table.insert(len(table.columns) - 1, "status", list(status))
-    widths = {c: max(len(c), *(len(str(v)) for v in table[c])) for c in table.columns}
-    print("  ".join(c.ljust(widths[c]) for c in table.columns).rstrip())
-    for row in table.itertuples(index=False):
-        cells = (str(v).ljust(widths[c]) for c, v in zip(table.columns, row, strict=True))
+        details = table.pop("details")
+        table["status"], table["details"] = object_array(list(status)), details
+    widths = {c: max(len(c), *(len(str(v)) for v in values)) for c, values in table.items()}
+    print("  ".join(c.ljust(widths[c]) for c in table).rstrip())
+    for row in zip(*table.values(), strict=True):
+        cells = (str(v).ljust(widths[c]) for c, v in zip(table, row, strict=True))
         print("  ".join(cells).rstrip())

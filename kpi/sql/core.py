@@ -200,6 +200,14 @@ def bounds(query: KpiQuery, tz: str, as_of: dt.datetime) -> Bounds:
     return Bounds(start, end, as_of)
 
 
+def backlog_instant(query: KpiQuery, tz: str, as_of: dt.datetime | None = None) -> dt.datetime:
+    """The instant at which `kpi_table` measures the backlog of `query`: the end of the
+    window's last local day, or `as_of` (default now) when that is earlier."""
+    as_of = as_of or dt.datetime.now(dt.UTC)
+    b = bounds(query, tz, as_of)
+    return min(b.end, as_of) if b.end is not None else as_of
+
+
 def _midnight_or_open(day: dt.date | None, offset: int, tz: str) -> dt.datetime | None:
     """The UTC instant starting `day` + `offset` days; None (an open bound) without a day or
     when that instant is outside Python's calendar (`--to 9999-12-31`; `--from 0001-01-01`

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from kpi import gaps
+from bpo_kpi.config import load_config
+from kpi import gaps, monitor
 from kpi.compute import kpi_table, records
 from kpi.gateway import Gateway
 from kpi.query import KpiQuery
@@ -28,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SLOW = ("scipy", "statsmodels", "sklearn", "formulaic", "patsy", "plotly", "streamlit",
         "pptx", "openpyxl", "matplotlib", "apprise", "pyspark", "sqlglot")  # fmt: skip
 # ... and for `bpo-kpi kpis`, `gaps` (but its reviewer drill-downs), `scorecard`, `runs`,
-# `rejects` and `warnings`, also these: their tables are numpy columns (`kpi.columns`).
+# `rejects`, `warnings` and `alerts`, also these: their tables are numpy columns
+# (`kpi.columns`).
 TABLE = ("pandas", "pyarrow")
 
 PROBE = """
@@ -37,8 +39,9 @@ from bpo_kpi_cli.main import main
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     code = main(sys.argv[1:])
-columns = sys.argv[1] in ("kpis", "gaps", "scorecard", "runs", "rejects", "warnings") and (
-    "reviewers" not in sys.argv)
+columns = sys.argv[1] in (
+    "kpis", "gaps", "scorecard", "runs", "rejects", "warnings", "alerts"
+) and "reviewers" not in sys.argv
 slow = set(%r) | (set(%r) if columns else set())
 loaded = sorted({m.partition(".")[0] for m in sys.modules} & slow)
 print(json.dumps({"code": code, "stdout": out.getvalue(), "slow": loaded}))
@@ -172,3 +175,41 @@ def test_scorecard_imports_no_pandas(kpi_data, common) -> None:
     assert text["code"] == 0 and text["slow"] == []
     assert text["stdout"].splitlines()[0].split() == ["KPI", "Vendor", "Value", "Target",
                                                        "Status", "Rank"]  # fmt: skip
+
+
+def test_alerts_import_no_pandas_and_scipy_only_for_a_test_that_can_fire(
+    kpi_data, common, tmp_path
+) -> None:
+    """`bpo-kpi alerts` computes and prints the alert list on numpy columns: the records of the
+    library's DataFrame (`kpi.monitor.alerts`, the dashboard's), without pandas. SciPy (the
+    exact tests) is imported only when a segment's excess reaches `monitor.min_impact`: with
+    a floor nothing reaches, the same list comes without it."""
+    as_of = kpi_data.as_of
+    quiet = tmp_path / "quiet.toml"
+    quiet.write_text(
+        kpi_data.config_file.read_text(encoding="utf-8") + "[monitor]\nmin_impact = 1e9\n",
+        encoding="utf-8",
+    )
+    runs, kinds = [], []
+    for config_file in (kpi_data.config_file, quiet):
+        argv = ("alerts", "--as-of", as_of.isoformat(), "--format", "json")
+        got = run_cli(*argv, "--db", str(kpi_data.db), "--config", str(config_file))
+        assert got["code"] == 0
+        assert not {"pandas", "pyarrow"} & set(got["slow"])
+        with Gateway(kpi_data.db, config=load_config(config_file)) as gw:
+            start, day = monitor.alert_window(gw)
+            frame = monitor.alerts(gw, KpiQuery(start=start, end=day), day, as_of=as_of)
+        want = records(frame)
+        assert len(want) > 0
+        assert_same_records(json.loads(got["stdout"]), want)
+        runs.append(got["slow"])
+        kinds.append(set(frame["kind"]))
+    # The default run tested segments (and alerted some); the quiet one needed no test.
+    assert runs == [["scipy"], []]
+    assert kinds[0] & {"quality_gap", "critical_errors", "sla_breach"}
+    assert not kinds[1] & {"quality_gap", "critical_errors", "sla_breach"}
+    text = run_cli("alerts", "--as-of", as_of.isoformat(), *common)
+    assert text["code"] == 0 and not {"pandas", "pyarrow"} & set(text["slow"])
+    lines = text["stdout"].splitlines()
+    assert lines[0].startswith(f"alerts for {day:%a %d %b %Y}")
+    assert lines[2].split()[:2] == ["severity", "alert"]

@@ -14,8 +14,10 @@ from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from kpi.stats import (
     audit_sample_size,
+    exact_excess_test,
     mean_interval_arrays,
     p_chart,
+    p_chart_columns,
     two_proportion_test,
     wilson_interval,
     wilson_interval_arrays,
@@ -269,6 +271,50 @@ def test_p_chart_rows_do_not_depend_on_order(rows: list[tuple[int, int]], rnd) -
     b_sorted = b[key].sort_values(["n", "p"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(a_sorted, b_sorted, atol=1e-12)
     assert a["center"].iloc[0] == pytest.approx(b["center"].iloc[0], nan_ok=True)
+
+
+def test_p_chart_columns_are_the_frame_without_pandas() -> None:
+    columns = p_chart_columns([2, 10, 30, 0], [100, 100, 100, 0])
+    frame = p_chart([2, 10, 30, 0], [100, 100, 100, 0])
+    assert list(columns) == list(frame.columns)
+    for name in ("p", "n", "center", "lcl", "ucl", "out_of_control"):
+        np.testing.assert_array_equal(columns[name], frame[name].to_numpy(), err_msg=name)
+    # p̄ = 42 / 300 = 0.14: limits 0.14 ∓ 3·sqrt(0.14·0.86/100) = 0.036 / 0.244.
+    assert list(columns["direction"]) == list(frame["direction"]) == ["below", None, "above", None]
+
+
+# --------------------------------------------------------------------------------------------
+# Exact one-sided binomial test (quality and SLA alerts)
+# --------------------------------------------------------------------------------------------
+
+
+def test_exact_excess_test_closed_forms() -> None:
+    """With one error, P(X >= 1) = 1 - (1 - p0)^n and the Clopper-Pearson lower bound solves
+    1 - (1 - p)^n = alpha; with none, the p-value is 1 and the bound 0; no audits: NaN."""
+    p, low = exact_excess_test([1, 1, 0, 0], [10, 200, 50, 0], [0.05, 0.01, 0.05, 0.05], 0.05)
+    assert p[0] == pytest.approx(1 - 0.95**10, rel=1e-14)
+    assert p[1] == pytest.approx(1 - 0.99**200, rel=1e-14)
+    assert low[0] == pytest.approx(1 - 0.95 ** (1 / 10), rel=1e-12)  # 0.005116
+    assert low[1] == pytest.approx(1 - 0.95 ** (1 / 200), rel=1e-12)
+    assert (p[2], low[2]) == (1.0, 0.0)
+    assert np.isnan(p[3]) and np.isnan(low[3])
+
+
+def test_exact_excess_test_equals_scipy_stats_to_the_bit() -> None:
+    """The incomplete beta function and its inverse give what `scipy.stats.binom.sf` and
+    `beta.ppf` give (the same Boost functions), on random counts and the edges."""
+    from scipy.stats import beta, binom
+
+    rng = np.random.default_rng(16)
+    n = np.concatenate([rng.integers(1, 5_000, 20_000), [1, 1, 7, 7, 30, 30]]).astype(float)
+    x = np.concatenate([np.floor(rng.random(20_000) * (n[:20_000] + 1)), [0, 1, 0, 7, 30, 29]])
+    p0 = np.concatenate([rng.random(20_000) * 0.3, [0.0, 1.0, 0.5, 0.0, 1.0, 0.02]])
+    for alpha in (0.005, 0.01, 0.05):
+        p, low = exact_excess_test(x, n, p0, alpha)
+        assert np.array_equal(p, binom.sf(x - 1, n, p0))
+        some = x > 0
+        assert np.array_equal(low[some], beta.ppf(alpha, x[some], n[some] - x[some] + 1))
+        assert (low[~some] == 0).all()
 
 
 # --------------------------------------------------------------------------------------------

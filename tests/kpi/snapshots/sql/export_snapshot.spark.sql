@@ -149,97 +149,49 @@ SELECT session_id, session_date, workflow, COUNT(DISTINCT item_id) AS items, COU
 SELECT vendor, MAX(decided_at) AS last_decided_at, MAX(enqueued_at) AS last_enqueued_at, COUNT(*) FILTER(WHERE decided_at IS NULL) AS pending FROM decisions GROUP BY 1 ORDER BY 1 NULLS LAST;
 
 -- query 51
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
+SELECT vendor AS vendor, workflow AS workflow, market AS market, site AS site, policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4, 5, 6;
 
 -- query 52
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
+SELECT vendor AS vendor, workflow AS workflow, market AS market, site AS site, policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors, COUNT(*) FILTER(WHERE is_error AND severity = 'critical') AS critical_errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4, 5, 6;
 
 -- query 53
-SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
+SELECT vendor AS vendor, workflow AS workflow, market AS market, site AS site, policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4, 5, 6;
 
 -- query 54
-SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
+SELECT vendor AS vendor, workflow AS workflow, market AS market, site AS site, policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors, COUNT(*) FILTER(WHERE is_error AND severity = 'critical') AS critical_errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4, 5, 6;
 
 -- query 55
-SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
-
--- query 56
-SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
-
--- query 57
-SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
-
--- query 58
-SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
-
--- query 59
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
-
--- query 60
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
-
--- query 61
-SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
-
--- query 62
-SELECT vendor AS vendor, workflow AS workflow, market AS market, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
-
--- query 63
-SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
-
--- query 64
-SELECT vendor AS vendor, workflow AS workflow, site AS site, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
-
--- query 65
-SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3, 4;
-
--- query 66
-SELECT vendor AS vendor, workflow AS workflow, policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3, 4;
-
--- query 67
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
-
--- query 68
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error AND severity = 'critical') AS critical_errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
-
--- query 69
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
-
--- query 70
-SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error AND severity = 'critical') AS critical_errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
-
--- query 71
 SELECT vendor AS vendor, CAST(DATE_TRUNC('DAY', FROM_UTC_TIMESTAMP(decided_at, :tz)) AS DATE) AS period_start, COUNT(*) FILTER(WHERE is_error) AS errors, COUNT(*) AS audits FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2;
 
--- query 72
+-- query 56
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) FILTER(WHERE NOT due_at IS NULL AND decided_at <= due_at) AS sla_met, COUNT(*) FILTER(WHERE NOT due_at IS NULL) AS sla_known FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
 
--- query 73
+-- query 57
 WITH open_items AS (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE decided_at IS NULL) SELECT * FROM (SELECT vendor, workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS backlog, COUNT(*) FILTER(WHERE due_at < :t0) AS backlog_over_sla FROM (SELECT vendor, workflow, enqueued_at, due_at FROM decisions WHERE enqueued_at < :t0 AND decided_at >= :t0 UNION ALL SELECT vendor, workflow, enqueued_at, due_at FROM open_items WHERE enqueued_at < :t0) GROUP BY 1, 2) ORDER BY 1 NULLS LAST, 2 NULLS LAST, 3 NULLS LAST;
 
--- query 74
+-- query 58
 SELECT MAX(audited_at) AS newest FROM audit_facts;
 
--- query 75
+-- query 59
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(DISTINCT decision_id) AS audited_decisions FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 GROUP BY 1, 2, 3;
 
--- query 76
+-- query 60
 SELECT vendor AS vendor, workflow AS workflow, CAST(NULL AS DATE) AS period_start, COUNT(*) AS decisions FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 GROUP BY 1, 2, 3;
 
--- query 77
+-- query 61
 SELECT vendor, workflow, COUNT(*) AS edits, COUNT(DISTINCT decision_id) AS decisions, SUM(audits) AS audits, COUNT(*) FILTER(WHERE old_decision IS DISTINCT FROM new_decision) AS label_changes, ARRAY_SORT(COLLECT_LIST(DISTINCT run_id)) AS runs FROM edits_after_audit WHERE TRUE AND recorded_at >= :v0 AND recorded_at < :v1 GROUP BY ALL;
 
--- query 78
+-- query 62
 SELECT audit_id, decision_id, vendor, workflow, market, reviewer_id, auditor_id, error_type, severity, audited_at, COALESCE(disputed_at, audited_at) AS raised_at, disputed_at IS NULL AS raised_at_from_audit FROM audit_facts WHERE NOT is_orphan AND COALESCE(disputed_at, audited_at) < :t0 AND (dispute_status = 'pending' OR (dispute_status IN ('upheld', 'overturned') AND dispute_resolved_at >= :t0)) AND COALESCE(disputed_at, audited_at) < :t1 ORDER BY raised_at NULLS LAST, audit_id NULLS LAST;
 
--- query 79
+-- query 63
 SELECT error_type, COUNT(*) AS errors, COUNT(*) FILTER(WHERE severity = 'critical') AS critical FROM audit_facts WHERE is_error AND NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t0 AND decided_at < :t1 AND enqueued_at < :t1 AND workflow = :v2 GROUP BY 1 ORDER BY 2 DESC, 1 NULLS LAST;
 
--- query 80
+-- query 64
 SELECT policy AS policy, CAST(NULL AS DATE) AS period_start, COUNT(*) AS audits, COUNT(*) FILTER(WHERE is_error) AS errors FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t2 AND decided_at < :t3 AND enqueued_at < :t3 AND workflow = :v4 GROUP BY 1, 2;
 
--- query 81
+-- query 65
 SELECT run_id, kind, vendor, file, sha256, finished_at, status FROM ingest_runs WHERE run_id IN (SELECT run_id FROM decisions WHERE NOT decided_at IS NULL AND decided_at >= :t1 AND decided_at < :t2 AND enqueued_at < :t2 UNION SELECT run_id FROM qa_audits WHERE audit_id IN (SELECT audit_id FROM audit_facts WHERE NOT decided_at IS NULL AND NOT is_orphan AND decided_at >= :t3 AND decided_at < :t4 AND enqueued_at < :t4) UNION SELECT run_id FROM calibration_ratings WHERE TRUE AND session_date >= :v5 AND session_date <= :v6) ORDER BY run_id NULLS LAST;
 
--- query 82
+-- query 66
 SELECT vendor, MAX(decided_at) AS last_decided_at, MAX(enqueued_at) AS last_enqueued_at FROM decisions GROUP BY 1 ORDER BY 1 NULLS LAST;
