@@ -107,8 +107,7 @@ def audits_complete_through(
     reference = as_of or dt.datetime.now(dt.UTC)
     newest = gw.columns(*sql.newest_audit())["newest"][0]  # UTC datetime64, NaT without any
     if not np.isnat(newest):
-        utc: dt.datetime = newest.astype("datetime64[us]").item()
-        reference = min(reference, utc.replace(tzinfo=dt.UTC))
+        reference = min(reference, cols.utc_instant(newest))
     # Absolute time first (a day earlier across a clock change is 23 or 25 hours), then local.
     local = (reference - dt.timedelta(days=qa_lag_days)).astimezone(
         ZoneInfo(gw.config.reporting_timezone)

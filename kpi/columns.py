@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -261,6 +262,22 @@ def records(columns: Columns) -> list[dict[str, object]]:
             lists.append([plain(v) for v in values.tolist()])
     keys = list(columns)
     return [dict(zip(keys, row, strict=True)) for row in zip(*lists, strict=True)]
+
+
+def utc_instant(value: np.datetime64) -> dt.datetime:
+    """A time as results give it (datetime64, naive UTC) as an aware UTC datetime."""
+    instant: dt.datetime = value.astype("datetime64[us]").item()
+    return instant.replace(tzinfo=dt.UTC)
+
+
+def utc_datetime64(instant: dt.datetime) -> np.datetime64:
+    """An aware datetime in the form results give times (datetime64[us], naive UTC)."""
+    return np.datetime64(instant.astimezone(dt.UTC).replace(tzinfo=None), "us")
+
+
+def local_date(value: np.datetime64, tz: str) -> dt.date:
+    """The local day, in time zone `tz`, of a time as results give it."""
+    return utc_instant(value).astimezone(ZoneInfo(tz)).date()
 
 
 def instants(values: np.ndarray, sep: str = "T") -> list[str | None]:

@@ -159,18 +159,12 @@ def _period_slices(gw: Engine, source: str, query: KpiQuery, b: Bounds) -> list[
     if n <= QUANTILE_SLICE_ROWS:
         return [b]
     tz = gw.config.reporting_timezone
-    first, last = (_local_date(row[c][0], tz) for c in ("first_at", "last_at"))
+    first, last = (cols.local_date(row[c][0], tz) for c in ("first_at", "last_at"))
     starts = _period_starts(first, last, query.period)
     per_slice = -(-len(starts) // -(-n // QUANTILE_SLICE_ROWS))  # ceil(periods / slices)
     cuts = [local_midnight_utc(d, tz) for d in starts[per_slice::per_slice]]
     edges = [b.start, *cuts, b.end]
     return [Bounds(lo, hi, b.as_of) for lo, hi in zip(edges, edges[1:], strict=False)]
-
-
-def _local_date(value: np.datetime64, tz: str) -> dt.date:
-    """The local day of a UTC instant as a result gives it (naive datetime64: UTC)."""
-    instant = value.astype("datetime64[us]").item()
-    return instant.replace(tzinfo=dt.UTC).astimezone(ZoneInfo(tz)).date()
 
 
 def _period_starts(first: dt.date, last: dt.date, period: str) -> list[dt.date]:
@@ -198,7 +192,7 @@ def _backlog(gw: Engine, measures: list[str], query: KpiQuery, b: Bounds) -> Col
         else:
             first_at = gw.columns(*backlog_first_sql(query, gw.scope, cut))["first_at"][0]
             # Nothing enqueued before the cut: one period, read as empty (typed columns).
-            first = last if np.isnat(first_at) else _local_date(first_at, tz)
+            first = last if np.isnat(first_at) else cols.local_date(first_at, tz)
         starts = _period_starts(first, last, query.period)
         ends = None
         if len(starts) <= MAX_STATE_PERIODS:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from kpi.catalog import FILTER_DIMENSIONS
+from kpi.columns import local_date
 from kpi.engines import Engine
 from kpi.scope import plausible_range
 from kpi.sql import summary as sql
@@ -61,11 +62,6 @@ def decision_days(
     first, last = days["first"][0], days["last"][0]  # UTC datetime64, NaT without any
     if np.isnat(last):
         return None, None
-    tz = ZoneInfo(gw.config.reporting_timezone)
-    last_day = min(_local_day(last, tz), now.astimezone(tz).date())
-    return min(_local_day(first, tz), last_day), last_day
-
-
-def _local_day(instant: np.datetime64, tz: ZoneInfo) -> dt.date:
-    utc: dt.datetime = instant.astype("datetime64[us]").item()
-    return utc.replace(tzinfo=dt.UTC).astimezone(tz).date()
+    tz = gw.config.reporting_timezone
+    last_day = min(local_date(last, tz), now.astimezone(ZoneInfo(tz)).date())
+    return min(local_date(first, tz), last_day), last_day

@@ -21,9 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-import numpy as np
-
-from kpi.columns import Columns
+from kpi.columns import Columns, utc_datetime64
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
@@ -85,8 +83,7 @@ def pending_dispute_columns(
     cut, statement = _pending(gw, query, as_of, older_than_days)
     out = gw.columns(*statement)
     raised = out["raised_at"].astype("datetime64[us]")
-    at = np.datetime64(cut.astimezone(dt.UTC).replace(tzinfo=None), "us")
-    out["age_days"] = (at - raised).astype("int64") / 86_400e6
+    out["age_days"] = (utc_datetime64(cut) - raised).astype("int64") / 86_400e6
     out["raised_at_from_audit"] = out["raised_at_from_audit"].astype(bool)
     return {name: out[name] for name in PENDING_COLUMNS}
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kpi.columns import Columns
+from kpi.columns import Columns, utc_datetime64
 from kpi.compute import kpi_table
 from kpi.engines import Engine
 from kpi.query import KpiQuery
@@ -124,8 +124,7 @@ def freshness_columns(gw: Engine, as_of: dt.datetime | None = None) -> Columns:
     newest = np.where(np.isnat(decided), enqueued, decided)
     later = ~np.isnat(enqueued) & (enqueued > newest)
     newest[later] = enqueued[later]
-    at = np.datetime64(as_of.astimezone(dt.UTC).replace(tzinfo=None), "us")
-    since = (at - newest).astype("int64") / 3_600e6
+    since = (utc_datetime64(as_of) - newest).astype("int64") / 3_600e6
     out["newest"] = newest
     out["hours_since_data"] = np.where(np.isnat(newest), np.nan, since)
     with np.errstate(invalid="ignore"):

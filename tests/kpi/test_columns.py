@@ -125,3 +125,20 @@ def test_times_keep_their_time_of_day():
     assert cols.plain(pd.Timestamp("2026-11-20")) == "2026-11-20"
     assert cols.plain(dt.date(2026, 11, 20)) == "2026-11-20"
     assert cols.plain(pd.NaT) is None and cols.plain(np.float64("nan")) is None
+
+
+def test_times_between_results_and_aware_datetimes() -> None:
+    """A result's time (naive UTC datetime64) as an aware instant and back, and its local day:
+    03:30 UTC on 8 March 2026 is 22:30 on the 7th in New York, 05:30 UTC is 00:30 on the 8th
+    (EST, the clocks change at 07:00 UTC), 12:30 in Tokyo."""
+    value = np.datetime64("2026-03-08T03:30:00.123456")
+    instant = cols.utc_instant(value)
+    assert instant == dt.datetime(2026, 3, 8, 3, 30, 0, 123456, tzinfo=dt.UTC)
+    assert cols.utc_datetime64(instant) == value
+    berlin = instant.astimezone(dt.timezone(dt.timedelta(hours=1)))
+    assert cols.utc_datetime64(berlin) == value  # any offset: the same instant
+    assert cols.local_date(value, "America/New_York") == dt.date(2026, 3, 7)
+    assert cols.local_date(np.datetime64("2026-03-08T05:30"), "America/New_York") == dt.date(
+        2026, 3, 8
+    )
+    assert cols.local_date(value, "Asia/Tokyo") == dt.date(2026, 3, 8)
