@@ -90,12 +90,21 @@ def monitored_day(base: KpiQuery, day: dt.date | None = None) -> dt.date:
     return day
 
 
+def days_before(day: dt.date, days: int) -> dt.date:
+    """`day` minus `days` days, or the calendar's first day when that is earlier: a window
+    asked for in year 1 (`--day 0001-01-01`) starts there instead of failing."""
+    try:
+        return day - dt.timedelta(days=days)
+    except OverflowError:
+        return dt.date.min
+
+
 def window_start(base: KpiQuery, day: dt.date) -> dt.date:
     """First day of the window ending on `day`: the query's start (not after `day`), else
     `DEFAULT_WINDOW_DAYS` days up to `day`."""
     if base.start is not None:
         return min(base.start, day)
-    return day - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+    return days_before(day, DEFAULT_WINDOW_DAYS - 1)
 
 
 def audits_complete_through(
@@ -143,7 +152,7 @@ def alert_window(
         if first_day is None or last is None:
             raise ValueError("no decisions in the database (or none your role may see)")
         day = day or last
-        default_start = day - dt.timedelta(days=DEFAULT_WINDOW_DAYS - 1)
+        default_start = days_before(day, DEFAULT_WINDOW_DAYS - 1)
         start = start or min(max(first_day, default_start), day)
     if start > day:
         raise ValueError(f"--from {start} is after --day {day}")
@@ -358,7 +367,7 @@ class _FindingCounts:
 
     def table(self, days: int) -> Columns:
         if days not in self._tables:
-            start = self.day - dt.timedelta(days=days - 1)
+            start = days_before(self.day, days - 1)
             base = self.base
             window = base.model_copy(
                 update={
@@ -526,7 +535,7 @@ def _quality_alerts(gw: Engine, counts: _FindingCounts) -> list[dict[str, Any]]:
         segment = {"vendor": vendor, "workflow": workflow}
         if explains and top is not None:
             segment[str(top["dimension"])] = top["value"]
-        start = day - dt.timedelta(days=int(lead["window_days"]) - 1)
+        start = days_before(day, int(lead["window_days"]) - 1)
         strong = float(lead["p_value"]) < settings.false_alarm_rate / 10
         big = float(lead["excess_errors"]) >= 10 * settings.min_impact
         severity = "critical" if strong and big else "warning"
@@ -565,7 +574,7 @@ def _critical_error_alerts(gw: Engine, counts: _FindingCounts) -> list[dict[str,
     )
     rows = []
     for rec in _finding_records(findings):
-        start = day - dt.timedelta(days=int(rec["window_days"]) - 1)
+        start = days_before(day, int(rec["window_days"]) - 1)
         strong = float(rec["p_value"]) < settings.false_alarm_rate / 10
         big = float(rec["excess_errors"]) >= 10 * settings.min_impact
         vendor, workflow = rec["vendor"], rec["workflow"]

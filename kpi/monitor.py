@@ -96,6 +96,7 @@ from kpi.alerting import (  # noqa: F401 (the alert list's names, as kpi.monitor
     alert_window,
     audits_complete_through,
     classify_finding_columns,
+    days_before,
     describe_period,
     format_measure,
     last_complete_day,
@@ -158,7 +159,7 @@ def daily(
     Backlog columns are the state at each day's end (now, for a day that has not ended).
     """
     day = monitored_day(base, day)
-    start = min(window_start(base, day), day - dt.timedelta(days=max(COMPARISONS.values())))
+    start = min(window_start(base, day), days_before(day, max(COMPARISONS.values())))
     query = base.model_copy(
         update={"by": tuple(by), "period": "day", "start": start, "end": day, "kpis": DAILY_KPIS}
     )
@@ -275,7 +276,9 @@ def tiles(
                 "provisional": provisional,
             }
             for name, days in COMPARISONS.items():
-                before = by_day.get(day - dt.timedelta(days=days), {})
+                # No day before the calendar's first: nothing to compare with.
+                earlier = days_before(day, days)
+                before = by_day.get(earlier, {}) if earlier < day else {}
                 prev = _num(before.get(kpi))
                 row[name] = prev
                 row[f"change_{name}"] = value - prev

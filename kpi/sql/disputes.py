@@ -32,7 +32,11 @@ def pending_disputes(
     start does not (a dispute raised earlier is still pending)."""
     params = Params()
     end = params.bind(cut, "t")
-    conds = ["NOT is_orphan", *pending_at(end), f"{RAISED} < {params.bind(cut - older_than, 't')}"]
+    try:
+        raised_before = cut - older_than
+    except OverflowError:  # a cut in the calendar's first days: nothing was raised before
+        raised_before = dt.datetime.min.replace(tzinfo=dt.UTC)
+    conds = ["NOT is_orphan", *pending_at(end), f"{RAISED} < {params.bind(raised_before, 't')}"]
     conds += filters("audits", query, scope, params)
     sql = (
         "SELECT audit_id, decision_id, vendor, workflow, market, reviewer_id, auditor_id, "

@@ -394,6 +394,22 @@ def test_a_window_without_decisions(gw):
     assert nobody.empty and list(nobody.columns) == monitor.ALERT_COLUMNS
 
 
+def test_a_window_at_the_calendars_first_days(gw):
+    """`--day 0001-01-01`: the windows, the comparisons and the disputes' age limit reach back
+    before the calendar's first day; they start there instead of failing. No data lies there:
+    only freshness, measured at `as_of` whatever the day, alerts (as on any other day)."""
+    first = dt.date(1, 1, 1)
+    stale = monitor.alerts(gw, BASE, D, as_of=AS_OF).query("kind == 'stale_data'")
+    for day in (first, dt.date(1, 1, 5)):
+        query = KpiQuery(start=first, end=day)
+        alerts = monitor.alerts(gw, query, day, as_of=AS_OF)
+        assert alerts["key"].tolist() == stale["key"].tolist() == ["stale_data|vendor=v3"]
+        tiles = monitor.vendor_snapshot(gw, query, day, AS_OF)
+        assert tiles["yesterday"].isna().all()
+    assert monitor.days_before(first, 27) == first
+    assert monitor.days_before(dt.date(2026, 3, 1), 28) == dt.date(2026, 2, 1)
+
+
 # --- tiles --------------------------------------------------------------------------------------
 
 
