@@ -37,6 +37,17 @@ def parse_datetime(text: str) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def lag_days(text: str) -> int:
+    """A lag in whole days, 0 to 365 (a QA lag of more than a year means no audit counts)."""
+    try:
+        days = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days") from exc
+    if not 0 <= days <= 365:
+        raise argparse.ArgumentTypeError(f"{days} days: give 0 to 365")
+    return days
+
+
 def parse_date_or_datetime(text: str) -> dt.date | dt.datetime:
     """A day (YYYY-MM-DD) or an ISO timestamp (one without a time zone is UTC)."""
     try:

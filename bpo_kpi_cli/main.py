@@ -28,6 +28,7 @@ from bpo_kpi_cli.args import (
     add_listing,
     add_query_args,
     add_where,
+    lag_days,
     parse_date,
     parse_date_or_datetime,
     parse_datetime,
@@ -287,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     al.add_argument(
         "--qa-lag-days",
-        type=int,
+        type=lag_days,
         default=3,
         help="days after which a day's QA audits count as complete (default: 3)",
     )

@@ -118,10 +118,13 @@ def audits_complete_through(
     if not np.isnat(newest):
         reference = min(reference, cols.utc_instant(newest))
     # Absolute time first (a day earlier across a clock change is 23 or 25 hours), then local.
-    local = (reference - dt.timedelta(days=qa_lag_days)).astimezone(
-        ZoneInfo(gw.config.reporting_timezone)
-    )
-    return local.date() - dt.timedelta(days=1)
+    try:
+        local = (reference - dt.timedelta(days=qa_lag_days)).astimezone(
+            ZoneInfo(gw.config.reporting_timezone)
+        )
+    except OverflowError:  # an `as_of` in the calendar's first days: no day is complete
+        return dt.date.min
+    return days_before(local.date(), 1)
 
 
 def last_complete_day(gw: Engine, as_of: dt.datetime | None = None) -> dt.date | None:

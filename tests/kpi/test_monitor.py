@@ -574,6 +574,17 @@ def test_cli_rejects_bad_input(db, capsys):
     assert main(["alerts", "--db", str(db), "--day", "2026-03-01", "--from", "2026-03-05"]) == 1
     assert "after --day" in capsys.readouterr().err
     assert main(["alerts", "--db", str(db), "--where", "vendor"]) == 1
+    capsys.readouterr()
+    for lag, said in (("-1", "-1 days: give 0 to 365"), ("999999999", "give 0 to 365"),
+                      ("2.5", "'2.5' is not a whole number of days")):  # fmt: skip
+        with pytest.raises(SystemExit) as exit_:
+            main(["alerts", "--db", str(db), "--qa-lag-days", lag])
+        assert exit_.value.code == 2 and said in capsys.readouterr().err
+    # An --as-of in the calendar's first days: no day's audits complete, nothing fails.
+    assert main(["alerts", "--db", str(db), "--day", "2026-03-20", "--as-of", "0001-01-02",
+                 "--format", "json"]) == 0  # fmt: skip
+    listed = json.loads(capsys.readouterr().out)
+    assert "qa_coverage" not in {a["kind"] for a in listed}
 
 
 def test_critical_error_alerts_follow_the_exact_test_and_the_per_vendor_target(db, gw):
