@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--qa-lag-days",
         type=lag_days,
         default=3,
-        help="days after which a day's QA audits count as complete (default: 3)",
+        help="days after which a day's QA audits count as complete (0 to 365; default: 3)",
     )
     add_format(al, "table", "json", "csv")
     al.add_argument(
